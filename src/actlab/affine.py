@@ -1,0 +1,666 @@
+"""Exact collapse of an affine function into one map, and the affinity test.
+
+For an affine f: ℝ^d → ℝ^m, f(x) = W x + b, and exactly
+
+    b        = f(0)
+    W[:, i]  = f(e_i) − f(0)        forward probing: d + 1 evaluations, batched in chunks
+    W[j, :]  = ∇ₓ f_j               reverse mode: one batched vector-Jacobian product with
+                                    the m output basis vectors as cotangents
+
+whichever is cheaper for the shapes. No regression, no sample count that must exceed d.
+
+The result is certified on fresh points x at several scales s (x ~ U(−s, s)^d):
+the relative residual max‖f(x) − (Wx + b)‖∞ / max‖f(x)‖∞ is compared with a tolerance set
+from the working dtype's machine epsilon (``tolerance_for``).
+
+``check_affine`` adds the combination test: for random pairs (x, y) and α drawn also
+outside [0, 1], an affine f satisfies f(αx + (1−α)y) = α f(x) + (1−α) f(y). Pairs include
+(x, −x) and points far apart, so that they straddle the kinks of piecewise-linear nets
+(a ReLU net is affine inside each of its linear regions). The verdict is about the probed
+domain only, and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "AffineMap",
+    "AffineCheck",
+    "collapse",
+    "check_affine",
+    "tolerance_for",
+    "NotAffineError",
+    "NonFiniteError",
+    "DEFAULT_SCALES",
+    "DEFAULT_MAX_BYTES",
+]
+
+DEFAULT_SCALES: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)  # probed boxes U(−s, s)^d; large s reach far kinks
+DEFAULT_MAX_BYTES = 4 * 2**30  # refuse to build a float64 W larger than this (4 GiB)
+
+
+class NotAffineError(ValueError):
+    """collapse(strict=True) found the function is not affine on the probed domain."""
+
+
+class NonFiniteError(ValueError):
+    """The function returned inf or NaN on the probed domain."""
+
+
+def tolerance_for(dtype: torch.dtype) -> float:
+    """Relative tolerance for a computation carried out in ``dtype``: eps^(3/4).
+
+    float64 → 1.8e-12, float32 → 6.4e-6: room for the rounding of deep and wide
+    networks (many terms of error ~eps each), far below any real nonlinearity.
+    """
+    return float(torch.finfo(dtype).eps) ** 0.75
+
+
+# ----------------------------------------------------------------------------------------
+# Wrapping a module or a black box as a float64 torch function on batches
+
+
+@dataclass
+class _Target:
+    fn: Callable[[torch.Tensor], torch.Tensor]  # (N, *in_shape) float64 -> (N, *out_shape) float64
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    dtype: torch.dtype  # precision the function really computes in
+    differentiable: bool  # torch autograd flows from input to output
+    description: str
+
+    @property
+    def d_in(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def d_out(self) -> int:
+        return math.prod(self.out_shape)
+
+
+def _check_in_shape(in_shape: Any) -> tuple[int, ...]:
+    if isinstance(in_shape, int):
+        in_shape = (in_shape,)
+    try:
+        shape = tuple(int(s) for s in in_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"in_shape must be a tuple of positive ints (without the batch dimension), got {in_shape!r}")
+    if not shape or any(s <= 0 for s in shape) or any(s != t for s, t in zip(shape, in_shape)):
+        raise ValueError(f"in_shape must be a non-empty tuple of positive ints (without the batch dimension), got {in_shape!r}")
+    return shape
+
+
+def _to_torch(out: Any, n: int, what: str) -> torch.Tensor:
+    if isinstance(out, np.ndarray):
+        out = torch.from_numpy(np.ascontiguousarray(out))
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{what} must return one tensor or array of shape (N, ...), got {type(out).__name__}")
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(f"{what} must return a batch with leading dimension N={n}, got shape {tuple(out.shape)}")
+    if not (out.is_floating_point() or out.is_complex()):
+        out = out.to(torch.float64)
+    return out
+
+
+def _prepare(model_or_fn: Any, in_shape: Any, device: str = "cpu") -> _Target:
+    """Wrap ``model_or_fn`` as a float64 batch function and find its output shape."""
+    in_shape = _check_in_shape(in_shape)
+    device = _resolve_device(device)
+    if isinstance(model_or_fn, nn.Module):
+        probe = torch.zeros((2, *in_shape), dtype=torch.float64, device=device)
+        error: Exception | None = None
+        for fn in _float64_versions(model_or_fn, device):
+            try:
+                with torch.no_grad():
+                    out = _to_torch(fn(probe), 2, type(model_or_fn).__name__)
+            except (TypeError, ValueError) as exc:  # wrong return type: no other version will do
+                raise type(exc)(str(exc)) from None
+            except Exception as exc:
+                error = exc
+                continue
+            return _Target(
+                fn=lambda x, fn=fn: _to_torch(fn(x), x.shape[0], "the model").to(torch.float64),
+                in_shape=in_shape,
+                out_shape=tuple(out.shape[1:]),
+                dtype=torch.float64,
+                differentiable=True,
+                description=f"float64 copy of {type(model_or_fn).__name__}",
+            )
+        raise ValueError(
+            f"the model raised on an input of shape {(2, *in_shape)}: {type(error).__name__}: {error}"
+        ) from None
+    if not callable(model_or_fn):
+        raise TypeError(f"expected a torch.nn.Module or a callable on batches, got {type(model_or_fn).__name__}")
+
+    # A black box: find which input kind it accepts, most precise first.
+    attempts = [
+        ("torch", torch.float64),
+        ("torch", torch.float32),
+        ("numpy", torch.float64),
+        ("numpy", torch.float32),
+    ]
+    errors = []
+    for kind, in_dtype in attempts:
+        probe = torch.zeros((2, *in_shape), dtype=in_dtype, device=device)
+        arg = probe if kind == "torch" else probe.cpu().numpy()
+        try:
+            with torch.no_grad():
+                out = _to_torch(model_or_fn(arg), 2, "the function")
+        except Exception as exc:
+            errors.append(f"{kind} {str(in_dtype).removeprefix('torch.')}: {type(exc).__name__}: {exc}")
+            continue
+        out_dtype = out.dtype if out.is_floating_point() else torch.float64
+        precision = min(in_dtype, out_dtype, key=lambda d: torch.finfo(d).bits)
+
+        def fn(x: torch.Tensor, kind=kind, in_dtype=in_dtype) -> torch.Tensor:
+            x = x.to(in_dtype)
+            if kind == "numpy":
+                x = x.detach().cpu().numpy()
+            y = _to_torch(model_or_fn(x), x.shape[0], "the function")
+            return y.to(device=device, dtype=torch.float64)
+
+        return _Target(
+            fn=fn,
+            in_shape=in_shape,
+            out_shape=tuple(out.shape[1:]),
+            dtype=precision,
+            differentiable=kind == "torch",
+            description=f"black box on {kind} {str(in_dtype).removeprefix('torch.')} input, "
+            f"{str(precision).removeprefix('torch.')} precision",
+        )
+    raise ValueError(
+        f"the function failed on a zero batch of shape {(2, *in_shape)} in every input kind tried: " + "; ".join(errors)
+    )
+
+
+def _float64_versions(model: nn.Module, device: str):
+    """Ways to run ``model`` in float64 without touching it, cheapest first.
+
+    ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
+    once (a deepcopy copies, then converts). A module that keeps float32 tensors outside its
+    parameters and buffers fails that way on float64 input; a deepcopy converted with ``.to``
+    is the fallback.
+    """
+    state = {
+        name: t.detach().to(device=device, dtype=torch.float64) if t.is_floating_point() else t.to(device)
+        for name, t in (*model.named_parameters(), *model.named_buffers())
+    }
+    yield lambda x: torch.func.functional_call(model, state, (x,), strict=False)
+    del state
+    try:
+        copied = copy.deepcopy(model).to(device=device, dtype=torch.float64)
+    except Exception:  # not copyable (locks, open files): nothing more to try
+        return
+    yield copied
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return device
+
+
+# ----------------------------------------------------------------------------------------
+# The map
+
+
+class AffineMap:
+    """x ↦ W·flatten(x) + b, reshaped to ``out_shape``. float64 unless built otherwise."""
+
+    def __init__(
+        self,
+        weight: torch.Tensor,  # (m, d)
+        bias: torch.Tensor,  # (m,)
+        in_shape: Sequence[int],
+        out_shape: Sequence[int],
+        *,
+        method: str = "given",
+        seconds: float = 0.0,
+        residual: float | None = None,
+        tolerance: float | None = None,
+        precision: str = "float64",
+    ):
+        self.in_shape = tuple(in_shape)
+        self.out_shape = tuple(out_shape)
+        m, d = math.prod(self.out_shape), math.prod(self.in_shape)
+        if tuple(weight.shape) != (m, d) or tuple(bias.shape) != (m,):
+            raise ValueError(
+                f"weight must be ({m}, {d}) and bias ({m},) for in_shape {self.in_shape} and out_shape "
+                f"{self.out_shape}; got {tuple(weight.shape)} and {tuple(bias.shape)}"
+            )
+        self.weight = weight
+        self.bias = bias
+        self.method = method  # "forward", "reverse" or "given"
+        self.seconds = seconds  # time to build W and b (verification excluded)
+        self.residual = residual  # relative residual on fresh points, None if not verified
+        self.tolerance = tolerance
+        self.precision = precision
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def verified(self) -> bool:
+        return self.residual is not None and self.tolerance is not None and self.residual <= self.tolerance
+
+    def rank(self, rtol: float | None = None) -> int:
+        """Numerical rank of W (singular values above σ_max · max(m, d) · eps by default)."""
+        return int(torch.linalg.matrix_rank(self.weight, rtol=rtol).item())
+
+    def __call__(self, x: Any) -> Any:
+        """Apply to a batch (N, *in_shape): torch in → torch out, numpy in → numpy out."""
+        as_numpy = isinstance(x, np.ndarray)
+        t = torch.as_tensor(x, dtype=self.weight.dtype, device=self.weight.device)
+        if tuple(t.shape[1:]) != self.in_shape:
+            raise ValueError(f"expected a batch of shape (N, {', '.join(map(str, self.in_shape))}), got {tuple(t.shape)}")
+        y = (t.reshape(t.shape[0], -1) @ self.weight.T + self.bias).reshape(t.shape[0], *self.out_shape)
+        return y.cpu().numpy() if as_numpy else y
+
+    def to_module(self) -> nn.Module:
+        """An nn.Module with the same outputs (one Linear between a flatten and a reshape)."""
+        return _AffineModule(self)
+
+    def to_dict(self) -> dict:
+        return {
+            "in_shape": list(self.in_shape),
+            "out_shape": list(self.out_shape),
+            "rank": self.rank(),
+            "method": self.method,
+            "seconds": self.seconds,
+            "residual": self.residual,
+            "tolerance": self.tolerance,
+            "verified": self.verified,
+            "precision": self.precision,
+        }
+
+    def __repr__(self) -> str:
+        cert = (
+            "unverified"
+            if self.residual is None
+            else f"residual {self.residual:.1e} {'≤' if self.verified else '>'} tol {self.tolerance:.1e}"
+        )
+        return (
+            f"AffineMap(in_shape={self.in_shape}, out_shape={self.out_shape}, rank={self.rank()}, "
+            f"method={self.method!r}, {cert})"
+        )
+
+
+class _AffineModule(nn.Module):
+    def __init__(self, m: AffineMap):
+        super().__init__()
+        self.in_shape, self.out_shape = m.in_shape, m.out_shape
+        self.linear = nn.Linear(m.in_features, m.out_features, dtype=m.weight.dtype, device=m.weight.device)
+        with torch.no_grad():
+            self.linear.weight.copy_(m.weight)
+            self.linear.bias.copy_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)).reshape(x.shape[0], *self.out_shape)
+
+
+# ----------------------------------------------------------------------------------------
+# Collapse
+
+
+def _basis_probe(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    d, m = t.d_in, t.d_out
+    out = torch.empty((d + 1, m), dtype=torch.float64, device=device)  # row 0: f(0); row i: f(e_i)
+    with torch.no_grad():
+        for start in range(0, d + 1, chunk_size):
+            k = min(chunk_size, d + 1 - start)
+            rows = torch.arange(start, start + k)
+            e = torch.zeros((k, d), dtype=torch.float64, device=device)  # (k, d): 0, then e_1, e_2, ...
+            e[(rows > 0).nonzero().squeeze(1), rows[rows > 0] - 1] = 1.0
+            out[start : start + k] = t.fn(e.reshape(k, *t.in_shape)).reshape(k, m)
+    bias = out[0].clone()
+    return (out[1:] - bias).T.contiguous(), bias  # (m, d), (m,)
+
+
+def _reverse(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    d, m = t.d_in, t.d_out
+    x0 = torch.zeros(t.in_shape, dtype=torch.float64, device=device)
+
+    def single(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (*in_shape) -> (m,), twice
+        y = t.fn(x.unsqueeze(0)).reshape(m)
+        return y, y
+
+    # One forward at 0, then the m output basis vectors pulled back in vmapped chunks.
+    jac, bias = torch.func.jacrev(single, chunk_size=chunk_size, has_aux=True)(x0)
+    return jac.reshape(m, d).detach(), bias.detach()  # (m, d), (m,)
+
+
+@functools.cache
+def _warm_torch_func() -> None:
+    """torch.func spends ~1 s initialising on its first call in a process: pay it once, untimed."""
+    torch.func.jacrev(lambda x: 2 * x)(torch.zeros(1))
+
+
+def _uniform(shape: tuple[int, ...], scale: float, gen: torch.Generator, device: str) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1).mul_(scale).to(device)
+
+
+def _rel(err: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |err| / max |ref| over the whole batch (0/0 → 0)."""
+    num = err.abs().max().item() if err.numel() else 0.0
+    den = ref.abs().max().item() if ref.numel() else 0.0
+    if not math.isfinite(num) or not math.isfinite(den):
+        return math.inf
+    if den == 0.0:
+        return 0.0 if num == 0.0 else math.inf
+    return num / den
+
+
+def _eval_batched(t: _Target, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([t.fn(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
+
+
+def _ensure_finite(y: torch.Tensor, what: str) -> None:
+    if not torch.isfinite(y).all():
+        n_bad = int((~torch.isfinite(y)).sum())
+        raise NonFiniteError(
+            f"{what} contains {n_bad} non-finite values (inf or NaN): the function overflows on the probed "
+            "domain, so affinity cannot be certified there; probe a smaller domain (inputs=...) or rescale the model"
+        )
+
+
+def _collapse_target(
+    t: _Target, method: str, chunk_size: int, max_bytes: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor, str, float]:
+    n_bytes = t.d_in * t.d_out * 8
+    if n_bytes > max_bytes:
+        raise ValueError(
+            f"the collapsed weight would be {t.d_out:,} × {t.d_in:,} float64 = {n_bytes / 2**30:.2f} GiB, above "
+            f"max_bytes={max_bytes / 2**30:.2f} GiB; pass a larger max_bytes to build it anyway"
+        )
+    if method not in ("auto", "forward", "reverse"):
+        raise ValueError(f"method must be 'auto', 'forward' or 'reverse', got {method!r}")
+    if method == "reverse" and not t.differentiable:
+        raise ValueError(f"method='reverse' needs a differentiable torch function; this one is a {t.description}")
+    if method == "auto":
+        # reverse costs ~3 forward passes per output row (forward + backward), probing one per input
+        method = "reverse" if t.differentiable and 3 * t.d_out < t.d_in + 1 else "forward"
+    if method == "reverse":
+        _warm_torch_func()
+    t0 = time.perf_counter()
+    if method == "reverse":
+        try:
+            weight, bias = _reverse(t, chunk_size, device)
+        except NonFiniteError:
+            raise
+        except Exception:  # autograd does not flow through this callable: probe instead
+            method = "forward"
+            t0 = time.perf_counter()
+    if method == "forward":
+        weight, bias = _basis_probe(t, chunk_size, device)
+    seconds = time.perf_counter() - t0
+    _ensure_finite(bias, "f(0)")
+    _ensure_finite(weight, "the collapsed weight")
+    return weight.detach(), bias.detach(), method, seconds
+
+
+def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tuple[float, dict]:
+    """Worst relative residual of Wx + b against f on fresh points at each scale."""
+    worst, witness = 0.0, {}
+    for s in scales:
+        x = _uniform((n_points, *t.in_shape), s, gen, device)  # (P, *in_shape)
+        y = _eval_batched(t, x).reshape(n_points, -1)  # (P, m)
+        _ensure_finite(y, f"f(x) at scale {s:g}")
+        pred = x.reshape(n_points, -1) @ weight.T + bias  # (P, m)
+        r = _rel(pred - y, y)
+        if r >= worst:
+            i = int((pred - y).abs().amax(dim=1).argmax())
+            worst, witness = r, {"test": "map", "scale": s, "x": x[i].cpu()}
+    return worst, witness
+
+
+def collapse(
+    model_or_fn: Any,
+    in_shape: Sequence[int],
+    *,
+    method: str = "auto",
+    verify: bool = True,
+    strict: bool = True,
+    seed: int = 0,
+    scales: Sequence[float] = DEFAULT_SCALES,
+    n_points: int = 64,
+    rtol: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    chunk_size: int = 256,
+    device: str = "cpu",
+) -> AffineMap:
+    """Collapse an affine model or function into one exact ``AffineMap``.
+
+    Args:
+        model_or_fn: a ``torch.nn.Module`` (a float64 copy is used; the original is untouched)
+            or any callable on batches ``(N, *in_shape)`` of torch tensors or numpy arrays.
+        in_shape: the shape of one input, without the batch dimension.
+        method: ``"forward"`` (probe with the d+1 basis inputs), ``"reverse"`` (one batched
+            vector-Jacobian product with the output basis) or ``"auto"`` (the cheaper).
+        verify: certify the map on ``n_points`` fresh points per scale in ``scales``.
+        strict: raise ``NotAffineError`` when verification fails; otherwise return the map
+            (then the linearisation at 0) with its residual.
+        rtol: tolerance for verification; default ``tolerance_for`` the working precision.
+        max_bytes: refuse to build a float64 W larger than this.
+    """
+    t = _prepare(model_or_fn, in_shape, device)
+    device = _resolve_device(device)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    weight, bias, used, seconds = _collapse_target(t, method, chunk_size, max_bytes, device)
+    tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
+    m = AffineMap(
+        weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
+        precision=str(t.dtype).removeprefix("torch."),
+    )
+    if verify:
+        gen = torch.Generator().manual_seed(seed)
+        m.residual, witness = _map_residual(t, weight, bias, _check_scales(scales), n_points, gen, device)
+        if strict and not m.verified:
+            raise NotAffineError(
+                f"not affine on the probed domain: relative residual {m.residual:.3g} > tolerance {tol:.3g} "
+                f"(worst at scale {witness.get('scale')}); actlab.check_affine diagnoses it, strict=False returns "
+                "the linearisation at 0"
+            )
+    return m
+
+
+def _check_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(float(s) for s in scales)
+    if not out or any(not (math.isfinite(s) and s > 0) for s in out):
+        raise ValueError(f"scales must be a non-empty sequence of positive finite numbers, got {scales!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# The affinity test
+
+
+@dataclass(frozen=True)
+class AffineCheck:
+    """Verdict of ``check_affine`` on the probed domain."""
+
+    is_affine: bool
+    verdict: str  # "affine", "not affine" or "non-finite"
+    residual: float  # max of the two tests' relative residuals (inf if non-finite)
+    tolerance: float
+    combination_residual: float
+    map_residual: float
+    domain: str  # what was probed
+    precision: str  # dtype the function computes in (sets the tolerance)
+    message: str
+    witness: dict = field(default_factory=dict, repr=False)  # where it fails most
+    map: AffineMap | None = field(default=None, repr=False)  # the collapsed map (linearisation at 0 if not affine)
+
+    def to_dict(self) -> dict:
+        w = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in self.witness.items()}
+        return {
+            "is_affine": self.is_affine,
+            "verdict": self.verdict,
+            "residual": self.residual,
+            "tolerance": self.tolerance,
+            "combination_residual": self.combination_residual,
+            "map_residual": self.map_residual,
+            "domain": self.domain,
+            "precision": self.precision,
+            "message": self.message,
+            "witness": w,
+            "map": None if self.map is None else self.map.to_dict(),
+        }
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _pairs(
+    t: _Target, inputs: torch.Tensor | None, scales, n_pairs: int, gen: torch.Generator, device: str
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(label, x, y) batches of pairs that straddle kinks: random pairs, and (x, −x) when the box is symmetric."""
+    out = []
+    if inputs is None:
+        for s in scales:
+            x = _uniform((n_pairs, *t.in_shape), s, gen, device)
+            y = _uniform((n_pairs, *t.in_shape), s, gen, device)
+            y[: n_pairs // 4] = -x[: n_pairs // 4]  # pairs through the origin cross every bias-free kink
+            out.append((f"scale {s:g}", x, y))
+    else:
+        n = inputs.shape[0]
+        i = torch.randint(n, (n_pairs,), generator=gen)
+        j = torch.randint(n, (n_pairs,), generator=gen)
+        out.append(("inputs", inputs[i].to(device), inputs[j].to(device)))
+    return out
+
+
+def check_affine(
+    model_or_fn: Any,
+    in_shape: Sequence[int] | None = None,
+    inputs: Any = None,
+    seed: int = 0,
+    *,
+    n_pairs: int = 64,
+    scales: Sequence[float] = DEFAULT_SCALES,
+    rtol: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    device: str = "cpu",
+) -> AffineCheck:
+    """Test whether ``model_or_fn`` is affine on a probed domain.
+
+    Two tests, both relative residuals against the output scale:
+      * combination: f(αx + (1−α)y) vs α f(x) + (1−α) f(y) for random pairs
+        (a quarter of them (x, −x)) — catches kinks and curvature anywhere between the pair;
+      * map: the exact collapse W x + b (``collapse``) vs f on fresh points.
+
+    Domain: without ``inputs``, the boxes U(−s, s)^d for s in ``scales`` (default 0.1 … 1000),
+    with α ~ U(−1, 2); with ``inputs`` (a batch (N, *in_shape)), random pairs of those points
+    with α ~ U(0, 1) (their convex hull), and the map test on the inputs themselves. A function affine on the probed
+    domain may still be nonlinear elsewhere: the verdict says "on the probed domain".
+    If the collapsed W would exceed ``max_bytes`` only the combination test runs.
+    """
+    if inputs is not None:
+        inp = torch.as_tensor(inputs).to(torch.float64)
+        if inp.ndim < 2 or inp.shape[0] < 2:
+            raise ValueError(f"inputs must be a batch (N ≥ 2, *in_shape), got shape {tuple(inp.shape)}")
+        if in_shape is None:
+            in_shape = tuple(inp.shape[1:])
+        elif tuple(inp.shape[1:]) != _check_in_shape(in_shape):
+            raise ValueError(f"inputs have shape {tuple(inp.shape)}, expected (N, *in_shape) with in_shape={tuple(in_shape)}")
+    else:
+        inp = None
+        if in_shape is None:
+            raise ValueError("check_affine needs in_shape or an inputs batch")
+    if n_pairs < 2:
+        raise ValueError(f"n_pairs must be ≥ 2, got {n_pairs}")
+    scales = _check_scales(scales)
+    device = _resolve_device(device)
+    t = _prepare(model_or_fn, in_shape, device)
+    tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
+    precision = str(t.dtype).removeprefix("torch.")
+    domain = (
+        f"{inp.shape[0]} given inputs and the segments between them"
+        if inp is not None
+        else "boxes U(−s, s)^d for s ∈ {" + ", ".join(f"{s:g}" for s in scales) + "}"
+    )
+    gen = torch.Generator().manual_seed(seed)
+
+    def result(verdict: str, comb: float, mres: float, witness: dict, amap, note: str = "") -> AffineCheck:
+        residual = max(comb, mres)
+        if verdict == "non-finite":
+            msg = f"non-finite: {note}"
+        elif verdict == "affine":
+            msg = f"affine on the probed domain ({domain}): relative residual {residual:.2e} ≤ tolerance {tol:.2e} ({precision})"
+        else:
+            msg = f"not affine on the probed domain ({domain}): relative residual {residual:.3g} > tolerance {tol:.2e} ({precision})"
+        if note and verdict != "non-finite":
+            msg += f"; {note}"
+        return AffineCheck(
+            is_affine=verdict == "affine", verdict=verdict, residual=residual, tolerance=tol,
+            combination_residual=comb, map_residual=mres, domain=domain, precision=precision,
+            message=msg, witness=witness, map=amap,
+        )
+
+    # combination test
+    comb, witness = 0.0, {}
+    try:
+        for label, x, y in _pairs(t, inp, scales, n_pairs, gen, device):
+            p = x.shape[0]
+            # α ∈ [−1, 2) leaves the segment to straddle more kinks; on given inputs α ∈ [0, 1)
+            # keeps the probe inside their convex hull, the domain the user asked about
+            lo, width = (0.0, 1.0) if inp is not None else (-1.0, 3.0)
+            alpha = (torch.rand(p, generator=gen, dtype=torch.float64) * width + lo).to(device)  # (P,)
+            a = alpha.reshape(p, *([1] * len(t.in_shape)))
+            z = a * x + (1 - a) * y
+            fx, fy, fz = (_eval_batched(t, v).reshape(p, -1) for v in (x, y, z))  # (P, m) each
+            for v, name in ((fx, "f(x)"), (fy, "f(y)"), (fz, "f(αx + (1−α)y)")):
+                _ensure_finite(v, f"{name} ({label})")
+            rhs = alpha[:, None] * fx + (1 - alpha[:, None]) * fy  # (P, m)
+            ref = torch.maximum(fz.abs(), torch.maximum((alpha[:, None] * fx).abs(), ((1 - alpha[:, None]) * fy).abs()))
+            r = _rel(fz - rhs, ref)
+            if r >= comb:
+                i = int((fz - rhs).abs().amax(dim=1).argmax())
+                comb = r
+                witness = {"test": "combination", "where": label, "x": x[i].cpu(), "y": y[i].cpu(), "alpha": float(alpha[i])}
+    except NonFiniteError as exc:
+        return result("non-finite", math.inf, math.inf, {}, None, str(exc))
+
+    # map test
+    mres, amap, note = 0.0, None, ""
+    try:
+        weight, bias, used, seconds = _collapse_target(t, "auto", 256, max_bytes, device)
+        amap = AffineMap(weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol, precision=precision)
+        if inp is None:
+            mres, mwit = _map_residual(t, weight, bias, scales, n_pairs, gen, device)
+        else:
+            y = _eval_batched(t, inp.to(device)).reshape(inp.shape[0], -1)
+            _ensure_finite(y, "f(inputs)")
+            pred = inp.to(device).reshape(inp.shape[0], -1) @ weight.T + bias
+            mres = _rel(pred - y, y)
+            i = int((pred - y).abs().amax(dim=1).argmax())
+            mwit = {"test": "map", "where": "inputs", "x": inp[i]}
+        amap.residual = mres
+        if mres > comb:
+            witness = mwit
+    except NonFiniteError as exc:
+        return result("non-finite", comb, math.inf, witness, None, str(exc))
+    except ValueError as exc:
+        if "max_bytes" not in str(exc):
+            raise
+        note = "map test skipped: " + str(exc)
+    verdict = "affine" if max(comb, mres) <= tol else "not affine"
+    return result(verdict, comb, mres, witness, amap, note)
