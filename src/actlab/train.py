@@ -1,0 +1,521 @@
+"""Train S independent small MLPs at once: S is a leading dimension of every tensor.
+
+Network, per seed s (biases zero at init, weights glorot-uniform):
+
+    h₀ = x,   h_l = σ(W_l h_{l−1} + b_l)  (l = 1..L−1),   ŷ = W_L h_{L−1} + b_L
+
+with σ any registry activation, or maxout: h_l = max_k (W_{l,k} h_{l−1} + b_{l,k}).
+Loss per seed: MSE mean((ŷ − y)²), or BCE on the logit ŷ. All parameters of one seed live
+in one row of a flat (S, P) tensor; gradients come from one backward pass of Σ_s loss_s
+(seeds do not interact, so row s of the gradient is seed s's own). Adam and SGD are written
+out elementwise with torch.optim's exact formulas, so that early-stopped seeds can be
+frozen by a mask; the per-seed oracle (``train_reference``) uses nn.Sequential and
+torch.optim.Adam itself.
+
+Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
+so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
+whatever the activation: comparisons between activations are paired.
+
+Denormals: gradient descent on XOR drives values into the subnormal range, which is very
+slow on CPUs; training runs with flush-to-zero and restores the previous state after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import activations
+
+__all__ = [
+    "TrainConfig",
+    "TrainRun",
+    "MAXOUT",
+    "train",
+    "train_reference",
+    "init_params",
+    "forward",
+    "layer_sizes",
+    "flush_denormals",
+    "resolve_device",
+]
+
+MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    hidden: tuple[int, ...] = (4,)  # hidden widths; (4,) is the seed's 2-4-1 network
+    activation: str = "linear"  # registry name, or "maxout"
+    maxout_k: int = 2  # pieces per maxout unit
+    loss: str = "mse"  # "mse" (the seed's) or "bce" (on the output logit)
+    optimizer: str = "adam"  # "adam" (the seed's) or "sgd"
+    lr: float = 0.01  # the seed's Adam learning rate
+    n_steps: int = 1000  # the seed's maximum number of steps
+    batch_size: int | None = None  # None: full batch (the seed's)
+    stop_loss: float | None = None  # a seed stops once its loss < stop_loss (seed: 1e-5, nonlinear)
+    stop_delta: float | None = None  # a seed stops once |Δloss| < stop_delta (seed: 1e-10, linear)
+    hit_loss: float = 1e-3  # record the first step at which the loss < hit_loss
+    dtype: str = "float32"  # "float32" or "float64"
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    record_every: int = 1  # loss history every k steps (0: none)
+    data_seed: int = 0  # minibatch order (shared by all seeds)
+
+    def __post_init__(self) -> None:
+        hidden = tuple(self.hidden) if not isinstance(self.hidden, int) else (self.hidden,)
+        object.__setattr__(self, "hidden", hidden)
+        if not hidden or any((not isinstance(h, int)) or h < 1 for h in hidden):
+            raise ValueError(f"hidden must be one or more widths ≥ 1, got {self.hidden!r}")
+        if self.activation != MAXOUT:
+            object.__setattr__(self, "activation", activations.resolve(self.activation))
+        if self.maxout_k < 1:
+            raise ValueError(f"maxout_k must be ≥ 1, got {self.maxout_k}")
+        _choice("loss", self.loss, ("mse", "bce"))
+        _choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _choice("dtype", self.dtype, ("float32", "float64"))
+        if not (isinstance(self.n_steps, int) and self.n_steps >= 0):
+            raise ValueError(f"n_steps must be an integer ≥ 0, got {self.n_steps!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1 or None (full batch), got {self.batch_size}")
+        if self.record_every < 0:
+            raise ValueError(f"record_every must be ≥ 0, got {self.record_every}")
+        resolve_device(self.device)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+
+def _choice(name: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu" or str(device).startswith("cuda"):
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use 'cpu' or 'auto'")
+        return torch.device(device)
+    raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+
+
+@dataclass
+class TrainRun:
+    """What ``train`` returns (tensors on the CPU; not JSON: experiments summarise it)."""
+
+    config: TrainConfig
+    seeds: torch.Tensor  # (S,) int64
+    params: torch.Tensor  # (S, P) final parameters
+    final_loss: torch.Tensor  # (S,) loss at the final parameters
+    loss_history: torch.Tensor | None  # (T', S) loss every record_every steps (float32), step 0 first
+    history_steps: torch.Tensor | None  # (T',) the steps of loss_history
+    first_hit: torch.Tensor  # (S,) first step with loss < hit_loss, −1 if never
+    steps_run: torch.Tensor  # (S,) updates applied before stopping
+    diverged: torch.Tensor  # (S,) bool: loss became NaN or inf
+    tracked: dict[int, torch.Tensor] = field(default_factory=dict)  # seed index -> (frames, P) params
+    tracked_steps: torch.Tensor | None = None  # (frames,) steps of the tracked params
+    seconds: float = 0.0
+
+    @property
+    def n_seeds(self) -> int:
+        return self.params.shape[0]
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def layer_sizes(config: TrainConfig, n_in: int, n_out: int = 1) -> list[tuple[int, int]]:
+    """(rows, cols) of each weight matrix; a maxout layer has k·width rows."""
+    k = config.maxout_k if config.activation == MAXOUT else 1
+    sizes, width = [], n_in
+    for h in config.hidden:
+        sizes.append((k * h, width))
+        width = h
+    sizes.append((n_out, width))
+    return sizes
+
+
+def n_params(sizes: list[tuple[int, int]]) -> int:
+    return sum(r * c + r for r, c in sizes)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _i64(v: int) -> int:  # an unsigned 64-bit constant as the int64 with the same bits
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _shr(z: torch.Tensor, k: int) -> torch.Tensor:  # logical right shift of int64
+    return (z >> k) & ((1 << (64 - k)) - 1)
+
+
+def _uniform01(seeds: torch.Tensor, n: int) -> torch.Tensor:
+    """(S, n) float64 uniforms in [0, 1): splitmix64 of (seed, index). Counter-based, so any
+    subset of seeds gets the same numbers in any batch."""
+    idx = torch.arange(n, dtype=torch.int64)
+    z = seeds.to(torch.int64)[:, None] * _i64(0xD1B54A32D192ED03) + idx[None, :] * _i64(0x9E3779B97F4A7C15)
+    z = (z ^ _shr(z, 30)) * _i64(0xBF58476D1CE4E5B9)
+    z = (z ^ _shr(z, 27)) * _i64(0x94D049BB133111EB)
+    z = z ^ _shr(z, 31)
+    return _shr(z, 11).to(torch.float64) * 2.0**-53
+
+
+def init_params(config: TrainConfig, seeds: torch.Tensor | Sequence[int], n_in: int, n_out: int = 1) -> torch.Tensor:
+    """(S, P) initial parameters: glorot-uniform weights U(±√(6/(fan_in+fan_out))), zero biases."""
+    seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    sizes = layer_sizes(config, n_in, n_out)
+    u = _uniform01(seeds, n_params(sizes))  # (S, P)
+    out = torch.zeros_like(u)
+    pos = 0
+    for rows, cols in sizes:
+        a = math.sqrt(6.0 / (rows + cols))
+        out[:, pos : pos + rows * cols] = (2 * u[:, pos : pos + rows * cols] - 1) * a
+        pos += rows * cols + rows  # biases stay zero
+    return out.to(config.torch_dtype)
+
+
+def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Views (rows, cols, S) and (rows, 1, S) into the flat seeds-last (P, S) parameters."""
+    pos = 0
+    for rows, cols in sizes:
+        w = params_ps[pos : pos + rows * cols].view(rows, cols, -1)
+        pos += rows * cols
+        yield w, params_ps[pos : pos + rows].view(rows, 1, -1)
+        pos += rows
+
+
+_BROADCAST_LIMIT = 1 << 22  # elements: above this, contract with einsum instead of broadcast-and-sum
+
+
+def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str) -> torch.Tensor:
+    """einsum ``eq`` over seeds-last tensors. Small ones broadcast and sum (one pass over
+    long rows of seeds); large ones go through einsum (bmm, less memory)."""
+    n = math.prod(max(x, y) for x, y in zip(a.shape if a.ndim >= b.ndim else b.shape, b.shape if a.ndim >= b.ndim else a.shape))
+    if n > _BROADCAST_LIMIT:
+        return torch.einsum(eq, a, b)
+    return (a.reshape(shape_a) * b.reshape(shape_b)).sum(sum_dim)
+
+
+def _layer(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """z (rows, B, S) of one layer: w (rows, cols, S), b (rows, 1, S), h (cols, B, S) or x (B, cols)."""
+    if h is None:
+        return torch.matmul(x, w) + b  # (B, cols) @ (rows, cols, S): one GEMM per row block
+    rows, cols, S = w.shape
+    B = h.shape[1]
+    return _contract("ois,ibs->obs", w, h, 1, (rows, cols, 1, S), (1, cols, B, S)) + b
+
+
+def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, keep: bool = False):
+    """Outputs (B, S) from seeds-last parameters (P, S) on shared inputs x (B, n_in).
+
+    Seeds are the last, contiguous dimension: the first layer is GEMMs of (B, n_in) by
+    (n_in, S), the others contract small dimensions over long rows of seeds, so that 10⁴
+    tiny networks cost a few dozen vectorised passes per step. With ``keep`` it also returns
+    what the backward pass needs: per layer (w, input h or None, local derivative).
+    """
+    act = None if config.activation == MAXOUT else activations.get(config.activation).fn
+    layers = list(_unpack(params_ps, sizes))
+    h, tape = None, []
+    for i, (w, b) in enumerate(layers):
+        z = _layer(w, b, h, x)  # (rows, B, S)
+        if i == len(layers) - 1:
+            return (z[0], tape + [(w, h, None)]) if keep else z[0]  # (B, S)
+        if act is None:
+            pieces = z.unflatten(0, (config.maxout_k, -1))  # (k, width, B, S)
+            h_next = pieces.amax(dim=0)
+            if keep:  # amax's own rule: the gradient is shared evenly between tied maxima
+                mask = (pieces == h_next).to(z.dtype)
+                deriv = mask / mask.sum(dim=0)
+        elif keep:
+            z_ = z.detach().requires_grad_(True)
+            with torch.enable_grad():
+                h_next = act(z_)
+            (deriv,) = torch.autograd.grad(h_next, z_, torch.ones_like(z))  # σ'(z), elementwise
+            h_next = h_next.detach()
+        else:
+            h_next = act(z)
+        if keep:
+            tape.append((w, h, deriv))
+        h = h_next
+    raise AssertionError("unreachable: an MLP has an output layer")
+
+
+def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Loss per seed (S,), and its gradient written into ``grad`` (P, S): backpropagation
+    by hand, layer by layer, with the same seeds-last contractions as the forward pass."""
+    out, tape = _forward_ps(config, sizes, params_ps, x, keep=True)  # (B, S)
+    B = out.shape[0]
+    if config.loss == "mse":
+        diff = out - y[:, None]
+        loss = diff.square().mean(dim=0)
+        g = diff.mul_(2.0 / B)  # dL/dout (B, S)
+    else:
+        loss = F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
+        g = (torch.sigmoid(out) - y[:, None]) / B
+    g_z = g[None]  # (1, B, S)
+    views = list(_unpack(grad, sizes))
+    for l in range(len(sizes) - 1, -1, -1):
+        w, h, _ = tape[l]
+        gw, gb = views[l]
+        rows, cols, S = w.shape
+        if h is None:
+            torch.matmul(x.T, g_z, out=gw)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
+        else:
+            gw.copy_(_contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S)))
+        torch.sum(g_z, dim=1, keepdim=True, out=gb)
+        if l:
+            g_h = _contract("ois,obs->ibs", w, g_z, 0, (rows, cols, 1, S), (rows, 1, B, S))  # (cols, B, S)
+            deriv = tape[l - 1][2]
+            if config.activation == MAXOUT:
+                g_z = (deriv * g_h[None]).flatten(0, 1)  # back to the k·width pieces
+            else:
+                g_z = g_h.mul_(deriv)
+    return loss
+
+
+def forward(config: TrainConfig, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Outputs (S, B) of every seed's network (params (S, P)) on the shared inputs x (B, n_in)."""
+    x = torch.as_tensor(x, dtype=params.dtype, device=params.device)
+    return _forward_ps(config, layer_sizes(config, x.shape[1]), params.T.contiguous(), x).T
+
+
+def _loss(config: TrainConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(S,) loss per seed; out (B, S), y (B,)."""
+    if config.loss == "mse":
+        return (out - y[:, None]).square().mean(dim=0)
+    return F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
+
+
+# ---------------------------------------------------------------------------- denormals
+
+
+def _flush_denormal_active() -> bool:
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32
+    return bool((tiny * 1.0).item() == 0.0)
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Flush subnormals to zero inside the block; restore the previous state after."""
+    before = _flush_denormal_active()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
+# ---------------------------------------------------------------------------- the trainer
+
+
+def _batches(config: TrainConfig, n: int) -> Callable[[int], torch.Tensor | None]:
+    """Index of the minibatch for each step (shared by all seeds); None for full batch."""
+    if config.batch_size is None or config.batch_size >= n:
+        return lambda step: None
+    g = torch.Generator().manual_seed(config.data_seed)
+    per_epoch = math.ceil(n / config.batch_size)
+    cache: dict[int, torch.Tensor] = {}
+
+    def at(step: int) -> torch.Tensor:
+        epoch, j = divmod(step, per_epoch)
+        if epoch not in cache:
+            cache.clear()
+            cache[epoch] = torch.randperm(n, generator=g)
+        return cache[epoch][j * config.batch_size : (j + 1) * config.batch_size]
+
+    return at
+
+
+def _as_data(config: TrainConfig, X, y, device) -> tuple[torch.Tensor, torch.Tensor]:
+    X = torch.as_tensor(X).to(device=device, dtype=config.torch_dtype)
+    y = torch.as_tensor(y).to(device=device, dtype=config.torch_dtype).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ValueError(f"expected X of shape (n, d) and y of shape (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    return X, y
+
+
+def train(
+    config: TrainConfig,
+    X,
+    y,
+    seeds: Sequence[int] | torch.Tensor | int,
+    *,
+    track: Sequence[int] = (),
+    track_every: int = 5,
+    progress: Callable[[int], None] | None = None,
+) -> TrainRun:
+    """Train one network per seed, all at once.
+
+    Args:
+        seeds: the seeds (or an int S: seeds 0..S−1).
+        track: indices into ``seeds`` whose parameters are kept every ``track_every`` steps
+            (for animations).
+        progress: called with the number of steps done, every few steps.
+    """
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be ≥ 1, got {seeds}")
+        seeds = torch.arange(seeds)
+    seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    if seeds.numel() == 0:
+        raise ValueError("at least one seed is needed, got none")
+    device = resolve_device(config.device)
+    X, y = _as_data(config, X, y, device)
+    S, T = seeds.numel(), config.n_steps
+    for i in track:
+        if not 0 <= i < S:
+            raise ValueError(f"track index {i} out of range for {S} seeds")
+    sizes = layer_sizes(config, X.shape[1])
+    params = init_params(config, seeds, X.shape[1]).T.contiguous().to(device)  # (P, S)
+    grad = torch.empty_like(params)  # (P, S); column s: seed s's gradient
+    m = torch.zeros_like(params)  # Adam first moment
+    v = torch.zeros_like(params)  # Adam second moment
+    active = torch.ones(S, dtype=torch.bool, device=device)
+    first_hit = torch.full((S,), -1, dtype=torch.int64, device=device)
+    steps_run = torch.zeros(S, dtype=torch.int64, device=device)
+    prev = torch.full((S,), math.inf, dtype=config.torch_dtype, device=device)
+    hist, hist_steps = [], []
+    tracked: dict[int, list[torch.Tensor]] = {i: [] for i in track}
+    tracked_steps: list[int] = []
+    batch_at = _batches(config, X.shape[0])
+    beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+    tiny = torch.finfo(config.torch_dtype).tiny
+    t0 = time.perf_counter()
+    with flush_denormals(), torch.no_grad():
+        for step in range(T + 1):
+            idx = batch_at(step)
+            xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+            if step < T:
+                loss = _loss_and_grad(config, sizes, params, xb, yb, grad)  # (S,), grad filled
+            else:
+                loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)  # final loss only
+            if config.record_every and step % config.record_every == 0:
+                hist.append(loss.float())
+                hist_steps.append(step)
+            if track and step % track_every == 0:
+                for i in track:
+                    tracked[i].append(params[:, i].clone())
+                tracked_steps.append(step)
+            first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
+            stop = ~torch.isfinite(loss)
+            if config.stop_loss is not None:
+                stop |= loss < config.stop_loss
+            if config.stop_delta is not None:
+                stop |= (loss - prev).abs() < config.stop_delta
+            active &= ~stop
+            prev = loss
+            if step == T:
+                break
+            # A stopped seed never resumes, so its moments may run on; only its parameters
+            # are frozen (torch.where, not a product: NaN · 0 is NaN).
+            if config.optimizer == "adam":
+                n = step + 1
+                m.lerp_(grad, 1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                # clamping v at the smallest normal changes no bit of denom (eps dominates) but
+                # keeps subnormals out of sqrt, slow on the worker threads that flush-to-zero misses
+                denom = (v.clamp_min(tiny).sqrt_() / math.sqrt(1 - beta2**n)).add_(eps)
+                params.addcdiv_(torch.where(active, m, 0), denom, value=-config.lr / (1 - beta1**n))
+            else:
+                params.sub_(torch.where(active, grad, 0), alpha=config.lr)
+            steps_run += active
+            if progress is not None and (step + 1) % 50 == 0:
+                progress(step + 1)
+    if progress is not None:
+        progress(T)
+    seconds = time.perf_counter() - t0
+    final = loss
+    return TrainRun(
+        config=config,
+        seeds=seeds,
+        params=params.T.contiguous().cpu(),
+        final_loss=final.cpu(),
+        loss_history=torch.stack(hist).cpu() if hist else None,
+        history_steps=torch.tensor(hist_steps) if hist else None,
+        first_hit=first_hit.cpu(),
+        steps_run=steps_run.cpu(),
+        diverged=(~torch.isfinite(final)).cpu(),
+        tracked={i: torch.stack(p).cpu() for i, p in tracked.items()},
+        tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
+        seconds=seconds,
+    )
+
+
+# ---------------------------------------------------------------------------- the oracle
+
+
+class _Maxout(nn.Module):
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h.unflatten(-1, (self.k, -1)).amax(dim=-2)
+
+
+def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Sequential:
+    """Seed s's network as a plain nn.Sequential (for the oracle, collapse and audit)."""
+    from .nets import Act
+
+    sizes = layer_sizes(config, n_in)
+    layers: list[nn.Module] = []
+    for i, (w, b) in enumerate(_unpack(params_row.detach()[:, None], sizes)):
+        lin = nn.Linear(w.shape[1], w.shape[0], dtype=params_row.dtype)
+        with torch.no_grad():
+            lin.weight.copy_(w[..., 0])
+            lin.bias.copy_(b[:, 0, 0])
+        layers.append(lin)
+        if i < len(sizes) - 1:
+            layers.append(_Maxout(config.maxout_k) if config.activation == MAXOUT else Act(config.activation))
+    return nn.Sequential(*layers)
+
+
+def train_reference(config: TrainConfig, X, y, seed: int) -> tuple[nn.Sequential, list[float]]:
+    """One seed trained the plain way (nn.Sequential + torch.optim), the oracle for ``train``.
+
+    Same initial weights, same stopping rules; returns the trained module and its losses.
+    """
+    device = resolve_device(config.device)
+    X, y = _as_data(config, X, y, device)
+    model = to_module(config, init_params(config, [seed], X.shape[1])[0], X.shape[1]).to(device)
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=config.lr)
+        if config.optimizer == "adam"
+        else torch.optim.SGD(model.parameters(), lr=config.lr)
+    )
+    batch_at = _batches(config, X.shape[0])
+    losses, prev = [], math.inf
+    with flush_denormals():
+        for step in range(config.n_steps + 1):
+            idx = batch_at(step)
+            xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+            out = model(xb)[:, 0]
+            loss = F.mse_loss(out, yb) if config.loss == "mse" else F.binary_cross_entropy_with_logits(out, yb)
+            losses.append(loss.item())
+            stop = not math.isfinite(losses[-1])
+            stop |= config.stop_loss is not None and losses[-1] < config.stop_loss
+            stop |= config.stop_delta is not None and abs(losses[-1] - prev) < config.stop_delta
+            prev = losses[-1]
+            if stop or step == config.n_steps:
+                break
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model, losses
+
+
+def with_overrides(config: TrainConfig, **kw) -> TrainConfig:
+    """A copy of ``config`` with fields replaced (validated again)."""
+    return replace(config, **kw)
