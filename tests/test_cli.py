@@ -1,6 +1,7 @@
 """The command line: JSON fields, one-line errors with exit status 2, --help that teaches."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -60,3 +61,38 @@ def test_import_actlab_pulls_neither_matplotlib_nor_sympy():
     code = "import sys, actlab; print('matplotlib' in sys.modules, 'sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_xor_json_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["xor", "--seeds", "30", "--steps", "200", "--activations", "linear,tanh", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["config"]["n_seeds"] == 30 and set(d["activations"]) == {"linear", "tanh"}
+    row = d["activations"]["linear"]
+    assert row["success_rate"] == 0.0 and len(row["success_ci"]) == 2
+    assert os.listdir(tmp_path) == []
+
+
+def test_xor_table_and_files(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["xor", "--seeds", "20", "--steps", "100", "--activations", "relu", "--out", str(out), "--gif"]) == 0
+    text = capsys.readouterr().out
+    assert "relu" in text and "95% CI" in text
+    assert {"results.json", "success.png", "loss_curves.png", "boundaries.png", "nn_xor_relu.gif", "boundary_relu.gif"} <= set(os.listdir(out))
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["xor", "--seeds", "0"], "expected a positive integer"),
+        (["xor", "--steps", "-3"], "expected an integer ≥ 0"),
+        (["xor", "--hidden", "0"], "hidden widths must be ≥ 1"),
+        (["xor", "--activations", "relu,foo"], "unknown activation 'foo'"),
+        (["xor", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+    ],
+)
+def test_xor_bad_input(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and expected in err and err.count("\n") == 1

@@ -114,6 +114,147 @@ def _cmd_collapse(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- xor
+
+
+def _widths(value: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths like 4 or 8,8, got {value!r}") from None
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"hidden widths must be ≥ 1, got {value!r}")
+    return widths
+
+
+def _activation_list(value: str) -> tuple[str, ...]:
+    from .train import MAXOUT
+
+    if value.strip() == "all":
+        return (*activations.names(), MAXOUT)
+    out = []
+    for name in (v.strip() for v in value.split(",") if v.strip()):
+        if name == MAXOUT:
+            out.append(name)
+            continue
+        try:
+            out.append(activations.resolve(name))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {name!r}; expected 'all' or a comma-separated list of: "
+                f"{', '.join(activations.names(include_aliases=True))}, {MAXOUT}"
+            ) from None
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one activation")
+    return tuple(out)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not (x > 0 and x < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return x
+
+
+def _add_xor(sub) -> None:
+    from . import datasets
+
+    p = sub.add_parser(
+        "xor",
+        help="XOR (or a 2-D dataset) across activations over many seeds: success rates with intervals",
+        description=(
+            "Train the seed's 2-4-1 network (linear output, MSE, Adam 0.01, ≤1,000 full-batch steps, glorot "
+            "weights, zero biases) for every seed at once, per activation, and report the success rate with a "
+            "95%% Wilson interval — success: every XOR output within 0.4 of its target (other datasets: "
+            "training accuracy ≥ 0.9) — steps to loss 1e-3, final-loss quantiles and diverged seeds. "
+            "A given seed starts from the same weights whatever the activation, so rows are paired."
+        ),
+        epilog=(
+            "examples:\n  actlab xor --seeds 2000\n  actlab xor --activations all --seeds 500 --out xor-all --gif\n"
+            "  actlab xor --dataset spiral --hidden 16,16 --steps 3000 --activations relu,tanh --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--activations", type=_activation_list, default=("linear", "sigmoid", "relu", "tanh"),
+                   help="comma-separated registry names, 'maxout', or 'all' (default linear,sigmoid,relu,tanh)")
+    p.add_argument("--seeds", type=_positive_int, default=1000, help="number of seeds per activation (default 1000)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="first seed; also seeds the dataset (default 0)")
+    p.add_argument("--hidden", type=_widths, default=(4,), help="hidden widths, e.g. 4 or 8,8 (default 4)")
+    p.add_argument("--steps", type=_nonneg_int, default=1000, help="maximum training steps (default 1000)")
+    p.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--loss", choices=["mse", "bce"], default="mse")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
+    p.add_argument("--dataset", choices=datasets.names(), default="xor")
+    p.add_argument("--n-points", type=_positive_int, default=200, help="points of the dataset (ignored for xor)")
+    p.add_argument("--noise", type=float, default=0.0, help="coordinate noise of the dataset (default 0)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--out", default=None, help="folder for results.json and the figures (default actlab-xor; none with --json)")
+    p.add_argument("--gif", action="store_true", help="also write the animations (3-D scatter for XOR, boundary during training)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_cmd_xor)
+
+
+def _cmd_xor(args) -> int:
+    from .experiments.xor import XorConfig, run_xor
+
+    config = XorConfig(
+        activations=args.activations, n_seeds=args.seeds, seed=args.seed, hidden=args.hidden, n_steps=args.steps,
+        lr=args.lr, optimizer=args.optimizer, loss=args.loss, batch_size=args.batch_size, dataset=args.dataset,
+        n_points=args.n_points, noise=args.noise, device=args.device,
+    )
+    out_dir = args.out if (args.out or args.json) else "actlab-xor"
+    if args.json:
+        result = run_xor(config)
+    else:
+        from rich.progress import Progress
+
+        with Progress(console=_console(stderr=True), transient=True) as progress:
+            task = progress.add_task("training", total=len(config.activations) * max(config.n_steps, 1))
+            done: dict[str, int] = {}
+
+            def on_progress(act: str, steps: int) -> None:
+                done[act] = steps
+                progress.update(task, completed=sum(done.values()), description=f"training {act}")
+
+            result = run_xor(config, on_progress=on_progress)
+    written = []
+    if out_dir:
+        from .viz import write_xor_outputs
+
+        written = write_xor_outputs(result, out_dir, gifs=args.gif)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    from rich.table import Table
+
+    cfg = result.config
+    table = Table(title=f"{cfg.dataset}: {cfg.n_seeds:,} seeds per activation, hidden {list(cfg.hidden)}, "
+                        f"{cfg.optimizer} lr {cfg.lr}, ≤{cfg.n_steps} steps")
+    for col in ("activation", "solved", "95% CI", "final MSE median", "steps to 1e-3: median (q25–q75)", "diverged", "seconds"):
+        table.add_column(col, justify="left" if col == "activation" else "right")
+    for name, st in result.activations.items():
+        h = st.steps_to_hit
+        steps = "never" if h["median"] is None else f"{h['median']:.0f} ({h['q25']:.0f}–{h['q75']:.0f})"
+        table.add_row(
+            name, f"{100 * st.success_rate:.1f}%", f"{100 * st.success_ci[0]:.1f}–{100 * st.success_ci[1]:.1f}%",
+            _num(st.final_mse_median, ".4g"), steps, str(st.diverged), f"{st.seconds:.2f}",
+        )
+    console = _console()
+    console.print(table)
+    for name, st in result.activations.items():
+        if st.collapsed is not None:
+            w = ", ".join(f"{v:+.2e}" for v in st.collapsed["weight"])
+            console.print(f"{name}: a trained net collapses to w = [{w}], b = {st.collapsed['bias']:.4f} "
+                          f"(the best affine fit to XOR: w = 0, b = 0.5, MSE 0.25)")
+    if written:
+        console.print(f"wrote {len(written)} files to {out_dir}/")
+    return 0
+
+
 # ---------------------------------------------------------------------------- activations
 
 
@@ -158,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_collapse(sub)
+    _add_xor(sub)
     _add_activations(sub)
     return parser
 

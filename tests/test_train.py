@@ -1,0 +1,140 @@
+"""The vectorised trainer against a plain per-seed loop (nn.Sequential + torch.optim), and
+closed-form answers."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from actlab import datasets, train
+
+XOR = datasets.make("xor")
+
+
+def _ref_params(model):
+    return torch.cat([torch.cat([m.weight.flatten(), m.bias]) for m in model if isinstance(m, torch.nn.Linear)])
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(activation="linear", stop_delta=1e-10),
+        dict(activation="relu", stop_loss=1e-5),
+        dict(activation="sigmoid", stop_loss=1e-5),
+        dict(activation="tanh", hidden=(3, 2)),
+        dict(activation="maxout", maxout_k=3, hidden=(2,)),
+        dict(activation="gelu", optimizer="sgd", lr=0.2),
+    ],
+    ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
+)
+def test_batched_equals_per_seed_loop(kw):
+    cfg = train.TrainConfig(dtype="float64", n_steps=300, **kw)
+    seeds = [0, 5, 17, 123]
+    run = train.train(cfg, XOR.X, XOR.y, seeds)
+    for i, s in enumerate(seeds):
+        model, losses = train.train_reference(cfg, XOR.X, XOR.y, s)
+        torch.testing.assert_close(run.params[i], _ref_params(model), rtol=1e-9, atol=1e-9)
+        assert run.final_loss[i].item() == pytest.approx(losses[-1], rel=1e-9, abs=1e-12)
+        assert run.steps_run[i].item() == len(losses) - 1  # same stopping step
+
+
+def test_minibatch_and_bce_gradients_match_autograd():
+    data = datasets.make("moons", n=40, seed=2)
+    cfg = train.TrainConfig(dtype="float64", activation="tanh", hidden=(5, 3), loss="bce")
+    p = train.init_params(cfg, [8, 9], 2)
+    grad = torch.empty(p.shape[1], 2, dtype=torch.float64)
+    X, y = torch.tensor(data.X), torch.tensor(data.y)
+    loss = train._loss_and_grad(cfg, train.layer_sizes(cfg, 2), p.T.contiguous(), X, y, grad)
+    for i in range(2):
+        model = train.to_module(cfg, p[i], 2)
+        ref = F.binary_cross_entropy_with_logits(model(X)[:, 0], y)
+        ref.backward()
+        assert loss[i].item() == pytest.approx(ref.item(), rel=1e-12)
+        g = torch.cat([torch.cat([m.weight.grad.flatten(), m.bias.grad]) for m in model if isinstance(m, torch.nn.Linear)])
+        torch.testing.assert_close(grad[:, i], g, rtol=1e-10, atol=1e-14)
+    cfg_mb = train.TrainConfig(dtype="float64", activation="relu", batch_size=8, n_steps=50)
+    run = train.train(cfg_mb, data.X, data.y, [4])
+    model, losses = train.train_reference(cfg_mb, data.X, data.y, 4)
+    torch.testing.assert_close(run.params[0], _ref_params(model), rtol=1e-9, atol=1e-9)
+
+
+def test_init_is_counter_based_and_activation_independent():
+    a = train.TrainConfig(activation="relu")
+    b = train.TrainConfig(activation="tanh")
+    many = train.init_params(a, torch.arange(1000), 2)
+    torch.testing.assert_close(many[[7, 999]], train.init_params(b, [7, 999], 2), rtol=0, atol=0)
+    n_w1 = 4 * 2
+    bound = math.sqrt(6 / (4 + 2))
+    assert many[:, :n_w1].abs().max() <= bound and many[:, n_w1 : n_w1 + 4].abs().max() == 0  # zero biases
+    u = many[:, :n_w1].flatten() / bound  # uniform on (−1, 1)
+    assert abs(u.mean().item()) < 0.02 and u.var().item() == pytest.approx(1 / 3, rel=0.03)
+
+
+def test_identity_net_reaches_the_best_affine_fit():
+    cfg = train.TrainConfig(activation="linear", n_steps=3000, dtype="float64")
+    run = train.train(cfg, XOR.X, XOR.y, 50)
+    assert torch.allclose(run.final_loss, torch.full((50,), 0.25, dtype=torch.float64), atol=1e-6)
+
+
+def test_deep_learning_book_relu_solution_is_exact():
+    """Goodfellow et al. §6.1: W = [[1,1],[1,1]], c = [0,−1], w = [1,−2], b = 0 solves XOR."""
+    cfg = train.TrainConfig(activation="relu", hidden=(2,), dtype="float64")
+    params = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0, -1.0, 1.0, -2.0, 0.0]], dtype=torch.float64)
+    out = train.forward(cfg, params, torch.tensor(XOR.X))
+    torch.testing.assert_close(out[0], torch.tensor(XOR.y), rtol=0, atol=0)
+    cfg_lin = train.TrainConfig(activation="linear", hidden=(2,), dtype="float64")
+    lin = train.forward(cfg_lin, params, torch.tensor(XOR.X))[0]
+    assert lin[0] + lin[3] == pytest.approx(lin[1] + lin[2])  # f(0,0)+f(1,1) = f(0,1)+f(1,0) for affine f
+
+
+def test_divergence_is_counted_not_raised():
+    cfg = train.TrainConfig(activation="relu", optimizer="sgd", lr=1e6, n_steps=100)
+    run = train.train(cfg, XOR.X, XOR.y, 8)
+    assert run.diverged.any() and not torch.isfinite(run.final_loss[run.diverged]).any()
+
+
+def test_history_tracking_and_first_hit():
+    cfg = train.TrainConfig(activation="tanh", n_steps=400, record_every=10)
+    run = train.train(cfg, XOR.X, XOR.y, 20, track=[3], track_every=5)
+    assert run.loss_history.shape == (41, 20) and run.history_steps[-1] == 400
+    assert run.tracked[3].shape == (81, run.params.shape[1])
+    torch.testing.assert_close(run.tracked[3][-1], run.params[3])
+    hit = run.first_hit
+    reached = hit >= 0
+    assert reached.any()
+    full = train.train(train.TrainConfig(activation="tanh", n_steps=400), XOR.X, XOR.y, 20).loss_history
+    for s in torch.nonzero(reached).flatten().tolist():
+        assert full[hit[s], s] < 1e-3 and (full[: hit[s], s] >= 1e-3).all()
+
+
+def test_flush_denormals_restores_state():
+    before = train._flush_denormal_active()
+    with train.flush_denormals():
+        assert train._flush_denormal_active()
+    assert train._flush_denormal_active() == before
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(hidden=(4, 0)), "hidden must be"),
+        (dict(activation="nope"), "unknown activation"),
+        (dict(n_steps=-1), "n_steps"),
+        (dict(loss="hinge"), "loss must be one of"),
+        (dict(lr=0.0), "lr must be"),
+    ],
+)
+def test_bad_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        train.TrainConfig(**kw)
+
+
+def test_bad_seeds_and_data():
+    cfg = train.TrainConfig()
+    with pytest.raises(ValueError, match="at least one seed"):
+        train.train(cfg, XOR.X, XOR.y, [])
+    with pytest.raises(ValueError, match="≥ 1"):
+        train.train(cfg, XOR.X, XOR.y, 0)
+    with pytest.raises(ValueError, match="expected X of shape"):
+        train.train(cfg, XOR.X, XOR.y[:3], 2)
