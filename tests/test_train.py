@@ -43,9 +43,8 @@ def test_minibatch_and_bce_gradients_match_autograd():
     data = datasets.make("moons", n=40, seed=2)
     cfg = train.TrainConfig(dtype="float64", activation="tanh", hidden=(5, 3), loss="bce")
     p = train.init_params(cfg, [8, 9], 2)
-    grad = torch.empty(p.shape[1], 2, dtype=torch.float64)
     X, y = torch.tensor(data.X), torch.tensor(data.y)
-    loss = train._loss_and_grad(cfg, train.layer_sizes(cfg, 2), p.T.contiguous(), X, y, grad)
+    loss, grad = train._loss_and_grad(cfg, train.layer_sizes(cfg, 2), p.T.contiguous(), X, y)
     for i in range(2):
         model = train.to_module(cfg, p[i], 2)
         ref = F.binary_cross_entropy_with_logits(model(X)[:, 0], y)

@@ -23,6 +23,7 @@ slow on CPUs; training runs with flush-to-zero and restores the previous state a
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -196,7 +197,7 @@ def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[t
         pos += rows
 
 
-_BROADCAST_LIMIT = 1 << 22  # elements: above this, contract with einsum instead of broadcast-and-sum
+_BROADCAST_LIMIT = 1 << 26  # elements (256 MB of float32): above, contract with einsum, not broadcast-and-sum
 
 
 def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str) -> torch.Tensor:
@@ -252,37 +253,69 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
     raise AssertionError("unreachable: an MLP has an output layer")
 
 
-def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Loss per seed (S,), and its gradient written into ``grad`` (P, S): backpropagation
-    by hand, layer by layer, with the same seeds-last contractions as the forward pass."""
+def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """Loss per seed (S,) and its gradient (P, S): backpropagation by hand, layer by layer,
+    with the same seeds-last contractions as the forward pass."""
     out, tape = _forward_ps(config, sizes, params_ps, x, keep=True)  # (B, S)
     B = out.shape[0]
     if config.loss == "mse":
         diff = out - y[:, None]
         loss = diff.square().mean(dim=0)
-        g = diff.mul_(2.0 / B)  # dL/dout (B, S)
+        g = diff * (2.0 / B)  # dL/dout (B, S)
     else:
         loss = F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
         g = (torch.sigmoid(out) - y[:, None]) / B
     g_z = g[None]  # (1, B, S)
-    views = list(_unpack(grad, sizes))
+    parts: list[torch.Tensor] = []
     for l in range(len(sizes) - 1, -1, -1):
         w, h, _ = tape[l]
-        gw, gb = views[l]
         rows, cols, S = w.shape
         if h is None:
-            torch.matmul(x.T, g_z, out=gw)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
+            gw = torch.matmul(x.T, g_z)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
         else:
-            gw.copy_(_contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S)))
-        torch.sum(g_z, dim=1, keepdim=True, out=gb)
+            gw = _contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S))
+        parts += [g_z.sum(dim=1), gw.reshape(rows * cols, S)]  # reversed below: W then b
         if l:
             g_h = _contract("ois,obs->ibs", w, g_z, 0, (rows, cols, 1, S), (rows, 1, B, S))  # (cols, B, S)
             deriv = tape[l - 1][2]
             if config.activation == MAXOUT:
                 g_z = (deriv * g_h[None]).flatten(0, 1)  # back to the k·width pieces
             else:
-                g_z = g_h.mul_(deriv)
-    return loss
+                g_z = g_h * deriv
+    return loss, torch.cat(parts[::-1])  # (S,), (P, S)
+
+
+def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, prev, step):
+    """One training step of every seed, as a pure function of tensors (so that torch.compile
+    can fuse it on a GPU). ``step`` is a 0-d tensor; returns the new state and this step's loss.
+
+    Adam follows torch.optim.Adam's formulas (and, in eager mode, its fused rounding). A stopped seed never resumes, so its
+    moments may run on; only its parameters are frozen (torch.where: NaN · 0 would be NaN).
+    """
+    loss, grad = _loss_and_grad(config, sizes, params, x, y)
+    first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
+    stop = ~torch.isfinite(loss)
+    if config.stop_loss is not None:
+        stop = stop | (loss < config.stop_loss)
+    if config.stop_delta is not None:
+        stop = stop | ((loss - prev).abs() < config.stop_delta)
+    active = active & ~stop
+    if config.optimizer == "adam":
+        beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+        n = step + 1  # an int in eager mode (scalar maths stays in Python), a 0-d tensor when compiled
+        m = torch.lerp(m, grad, 1 - beta1)
+        v = torch.addcmul(v * beta2, grad, grad, value=1 - beta2)
+        # clamping v at the smallest normal changes no bit of the result (eps dominates) but
+        # keeps subnormals out of sqrt, slow on the CPU worker threads that flush-to-zero misses
+        denom = v.clamp_min(torch.finfo(v.dtype).tiny).sqrt() / (1 - beta2**n) ** 0.5 + eps
+        step_size = config.lr / (1 - beta1**n)
+        if isinstance(step_size, float):
+            params = torch.addcdiv(params, torch.where(active, m, 0), denom, value=-step_size)
+        else:
+            params = params - torch.where(active, m, 0) / denom * step_size
+    else:
+        params = torch.add(params, torch.where(active, grad, 0), alpha=-config.lr)  # torch.optim.SGD's rounding
+    return params, m, v, active, first_hit, loss
 
 
 def forward(config: TrainConfig, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -355,6 +388,7 @@ def train(
     track: Sequence[int] = (),
     track_every: int = 5,
     progress: Callable[[int], None] | None = None,
+    compile: bool = False,
 ) -> TrainRun:
     """Train one network per seed, all at once.
 
@@ -363,6 +397,8 @@ def train(
         track: indices into ``seeds`` whose parameters are kept every ``track_every`` steps
             (for animations).
         progress: called with the number of steps done, every few steps.
+        compile: fuse the step with ``torch.compile`` (worth it on a GPU with many seeds;
+            the first step then takes seconds to compile).
     """
     if isinstance(seeds, int):
         if seeds < 1:
@@ -379,7 +415,6 @@ def train(
             raise ValueError(f"track index {i} out of range for {S} seeds")
     sizes = layer_sizes(config, X.shape[1])
     params = init_params(config, seeds, X.shape[1]).T.contiguous().to(device)  # (P, S)
-    grad = torch.empty_like(params)  # (P, S); column s: seed s's gradient
     m = torch.zeros_like(params)  # Adam first moment
     v = torch.zeros_like(params)  # Adam second moment
     active = torch.ones(S, dtype=torch.bool, device=device)
@@ -390,47 +425,29 @@ def train(
     tracked: dict[int, list[torch.Tensor]] = {i: [] for i in track}
     tracked_steps: list[int] = []
     batch_at = _batches(config, X.shape[0])
-    beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
-    tiny = torch.finfo(config.torch_dtype).tiny
+    step_fn = functools.partial(_step, config, sizes)
+    if compile:
+        step_fn = torch.compile(step_fn, dynamic=False)
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
-            idx = batch_at(step)
-            xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-            if step < T:
-                loss = _loss_and_grad(config, sizes, params, xb, yb, grad)  # (S,), grad filled
-            else:
-                loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)  # final loss only
-            if config.record_every and step % config.record_every == 0:
-                hist.append(loss.float())
-                hist_steps.append(step)
             if track and step % track_every == 0:
                 for i in track:
                     tracked[i].append(params[:, i].clone())
                 tracked_steps.append(step)
-            first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
-            stop = ~torch.isfinite(loss)
-            if config.stop_loss is not None:
-                stop |= loss < config.stop_loss
-            if config.stop_delta is not None:
-                stop |= (loss - prev).abs() < config.stop_delta
-            active &= ~stop
-            prev = loss
-            if step == T:
-                break
-            # A stopped seed never resumes, so its moments may run on; only its parameters
-            # are frozen (torch.where, not a product: NaN · 0 is NaN).
-            if config.optimizer == "adam":
-                n = step + 1
-                m.lerp_(grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                # clamping v at the smallest normal changes no bit of denom (eps dominates) but
-                # keeps subnormals out of sqrt, slow on the worker threads that flush-to-zero misses
-                denom = (v.clamp_min(tiny).sqrt_() / math.sqrt(1 - beta2**n)).add_(eps)
-                params.addcdiv_(torch.where(active, m, 0), denom, value=-config.lr / (1 - beta1**n))
-            else:
-                params.sub_(torch.where(active, grad, 0), alpha=config.lr)
-            steps_run += active
+            idx = batch_at(step)
+            xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+            if step < T:
+                step_t = torch.tensor(step, device=device) if compile else step  # a tensor: no recompile per step
+                params, m, v, active, first_hit, loss = step_fn(xb, yb, params, m, v, active, first_hit, prev, step_t)
+                steps_run += active  # counts the updates each seed received
+                prev = loss
+            else:  # the final loss, at the final parameters
+                loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)
+                first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
+            if config.record_every and step % config.record_every == 0:
+                hist.append(loss.float())
+                hist_steps.append(step)
             if progress is not None and (step + 1) % 50 == 0:
                 progress(step + 1)
     if progress is not None:
