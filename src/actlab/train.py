@@ -203,8 +203,7 @@ _BROADCAST_LIMIT = 1 << 26  # elements (256 MB of float32): above, contract with
 def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str) -> torch.Tensor:
     """einsum ``eq`` over seeds-last tensors. Small ones broadcast and sum (one pass over
     long rows of seeds); large ones go through einsum (bmm, less memory)."""
-    n = math.prod(max(x, y) for x, y in zip(a.shape if a.ndim >= b.ndim else b.shape, b.shape if a.ndim >= b.ndim else a.shape))
-    if n > _BROADCAST_LIMIT:
+    if math.prod(torch.broadcast_shapes(shape_a, shape_b)) > _BROADCAST_LIMIT:
         return torch.einsum(eq, a, b)
     return (a.reshape(shape_a) * b.reshape(shape_b)).sum(sum_dim)
 
@@ -239,7 +238,9 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
             if keep:  # amax's own rule: the gradient is shared evenly between tied maxima
                 mask = (pieces == h_next).to(z.dtype)
                 deriv = mask / mask.sum(dim=0)
-        elif keep:
+        elif keep and torch.compiler.is_compiling():  # traceable: no graph break
+            h_next, deriv = torch.func.jvp(act, (z,), (torch.ones_like(z),))  # σ(z) and σ'(z), elementwise
+        elif keep:  # eager: autograd through one elementwise op is cheaper than a jvp
             z_ = z.detach().requires_grad_(True)
             with torch.enable_grad():
                 h_next = act(z_)
@@ -428,6 +429,7 @@ def train(
     step_fn = functools.partial(_step, config, sizes)
     if compile:
         step_fn = torch.compile(step_fn, dynamic=False)
+        step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
@@ -438,7 +440,7 @@ def train(
             idx = batch_at(step)
             xb, yb = (X, y) if idx is None else (X[idx], y[idx])
             if step < T:
-                step_t = torch.tensor(step, device=device) if compile else step  # a tensor: no recompile per step
+                step_t = step_tensors[step] if compile else step  # a tensor: no recompile per step
                 params, m, v, active, first_hit, loss = step_fn(xb, yb, params, m, v, active, first_hit, prev, step_t)
                 steps_run += active  # counts the updates each seed received
                 prev = loss
