@@ -389,7 +389,7 @@ def train(
     track: Sequence[int] = (),
     track_every: int = 5,
     progress: Callable[[int], None] | None = None,
-    compile: bool | str = False,
+    compile: bool = False,
 ) -> TrainRun:
     """Train one network per seed, all at once.
 
@@ -399,8 +399,7 @@ def train(
             (for animations).
         progress: called with the number of steps done, every few steps.
         compile: fuse the step with ``torch.compile`` (worth it on a GPU with many seeds;
-            the first step then takes seconds to compile); a string is passed as its
-            ``mode`` ("reduce-overhead" adds CUDA graphs).
+            the first step then takes seconds to compile).
     """
     if isinstance(seeds, int):
         if seeds < 1:
@@ -429,7 +428,7 @@ def train(
     batch_at = _batches(config, X.shape[0])
     step_fn = functools.partial(_step, config, sizes)
     if compile:
-        step_fn = torch.compile(step_fn, dynamic=False, mode=compile if isinstance(compile, str) else None)
+        step_fn = torch.compile(step_fn, dynamic=False)
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
@@ -449,7 +448,7 @@ def train(
                 loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)
                 first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
             if config.record_every and step % config.record_every == 0:
-                hist.append(loss.to(torch.float32, copy=True))  # a copy: a CUDA graph reuses its output memory
+                hist.append(loss.to(torch.float32, copy=True))
                 hist_steps.append(step)
             if progress is not None and (step + 1) % 50 == 0:
                 progress(step + 1)
