@@ -238,8 +238,7 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
             if keep:  # amax's own rule: the gradient is shared evenly between tied maxima
                 mask = (pieces == h_next).to(z.dtype)
                 deriv = mask / mask.sum(dim=0)
-        elif keep and (torch.compiler.is_compiling() or (z.is_cuda and torch.cuda.is_current_stream_capturing())):
-            # traceable (no graph break) and capturable (no autograd engine thread)
+        elif keep and torch.compiler.is_compiling():  # traceable: no graph break
             h_next, deriv = torch.func.jvp(act, (z,), (torch.ones_like(z),))  # σ(z) and σ'(z), elementwise
         elif keep:  # eager: autograd through one elementwise op is cheaper than a jvp
             z_ = z.detach().requires_grad_(True)
@@ -391,7 +390,6 @@ def train(
     track_every: int = 5,
     progress: Callable[[int], None] | None = None,
     compile: bool = False,
-    cuda_graph: bool = False,
 ) -> TrainRun:
     """Train one network per seed, all at once.
 
@@ -402,8 +400,6 @@ def train(
         progress: called with the number of steps done, every few steps.
         compile: fuse the step with ``torch.compile`` (worth it on a GPU with many seeds;
             the first step then takes seconds to compile).
-        cuda_graph: on CUDA, capture one step as a CUDA graph and replay it, so that the
-            CPU launches nothing per step (full batch only).
     """
     if isinstance(seeds, int):
         if seeds < 1:
@@ -434,13 +430,6 @@ def train(
     if compile:
         step_fn = torch.compile(step_fn, dynamic=False)
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
-    if cuda_graph:
-        if device.type != "cuda":
-            raise ValueError(f"cuda_graph=True needs device 'cuda', got {config.device!r}")
-        if config.batch_size is not None and config.batch_size < X.shape[0]:
-            raise ValueError("cuda_graph=True needs full-batch training (batch_size=None)")
-        state = [params, m, v, active, first_hit, prev]  # updated in place by every replay
-        replay = _cuda_graph_step(step_fn, X, y, state, steps_run) if T else None
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
@@ -450,10 +439,7 @@ def train(
                 tracked_steps.append(step)
             idx = batch_at(step)
             xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-            if step < T and cuda_graph:
-                replay()  # params, m, v, active, first_hit, prev (= this step's loss), steps_run
-                loss = prev
-            elif step < T:
+            if step < T:
                 step_t = step_tensors[step] if compile else step  # a tensor: no recompile per step
                 params, m, v, active, first_hit, loss = step_fn(xb, yb, params, m, v, active, first_hit, prev, step_t)
                 steps_run += active  # counts the updates each seed received
@@ -484,35 +470,6 @@ def train(
         tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
         seconds=seconds,
     )
-
-
-def _cuda_graph_step(step_fn, X, y, state: list[torch.Tensor], steps_run: torch.Tensor) -> Callable[[], None]:
-    """Capture one step, and the copy of its results into ``state`` (params, m, v, active,
-    first_hit, prev), as a CUDA graph; returns its replay. Warm-up steps run first (CUDA
-    wants them before a capture; they also compile), then the state is restored."""
-    counter = torch.zeros((), dtype=torch.int64, device=X.device)
-
-    def body() -> None:
-        new = step_fn(X, y, *state, counter)
-        for t, n in zip(state, new):
-            t.copy_(n)
-        steps_run.add_(state[3])  # counts the updates each seed received
-        counter.add_(1)
-
-    live = [*state, steps_run, counter]
-    saved = [t.clone() for t in live]
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            body()
-    torch.cuda.current_stream().wait_stream(side)
-    for t, s in zip(live, saved):
-        t.copy_(s)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        body()
-    return graph.replay
 
 
 # ---------------------------------------------------------------------------- the oracle
