@@ -215,7 +215,7 @@ def _layer(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor | None, x: torch.Te
         return torch.matmul(x, w) + b  # (B, cols) @ (rows, cols, S): one GEMM per row block
     if h is None:  # on a GPU a GEMM with K = cols is slow; broadcast-and-sum fuses under torch.compile
         B = x.shape[0]
-        return _contract("bi,ois->obs", x.T, w, 1, (1, cols, B, 1), (rows, cols, 1, S)) + b
+        return _contract("ib,ois->obs", x.T, w, 1, (1, cols, B, 1), (rows, cols, 1, S)) + b
     B = h.shape[1]
     return _contract("ois,ibs->obs", w, h, 1, (rows, cols, 1, S), (1, cols, B, S)) + b
 
