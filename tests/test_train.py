@@ -58,6 +58,21 @@ def test_minibatch_and_bce_gradients_match_autograd():
     torch.testing.assert_close(run.params[0], _ref_params(model), rtol=1e-9, atol=1e-9)
 
 
+def test_gpu_first_layer_path_gives_the_same_gradients(monkeypatch):
+    """The broadcast-and-sum first layer used on GPUs, run here on the CPU, against autograd."""
+    monkeypatch.setattr(train, "_broadcast_first_layer", lambda x: True)
+    data = datasets.make("circle", n=30, seed=1)
+    cfg = train.TrainConfig(dtype="float64", activation="tanh", hidden=(5, 3))
+    p = train.init_params(cfg, [2, 3], 2)
+    X, y = torch.tensor(data.X), torch.tensor(data.y)
+    loss, grad = train._loss_and_grad(cfg, train.layer_sizes(cfg, 2), p.T.contiguous(), X, y)
+    for i in range(2):
+        model = train.to_module(cfg, p[i], 2)
+        F.mse_loss(model(X)[:, 0], y).backward()
+        g = torch.cat([torch.cat([m.weight.grad.flatten(), m.bias.grad]) for m in model if isinstance(m, torch.nn.Linear)])
+        torch.testing.assert_close(grad[:, i], g, rtol=1e-10, atol=1e-14)
+
+
 def test_init_is_counter_based_and_activation_independent():
     a = train.TrainConfig(activation="relu")
     b = train.TrainConfig(activation="tanh")
