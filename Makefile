@@ -19,6 +19,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/actlab collapse --arch all --seed 0 --n-seeds 3
+	$(VENV)/bin/actlab xor --seeds 2000 --out actlab-xor --gif
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -28,6 +29,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_collapse.py
+	$(PY) benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis
