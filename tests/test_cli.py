@@ -96,3 +96,25 @@ def test_xor_bad_input(argv, expected, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and expected in err and err.count("\n") == 1
+
+
+def test_derive_prints_the_collapsed_form(capsys):
+    assert main(["derive", "--layers", "2,2,1"]) == 0
+    out = capsys.readouterr().out
+    assert "y = w'_{11} x_{1} + w'_{12} x_{2} + b'_{1}" in out and "Grouping like terms" in out
+
+
+def test_derive_png_and_refusal(tmp_path, capsys):
+    assert main(["derive", "--layers", "1,1,1,1", "--format", "png", "--out", str(tmp_path / "d.png")]) == 0
+    assert (tmp_path / "d.png").stat().st_size > 1000
+    assert main(["derive", "--layers", "40,40,40"]) == 2
+    err = capsys.readouterr().err
+    assert "above the limit of 20,000" in err and err.count("\n") == 1
+
+
+def test_univariate_json_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["univariate", "--json", "--no-gif"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["models"]) == 9 and d["converged"] is True
+    assert os.listdir(tmp_path) == []

@@ -255,6 +255,113 @@ def _cmd_xor(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- univariate
+
+
+def _add_univariate(sub) -> None:
+    p = sub.add_parser(
+        "univariate",
+        help="E1: chains of univariate affine maps are one line; gradient descent finds it (3×3 GIF)",
+        description=(
+            "Draw nine random chains x → βᵢx + bᵢ (n ~ U{1..5} maps, βᵢ, bᵢ ~ U(−3, 3)), collapse each exactly "
+            "(β' = ∏βᵢ, b' = Σᵢ bᵢ ∏_{j>i} βⱼ, checked against the chain), and train a line ŷ = βx + b on each by "
+            "gradient descent (lr 0.01, 32 fresh x ~ N(0, 1) per step, MSE) until every cost < 1e-2 or 10,000 "
+            "steps. Writes univariate.gif (a frame every 5 steps, the seed's 3×3 grid) and results.json."
+        ),
+        epilog="examples:\n  actlab univariate --out uni\n  actlab univariate --seed 3 --json --no-gif",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", default=None, help="folder for univariate.gif and results.json (default actlab-univariate; none with --json)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="draws the chains, the learners and the data (default 0)")
+    p.add_argument("--no-gif", action="store_true", help="skip the animation")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (files only with an explicit --out)")
+    p.set_defaults(func=_cmd_univariate)
+
+
+def _cmd_univariate(args) -> int:
+    from .experiments.univariate import UnivariateConfig, run_univariate
+
+    result = run_univariate(UnivariateConfig(seed=args.seed))
+    out_dir = args.out or (None if args.json else "actlab-univariate")  # --json alone writes nothing
+    if out_dir:
+        from .viz import save_json, univariate_gif
+
+        save_json(result.to_dict(full=True), f"{out_dir}/results.json")
+        if not args.no_gif:
+            with _console(stderr=True).status("rendering univariate.gif"):
+                univariate_gif(result, f"{out_dir}/univariate.gif")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"E1: nine random chains, trained {result.steps} steps ({'every cost < 1e-2' if result.converged else 'not converged'})")
+    for col in ("model", "n maps", "collapsed β'", "collapsed b'", "learned β", "learned b", "steps to cost < 1e-2", "chain vs collapse"):
+        table.add_column(col, justify="right")
+    for i, m in enumerate(result.models, 1):
+        table.add_row(
+            str(i), str(m["n"]), f"{m['collapsed']['beta']:.4f}", f"{m['collapsed']['b']:.4f}",
+            f"{m['learned']['beta']:.4f}", f"{m['learned']['b']:.4f}", str(m["steps_to_tol"]), f"{m['chain_error']:.1e}",
+        )
+    console = _console()
+    console.print(table)
+    if out_dir:
+        console.print(f"wrote {out_dir}/results.json" + ("" if args.no_gif else f" and {out_dir}/univariate.gif"))
+    return 0
+
+
+# ---------------------------------------------------------------------------- derive
+
+
+def _add_derive(sub) -> None:
+    p = sub.add_parser(
+        "derive",
+        help="generate the article's algebra for any small network: y = W'x + b'",
+        description=(
+            "Write out a network's layer equations, substitute, expand, group like terms and rename them into "
+            "y = W'x + b', as the article does by hand for 2-2-1 — for any small widths. With a nonlinear "
+            "activation the derivation shows where it stops: σ stays wrapped around an affine form. "
+            "--layers 1,1,1,1 gives the univariate chain of E1."
+        ),
+        epilog=(
+            "examples:\n  actlab derive --layers 2,2,1\n  actlab derive --layers 1,1,1,1 --format latex\n"
+            "  actlab derive --layers 2,2,1 --activation relu --format png --out relu.png"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--layers", type=_widths, default=(2, 2, 1), help="widths from input to output (default 2,2,1)")
+    p.add_argument("--activation", type=_activation, default="linear", help="hidden activation (default linear)")
+    p.add_argument("--format", choices=["md", "latex", "png", "svg"], default="md", help="output format (default md)")
+    p.add_argument("--out", default=None, help="file to write (default derive.png/.svg for images; md and latex print otherwise)")
+    p.add_argument("--max-terms", type=_positive_int, default=None, help="refuse widths whose expansion exceeds this many terms (default 20,000)")
+    p.set_defaults(func=_cmd_derive)
+
+
+def _cmd_derive(args) -> int:
+    from .symbolic import MAX_TERMS, derive
+
+    if len(args.layers) < 2:
+        raise ValueError(f"--layers needs at least an input and an output width, got {','.join(map(str, args.layers))}")
+    d = derive(args.layers, args.activation, max_terms=args.max_terms or MAX_TERMS)
+    if args.format in ("png", "svg"):
+        from .viz import render_derivation
+
+        out = args.out or f"derive.{args.format}"
+        render_derivation(d, out)
+        print(f"wrote {out}")
+        return 0
+    text = d.to_markdown() if args.format == "md" else d.to_latex()
+    if args.out:
+        from .viz import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 # ---------------------------------------------------------------------------- activations
 
 
@@ -300,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_collapse(sub)
     _add_xor(sub)
+    _add_univariate(sub)
+    _add_derive(sub)
     _add_activations(sub)
     return parser
 

@@ -1,6 +1,8 @@
 """Figures and animations from result objects (matplotlib, imported lazily). Never trains."""
 
 from ._io import atomic_path, save_json
+from .derive import render_derivation
+from .univariate import univariate_gif
 from .xor import boundary_gif, plot_boundaries, plot_loss_curves, plot_success, write_xor_outputs, xor_3d_gif
 
 __all__ = [
@@ -12,4 +14,6 @@ __all__ = [
     "xor_3d_gif",
     "boundary_gif",
     "write_xor_outputs",
+    "render_derivation",
+    "univariate_gif",
 ]

@@ -114,11 +114,11 @@ def _frames(result: XorResult, activation: str, max_frames: int | None):
     return [(steps[i], params[i]) for i in idx if i < n], traj["seed"]
 
 
-def _save_gif(anim, path, fps: int) -> Path:
+def _save_gif(anim, path, fps: int, dpi: int | None = None) -> Path:
     from matplotlib.animation import PillowWriter
 
     with atomic_path(path) as tmp:
-        anim.save(tmp, writer=PillowWriter(fps=fps))
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
     return Path(path)
 
 
