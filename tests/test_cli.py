@@ -118,3 +118,54 @@ def test_univariate_json_writes_nothing(tmp_path, capsys, monkeypatch):
     d = json.loads(capsys.readouterr().out)
     assert len(d["models"]) == 9 and d["converged"] is True
     assert os.listdir(tmp_path) == []
+
+
+def _write_factory(tmp_path):
+    (tmp_path / "facmod.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "def net():\n"
+        "    torch.manual_seed(0)\n"
+        "    return nn.Sequential(nn.Linear(6, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))\n"
+        "def boom():\n"
+        "    raise RuntimeError('no')\n"
+    )
+
+
+def test_audit_factory_json_and_fold(tmp_path, capsys, monkeypatch):
+    _write_factory(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "facmod:net", "--input-shape", "6", "--json", "--fold", "f.pt2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["is_affine"] is False and d["first_nonlinear"] == "2"
+    assert d["fold"]["layers_after"] == 3 and (tmp_path / "f.pt2").exists()
+    assert main(["audit", "f.pt2", "--input-shape", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["is_affine"] is False
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["audit", "facmod:net", "--input-shape", "5"], "the model raised on example inputs"),
+        (["audit", "missing.pt2", "--input-shape", "5"], "no such file"),
+        (["audit", "facmod:boom", "--input-shape", "5"], "raised RuntimeError: no"),
+        (["audit", "pickled.pth", "--input-shape", "6"], "loading a pickle runs code"),
+    ],
+)
+def test_audit_bad_input(argv, expected, tmp_path, capsys, monkeypatch):
+    import torch
+
+    _write_factory(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    torch.save(torch.nn.Linear(6, 2), tmp_path / "pickled.pth")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+
+
+def test_audit_trust_pickle(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    torch.save(torch.nn.Linear(6, 2), tmp_path / "pickled.pth")
+    assert main(["audit", "pickled.pth", "--input-shape", "6", "--trust-pickle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["is_affine"] is True

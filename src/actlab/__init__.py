@@ -3,9 +3,13 @@
     import actlab
     m = actlab.collapse(model, in_shape=(3, 32, 32))      # exact AffineMap, certified
     c = actlab.check_affine(model, in_shape=(3, 32, 32))  # verdict on the probed domain
+    r = actlab.audit(model, example_inputs)               # where nonlinearity hides
+    folded = actlab.fold(model, example_inputs)           # adjacent affine layers merged
 """
 
 from . import activations, nets
+from .analysis.audit import AuditReport, audit
+from .analysis.fold import fold
 from .affine import (
     AffineCheck,
     AffineMap,
@@ -21,6 +25,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AffineCheck",
     "AffineMap",
+    "AuditReport",
+    "audit",
+    "fold",
     "NonFiniteError",
     "NotAffineError",
     "activations",

@@ -362,6 +362,144 @@ def _cmd_derive(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- audit and hidden
+
+
+def _shape(value: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape like 3,32,32 (without the batch), got {value!r}") from None
+    if not shape or any(v < 1 for v in shape):
+        raise argparse.ArgumentTypeError(f"shape entries must be ≥ 1, got {value!r}")
+    return shape
+
+
+def _add_audit(sub) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="where does a model's nonlinearity live? per-module verdicts, and folding of affine stacks",
+        description=(
+            "Run MODEL once on a random batch of --input-shape, test every module on the inputs it received "
+            "(plus perturbations that straddle kinks), and name the first module — or the torch.fx node inside "
+            "a forward — that is not affine. MODEL is a factory 'package.module:function' (importable from the "
+            "current folder), a torch.export file (.pt2) or a TorchScript file. Pickles are refused unless "
+            "--trust-pickle: loading one runs code."
+        ),
+        epilog="examples:\n  actlab audit mymodels:small_cnn --input-shape 3,32,32\n  actlab audit model.pt2 --input-shape 16 --json --fold folded.pt2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", help="package.module:function, FILE.pt2 or a TorchScript file")
+    p.add_argument("--input-shape", type=_shape, required=True, help="one input's shape, without the batch (e.g. 3,32,32)")
+    p.add_argument("--batch", type=_positive_int, default=64, help="example inputs drawn N(0, 1) (default 64)")
+    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--fold", metavar="OUT", default=None, help="also fold the model's affine stacks and save it to OUT (torch.export .pt2)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled model (runs code from the file)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_audit)
+
+
+def _cmd_audit(args) -> int:
+    import torch
+
+    from .analysis.audit import audit
+    from .analysis.load import load_model
+
+    model = load_model(args.model, trust_pickle=args.trust_pickle)
+    g = torch.Generator().manual_seed(args.seed)
+    x = torch.randn((max(args.batch, 2), *args.input_shape), generator=g)
+    report = audit(model, x, seed=args.seed)
+    fold_info = None
+    if args.fold:
+        from .analysis.fold import fold_with_report
+        from .viz import atomic_path
+
+        folded, frep = fold_with_report(model, x)
+        with atomic_path(args.fold) as tmp:
+            batch = {0: torch.export.Dim.AUTO}  # any batch size, 1 included (audit and collapse probe with 1)
+            ep = torch.export.export(folded.eval(), (x[:2].to(next(folded.parameters()).dtype),), dynamic_shapes=(batch,))
+            torch.export.save(ep, str(tmp))
+        fold_info = {**frep.to_dict(), "saved": args.fold}
+    if args.json:
+        print(json.dumps({**report.to_dict(), "fold": fold_info}, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"audit of {args.model} on {x.shape[0]} inputs of shape {tuple(args.input_shape)}")
+    for col in ("module", "type", "verdict", "residual", "owns it", "why"):
+        table.add_column(col)
+    for r in report.rows:
+        verdict = "untested" if r.affine is None else ("affine" if r.affine else "NOT affine")
+        table.add_row(r.name or "(model)", r.type, verdict, _num(r.residual, ".1e"), "◀" if r.owns_nonlinearity else "", r.reason)
+    console = _console()
+    console.print(table)
+    if report.is_affine:
+        console.print(f"affine on the probed domain: one map of rank {report.map.rank()}, residual {report.map.residual:.1e}")
+    else:
+        console.print(f"not affine: first nonlinear = {report.first_nonlinear or '(unattributed)'}")
+        for n in report.nodes:
+            console.print(f"  node {n['node']} ({n['target']}) in {n['module'] or 'forward'}: residual {n['residual']:.2g}")
+        for u in report.unattributed:
+            console.print(f"  unattributed: {u}")
+    if fold_info:
+        console.print(f"folded {fold_info['layers_before']} → {fold_info['layers_after']} layers, max rel error "
+                      f"{fold_info['max_rel_error']:.1e}, saved to {args.fold}")
+        for m in fold_info["merged"]:
+            console.print(f"  merged: {m}")
+        for m in fold_info["left"]:
+            console.print(f"  left:   {m}")
+    return 0
+
+
+def _add_hidden(sub) -> None:
+    p = sub.add_parser(
+        "hidden",
+        help="the hidden-nonlinearity catalogue: measured verdicts for max-pooling, LayerNorm, attention, …",
+        description=(
+            "Measure, with check_affine, constructs that are nonlinear without any activation (max-pooling, "
+            "LayerNorm, BatchNorm in training mode, attention, gating, bilinear layers, sort, abs) and ones that "
+            "look nonlinear but are affine (BatchNorm and dropout in eval mode, average pooling, upsampling, "
+            "pixel shuffle, padding, transposed and grouped/dilated convolutions, LeakyReLU(1)). Then three "
+            "demonstrations: maxout solves XOR with no activation; the square activation solves XOR but is not "
+            "universal; float32 flush-to-zero makes a 'linear' network nonlinear."
+        ),
+    )
+    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_hidden)
+
+
+def _cmd_hidden(args) -> int:
+    from .analysis.hidden import flush_to_zero_demo, maxout_xor, run_catalogue, square_not_universal
+
+    rows = run_catalogue(seed=args.seed)
+    demos = {"maxout_xor": maxout_xor(), "square_not_universal": square_not_universal(), "flush_to_zero": flush_to_zero_demo(args.seed)}
+    if args.json:
+        print(json.dumps({"catalogue": rows, "demonstrations": demos}, indent=2, default=float))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="hidden nonlinearity: measured on the default probe boxes")
+    for col in ("construct", "verdict", "residual", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["construct"], r["verdict"], f"{r['residual']:.1e}", r["explanation"])
+    console = _console()
+    console.print(table)
+    mx = demos["maxout_xor"]
+    console.print(f"maxout, no activation: max(x₁−x₂, x₂−x₁) on XOR = {mx['outputs']} (targets {mx['targets']}), MSE {mx['mse']}")
+    sq = demos["square_not_universal"]
+    fits = ", ".join(f"{f['activation']} w={f['width']}: {f['best_mse']:.2g}" for f in sq["fits"])
+    console.print(f"square activation on {sq['target']}: best quadratic MSE {sq['best_quadratic_mse']:.3f}; best trained: {fits}")
+    ft = demos["flush_to_zero"]
+    console.print(
+        "float32 network through the subnormal range: residual "
+        f"{ft['float32_flush_to_zero']['residual']:.2g} with flush-to-zero (not affine), "
+        f"{ft['float32_gradual_underflow']['residual']:.1e} with gradual underflow, {ft['float64']['residual']:.1e} in float64"
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------- activations
 
 
@@ -409,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_xor(sub)
     _add_univariate(sub)
     _add_derive(sub)
+    _add_audit(sub)
+    _add_hidden(sub)
     _add_activations(sub)
     return parser
 

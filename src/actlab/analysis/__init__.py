@@ -1,0 +1,1 @@
+"""Analysis of real models: where nonlinearity hides (audit), folding affine stacks (fold)."""
