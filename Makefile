@@ -18,10 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/actlab collapse --arch all --seed 0 --n-seeds 3
-	$(VENV)/bin/actlab xor --seeds 2000 --out actlab-xor --gif
-	$(VENV)/bin/actlab univariate --out actlab-univariate
-	$(VENV)/bin/actlab derive --layers 2,2,1
+	$(VENV)/bin/actlab demo --out actlab-report
 
 test: $(STAMP)
 	$(PY) -m pytest -q

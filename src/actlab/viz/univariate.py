@@ -40,6 +40,7 @@ def univariate_gif(result: UnivariateResult, path, max_frames: int | None = 300,
         ax.set_ylim(lo - pad, hi + pad)  # fixed axes: only the learned line moves
         ax.tick_params(labelsize=6)
     axes.flat[0].legend(fontsize=6, loc="best")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
 
     def draw(f: int):  # update the lines in place: redrawing nine axes per frame is slow
         k = idx[f]
