@@ -173,14 +173,18 @@ def _cmd_collapse(args) -> int:
 # ---------------------------------------------------------------------------- xor
 
 
-def _widths(value: str) -> tuple[int, ...]:
+def _int_list(value: str, what: str, example: str) -> tuple[int, ...]:
     try:
-        widths = tuple(int(v) for v in value.split(","))
+        out = tuple(int(v) for v in value.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated widths like 4 or 8,8, got {value!r}") from None
-    if not widths or any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"hidden widths must be ≥ 1, got {value!r}")
-    return widths
+        raise argparse.ArgumentTypeError(f"expected {what} like {example}, got {value!r}") from None
+    if not out or any(v < 1 for v in out):
+        raise argparse.ArgumentTypeError(f"{what} must be ≥ 1, got {value!r}")
+    return out
+
+
+def _widths(value: str) -> tuple[int, ...]:
+    return _int_list(value, "hidden widths", "4 or 8,8")
 
 
 def _activation_list(value: str) -> tuple[str, ...]:
@@ -422,13 +426,7 @@ def _cmd_derive(args) -> int:
 
 
 def _shape(value: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a shape like 3,32,32 (without the batch), got {value!r}") from None
-    if not shape or any(v < 1 for v in shape):
-        raise argparse.ArgumentTypeError(f"shape entries must be ≥ 1, got {value!r}")
-    return shape
+    return _int_list(value, "shape entries (without the batch)", "3,32,32")
 
 
 def _add_audit(sub) -> None:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..affine import AffineMap, check_affine, tolerance_for
+from . import run_with_pre_hooks
 
 __all__ = ["ModuleRow", "AuditReport", "audit", "REASONS"]
 
@@ -161,20 +162,7 @@ def audit(model: nn.Module, example_inputs: Any, seed: int = 0, n_pairs: int = 6
             calls[mod] = (args, kwargs)
             order.append(mod)
 
-    handles = []
-    for m in m64.modules():
-        try:
-            handles.append(m.register_forward_pre_hook(hook, with_kwargs=True))
-        except Exception:  # TorchScript modules take no hooks: they are tested as a whole
-            pass
-    try:
-        with torch.no_grad():
-            m64(x)
-    except Exception as exc:
-        raise ValueError(f"the model raised on example inputs of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}") from None
-    finally:
-        for h in handles:
-            h.remove()
+    run_with_pre_hooks(m64, x, [(m, hook) for m in m64.modules()])
 
     tol = tolerance_for(torch.float64)
     verdict: dict[nn.Module, tuple[bool | None, float | None]] = {}

@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import run_with_pre_hooks
+
 __all__ = ["FoldReport", "fold", "fold_with_report"]
 
 
@@ -197,19 +199,15 @@ def fold_with_report(model: nn.Module, example_inputs: Any) -> tuple[nn.Module, 
     else:  # fold the Sequentials inside, in place
         folded = work
         outputs: dict[str, torch.Tensor] = {}
-        hooks = [
-            m.register_forward_pre_hook(lambda mod, args, name=name: outputs.__setitem__(name, args[0]))
-            for name, m in work.named_modules()
-            if isinstance(m, nn.Sequential)
-        ]
-        try:
-            with torch.no_grad():
-                work(x)
-        except Exception as exc:
-            raise ValueError(f"the model raised on example inputs of shape {tuple(x.shape)}: {exc}") from None
-        finally:
-            for h in hooks:
-                h.remove()
+        run_with_pre_hooks(
+            work,
+            x,
+            [
+                (m, lambda mod, args, kwargs, name=name: outputs.__setitem__(name, args[0]))
+                for name, m in work.named_modules()
+                if isinstance(m, nn.Sequential)
+            ],
+        )
         outermost = [n for n in outputs if not any(n.startswith(o + ".") for o in outputs if o != n)]
         for name in outermost:
             inp = outputs[name]
