@@ -169,3 +169,17 @@ def test_audit_trust_pickle(tmp_path, capsys, monkeypatch):
     torch.save(torch.nn.Linear(6, 2), tmp_path / "pickled.pth")
     assert main(["audit", "pickled.pth", "--input-shape", "6", "--trust-pickle", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["is_affine"] is True
+
+
+def test_audit_torchscript_file(tmp_path, capsys):
+    import warnings
+
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.script(model).save(str(tmp_path / "m.ts"))
+    assert main(["audit", str(tmp_path / "m.ts"), "--input-shape", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["is_affine"] is False

@@ -282,6 +282,15 @@ def _html(r: dict) -> str:
         for a in xor_acts
     )
     p.add(f"<table><tr><th>activation</th><th>solved</th><th>95% CI</th><th>final MSE median</th><th>median steps to loss 1e-3</th><th>diverged</th></tr>{rows}</table>")
+    if "hardsigmoid" in xor_acts and "hardtanh" in xor_acts:
+        p.add(
+            "<p class='note'>Two surprises in the table: hardsigmoid solves XOR only "
+            f"{p.num('xor.activations.hardsigmoid.success_rate', 'pct')} of the time and hardtanh "
+            f"{p.num('xor.activations.hardtanh.success_rate', 'pct')}. Both are affine on a window around 0 "
+            "(hardsigmoid is x/6 + ½ on [−3, 3], hardtanh is x on [−1, 1]); with small glorot weights and XOR's inputs "
+            "in [0, 1], the pre-activations mostly stay inside that window, where the network is the linear one. "
+            "Nonlinear on paper is not nonlinear on the data.</p>"
+        )
     p.add(p.img("xor_loss_curves.png", "Training loss over seeds: median and quartile band."))
     p.add(p.img("xor_boundaries.png", "Decision boundaries of solved and failed seeds."))
     gifs = [g for g in ("linear", "sigmoid", "relu") if f"nn_xor_{g}.gif" in r["figures"]]

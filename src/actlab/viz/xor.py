@@ -45,7 +45,8 @@ def plot_success(result: XorResult, path) -> Path:
 def plot_loss_curves(result: XorResult, path) -> Path:
     """Median training loss per activation with the interquartile band, log scale."""
     plt = _mpl()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    many = len(result.activations) > 8
+    fig, ax = plt.subplots(figsize=(8.4 if many else 6.4, 4.0))
     for i, (name, st) in enumerate(result.activations.items()):
         c = st.curve
         if not c["steps"]:
@@ -59,7 +60,10 @@ def plot_loss_curves(result: XorResult, path) -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel(f"training loss ({result.config.loss})")
     ax.set_title("loss over seeds: median and quartiles")
-    ax.legend(fontsize=8)
+    if many:  # outside the axes, in two columns, so the curves stay visible
+        ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
     return save_figure(fig, path)
 
 
