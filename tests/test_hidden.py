@@ -1,6 +1,5 @@
 """The catalogue's verdicts and the three demonstrations."""
 
-import pytest
 
 from actlab.analysis.hidden import flush_to_zero_demo, maxout_xor, run_catalogue, square_not_universal
 

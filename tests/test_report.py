@@ -2,7 +2,6 @@
 half-written, and a real browser shows it without broken images or console errors."""
 
 import json
-import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path

@@ -196,7 +196,6 @@ def _float64_versions(model: nn.Module, device: str):
         for name, t in (*model.named_parameters(), *model.named_buffers())
     }
     yield lambda x: torch.func.functional_call(model, state, (x,), strict=False)
-    del state
     try:
         copied = copy.deepcopy(model).to(device=device, dtype=torch.float64)
     except Exception:  # not copyable (locks, open files): nothing more to try

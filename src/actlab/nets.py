@@ -28,7 +28,7 @@ from torch import nn
 
 from . import activations
 
-__all__ = ["NetSpec", "draw", "build", "random_net", "ARCHS", "Act", "SimpleRNN", "min_conv_size"]
+__all__ = ["NetSpec", "draw", "build", "random_net", "spec_from_sizes", "ARCHS", "Act", "SimpleRNN", "min_conv_size"]
 
 ARCHS = ("dense", "conv", "rnn")
 

@@ -26,7 +26,7 @@ import contextlib
 import functools
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -545,7 +545,3 @@ def train_reference(config: TrainConfig, X, y, seed: int) -> tuple[nn.Sequential
             opt.step()
     return model, losses
 
-
-def with_overrides(config: TrainConfig, **kw) -> TrainConfig:
-    """A copy of ``config`` with fields replaced (validated again)."""
-    return replace(config, **kw)
