@@ -152,3 +152,12 @@ def test_bad_seeds_and_data():
         train.train(cfg, XOR.X, XOR.y, 0)
     with pytest.raises(ValueError, match="expected X of shape"):
         train.train(cfg, XOR.X, XOR.y[:3], 2)
+
+
+def test_compiled_step_equals_eager():
+    """The torch.compile'd functional step (the GPU path) against the eager one, on the CPU."""
+    cfg = train.TrainConfig(activation="tanh", n_steps=60, dtype="float64", stop_loss=1e-3)
+    eager = train.train(cfg, XOR.X, XOR.y, 16)
+    compiled = train.train(cfg, XOR.X, XOR.y, 16, compile=True)
+    torch.testing.assert_close(compiled.params, eager.params, rtol=1e-7, atol=1e-9)
+    assert torch.equal(compiled.steps_run, eager.steps_run) and torch.equal(compiled.first_hit, eager.first_hit)

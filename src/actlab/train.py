@@ -297,37 +297,50 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
     return loss, torch.cat(parts[::-1])  # (S,), (P, S)
 
 
-def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, prev, step):
-    """One training step of every seed, as a pure function of tensors (so that torch.compile
-    can fuse it on a GPU). ``step`` is a 0-d tensor; returns the new state and this step's loss.
-
-    Adam follows torch.optim.Adam's formulas (and, in eager mode, its fused rounding). A stopped seed never resumes, so its
-    moments may run on; only its parameters are frozen (torch.where: NaN · 0 would be NaN).
-    """
-    loss, grad = _loss_and_grad(config, sizes, params, x, y)
+def _track(config: TrainConfig, loss, prev, active, first_hit, step):
+    """First step below ``hit_loss``, and which seeds are still active after this step's
+    loss (a diverged seed, or one meeting a stop rule, stops for good)."""
     first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
     stop = ~torch.isfinite(loss)
     if config.stop_loss is not None:
         stop = stop | (loss < config.stop_loss)
     if config.stop_delta is not None:
         stop = stop | ((loss - prev).abs() < config.stop_delta)
-    active = active & ~stop
+    return active & ~stop, first_hit
+
+
+def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, prev, step):
+    """One training step of every seed as a pure function of tensors, for torch.compile (which
+    fuses it into a few kernels on a GPU); ``step`` is a 0-d tensor. Returns the new state
+    and this step's loss. Adam is torch.optim.Adam's formula written out; a stopped seed's
+    parameters are frozen (torch.where: NaN · 0 would be NaN), its moments may run on.
+    """
+    loss, grad = _loss_and_grad(config, sizes, params, x, y)
+    active, first_hit = _track(config, loss, prev, active, first_hit, step)
     if config.optimizer == "adam":
         beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
-        n = step + 1  # an int in eager mode (scalar maths stays in Python), a 0-d tensor when compiled
+        n = step + 1
         m = torch.lerp(m, grad, 1 - beta1)
         v = torch.addcmul(v * beta2, grad, grad, value=1 - beta2)
-        # clamping v at the smallest normal changes no bit of the result (eps dominates) but
-        # keeps subnormals out of sqrt, slow on the CPU worker threads that flush-to-zero misses
-        denom = v.clamp_min(torch.finfo(v.dtype).tiny).sqrt() / (1 - beta2**n) ** 0.5 + eps
-        step_size = config.lr / (1 - beta1**n)
-        if isinstance(step_size, float):
-            params = torch.addcdiv(params, torch.where(active, m, 0), denom, value=-step_size)
-        else:
-            params = params - torch.where(active, m, 0) / denom * step_size
+        denom = v.sqrt() / (1 - beta2**n) ** 0.5 + eps
+        params = params - torch.where(active, m, 0) / denom * (config.lr / (1 - beta1**n))
     else:
-        params = torch.add(params, torch.where(active, grad, 0), alpha=-config.lr)  # torch.optim.SGD's rounding
+        params = torch.add(params, torch.where(active, grad, 0), alpha=-config.lr)
     return params, m, v, active, first_hit, loss
+
+
+def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
+    """One optimiser step in place: torch.optim.Adam(fused=True) on the (P, S) parameters — one
+    kernel, and torch's own arithmetic — or SGD; stopped seeds keep their parameters."""
+    masked = config.stop_loss is not None or config.stop_delta is not None
+    if config.optimizer == "adam":
+        before = params.clone() if masked else None
+        params.grad = grad
+        opt.step()
+        if masked:
+            params.copy_(torch.where(active, params, before))
+    else:
+        params.sub_(torch.where(active, grad, 0), alpha=config.lr)
 
 
 def forward(config: TrainConfig, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -427,8 +440,8 @@ def train(
             raise ValueError(f"track index {i} out of range for {S} seeds")
     sizes = layer_sizes(config, X.shape[1])
     params = init_params(config, seeds, X.shape[1]).T.contiguous().to(device)  # (P, S)
-    m = torch.zeros_like(params)  # Adam first moment
-    v = torch.zeros_like(params)  # Adam second moment
+    m = torch.zeros_like(params)  # Adam moments of the compiled step (torch.optim keeps its own)
+    v = torch.zeros_like(params)
     active = torch.ones(S, dtype=torch.bool, device=device)
     first_hit = torch.full((S,), -1, dtype=torch.int64, device=device)
     steps_run = torch.zeros(S, dtype=torch.int64, device=device)
@@ -437,10 +450,11 @@ def train(
     tracked: dict[int, list[torch.Tensor]] = {i: [] for i in track}
     tracked_steps: list[int] = []
     batch_at = _batches(config, X.shape[0])
-    step_fn = functools.partial(_step, config, sizes)
     if compile:
-        step_fn = torch.compile(step_fn, dynamic=False)
+        step_fn = torch.compile(functools.partial(_step, config, sizes), dynamic=False)
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
+    elif config.optimizer == "adam":
+        opt = torch.optim.Adam([params], lr=config.lr, fused=True)
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
@@ -450,10 +464,17 @@ def train(
                 tracked_steps.append(step)
             idx = batch_at(step)
             xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-            if step < T:
-                step_t = step_tensors[step] if compile else step  # a tensor: no recompile per step
-                params, m, v, active, first_hit, loss = step_fn(xb, yb, params, m, v, active, first_hit, prev, step_t)
+            if step < T and compile:
+                params, m, v, active, first_hit, loss = step_fn(
+                    xb, yb, params, m, v, active, first_hit, prev, step_tensors[step]  # a tensor: no recompile per step
+                )
                 steps_run += active  # counts the updates each seed received
+                prev = loss
+            elif step < T:
+                loss, grad = _loss_and_grad(config, sizes, params, xb, yb)  # (S,), (P, S)
+                active, first_hit = _track(config, loss, prev, active, first_hit, step)
+                _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active)
+                steps_run += active
                 prev = loss
             else:  # the final loss, at the final parameters
                 loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)
