@@ -319,7 +319,7 @@ def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, pre
     active, first_hit = _track(config, loss, prev, active, first_hit, step)
     if config.optimizer == "adam":
         beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
-        n = step + 1
+        n = step.to(params.dtype) + 1  # in the parameters' precision: an int tensor would give float32
         m = torch.lerp(m, grad, 1 - beta1)
         v = torch.addcmul(v * beta2, grad, grad, value=1 - beta2)
         denom = v.sqrt() / (1 - beta2**n) ** 0.5 + eps
