@@ -405,9 +405,7 @@ def _collapse_target(
     if method == "reverse":
         try:
             weight, bias = _reverse(t, chunk_size, device)
-        except NonFiniteError:
-            raise
-        except Exception:  # autograd does not flow through this callable: probe instead
+        except Exception:  # autograd or vmap does not go through this callable: probe instead
             method = "forward"
             t0 = time.perf_counter()
     if method == "forward":
