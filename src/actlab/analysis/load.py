@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import torch
 from torch import nn
@@ -41,12 +42,16 @@ def load_model(spec: str, trust_pickle: bool = False) -> nn.Module:
         raise ValueError(f"no such file: {spec!r}; expected {SAFE_FORMATS}")
     elif spec.endswith(".pt2"):
         try:
-            model = torch.export.load(spec).module()
+            with warnings.catch_warnings():  # torch's own deprecation chatter while unpickling specs
+                warnings.simplefilter("ignore", FutureWarning)
+                model = torch.export.load(spec).module()
         except Exception as exc:
             raise ValueError(f"{spec!r} is not a readable torch.export archive: {exc}") from None
     else:
         try:
-            model = torch.jit.load(spec, map_location="cpu")
+            with warnings.catch_warnings():  # TorchScript is deprecated in torch ≥ 2.10, still loadable
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = torch.jit.load(spec, map_location="cpu")
         except Exception:
             if not trust_pickle:
                 raise ValueError(
