@@ -30,6 +30,7 @@ import torch
 
 import actlab
 from actlab import nets
+from actlab.affine import relative_error
 from actlab.experiments.collapse import SEED_SAMPLES, ols_baseline
 
 CONFIGS = {
@@ -37,10 +38,6 @@ CONFIGS = {
     "conv": dict(in_shape=(3, 32, 32), out=128, hidden=(32, 32, 32), pool=(True, True, False)),
     "rnn": dict(in_shape=(100, 5), out=128, hidden=(128,) * 3),
 }
-
-
-def _rel(pred: torch.Tensor, y: torch.Tensor) -> float:
-    return float((pred - y).abs().max() / y.abs().max())
 
 
 def bench(arch: str, repeats: int) -> dict:
@@ -72,7 +69,7 @@ def bench(arch: str, repeats: int) -> dict:
         "certify_seconds": statistics.median(cert_times),
         "speedup": ols_med / col_med,
         "ols_max_rel_error": base["max_rel_error"],
-        "collapse_max_rel_error": _rel(amap(x_test).reshape(x_test.shape[0], -1), y_test),
+        "collapse_max_rel_error": relative_error(amap(x_test).reshape(x_test.shape[0], -1) - y_test, y_test),
         "collapse_method": amap.method,
         "collapse_residual": certified.residual,
         "rank": amap.rank(),

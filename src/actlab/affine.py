@@ -39,6 +39,7 @@ __all__ = [
     "collapse",
     "check_affine",
     "tolerance_for",
+    "relative_error",
     "NotAffineError",
     "NonFiniteError",
     "DEFAULT_SCALES",
@@ -358,8 +359,9 @@ def _uniform(shape: tuple[int, ...], scale: float, gen: torch.Generator, device:
     return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1).mul_(scale).to(device)
 
 
-def _rel(err: torch.Tensor, ref: torch.Tensor) -> float:
-    """max |err| / max |ref| over the whole batch (0/0 → 0)."""
+def relative_error(err: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |err| / max |ref| over the whole batch (0/0 → 0, non-finite → inf): the residual
+    every certificate and benchmark in actlab reports."""
     num = err.abs().max().item() if err.numel() else 0.0
     den = ref.abs().max().item() if ref.numel() else 0.0
     if not math.isfinite(num) or not math.isfinite(den):
@@ -424,7 +426,7 @@ def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tu
         y = _eval_batched(t, x).reshape(n_points, -1)  # (P, m)
         _ensure_finite(y, f"f(x) at scale {s:g}")
         pred = x.reshape(n_points, -1) @ weight.T + bias  # (P, m)
-        r = _rel(pred - y, y)
+        r = relative_error(pred - y, y)
         if r >= worst:
             i = int((pred - y).abs().amax(dim=1).argmax())
             worst, witness = r, {"test": "map", "scale": s, "x": x[i].cpu()}
@@ -631,7 +633,7 @@ def check_affine(
                 _ensure_finite(v, f"{name} ({label})")
             rhs = alpha[:, None] * fx + (1 - alpha[:, None]) * fy  # (P, m)
             ref = torch.maximum(fz.abs(), torch.maximum((alpha[:, None] * fx).abs(), ((1 - alpha[:, None]) * fy).abs()))
-            r = _rel(fz - rhs, ref)
+            r = relative_error(fz - rhs, ref)
             if r >= comb:
                 i = int((fz - rhs).abs().amax(dim=1).argmax())
                 comb = r
@@ -650,7 +652,7 @@ def check_affine(
             y = _eval_batched(t, inp.to(device)).reshape(inp.shape[0], -1)
             _ensure_finite(y, "f(inputs)")
             pred = inp.to(device).reshape(inp.shape[0], -1) @ weight.T + bias
-            mres = _rel(pred - y, y)
+            mres = relative_error(pred - y, y)
             i = int((pred - y).abs().amax(dim=1).argmax())
             mwit = {"test": "map", "where": "inputs", "x": inp[i]}
         amap.residual = mres

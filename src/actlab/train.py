@@ -440,8 +440,7 @@ def train(
             raise ValueError(f"track index {i} out of range for {S} seeds")
     sizes = layer_sizes(config, X.shape[1])
     params = init_params(config, seeds, X.shape[1]).T.contiguous().to(device)  # (P, S)
-    m = torch.zeros_like(params)  # Adam moments of the compiled step (torch.optim keeps its own)
-    v = torch.zeros_like(params)
+    m = v = None  # Adam moments of the compiled step (torch.optim keeps its own in eager mode)
     active = torch.ones(S, dtype=torch.bool, device=device)
     first_hit = torch.full((S,), -1, dtype=torch.int64, device=device)
     steps_run = torch.zeros(S, dtype=torch.int64, device=device)
@@ -451,6 +450,7 @@ def train(
     tracked_steps: list[int] = []
     batch_at = _batches(config, X.shape[0])
     if compile:
+        m, v = torch.zeros_like(params), torch.zeros_like(params)
         step_fn = torch.compile(functools.partial(_step, config, sizes), dynamic=False)
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
     elif config.optimizer == "adam":

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .. import activations, nets
-from ..affine import check_affine
+from ..affine import check_affine, relative_error
 
 __all__ = ["CollapseResult", "SEED_SAMPLES", "run_collapse", "ols_baseline"]
 
@@ -54,10 +54,6 @@ class CollapseResult:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
-def _rel(pred: torch.Tensor, y: torch.Tensor) -> float:
-    return float((pred - y).abs().max() / y.abs().max().clamp_min(torch.finfo(y.dtype).tiny))
-
-
 def _eval(model: torch.nn.Module, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([model(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)]).reshape(x.shape[0], -1)
@@ -83,7 +79,7 @@ def ols_baseline(model: torch.nn.Module, in_shape, n_train: int, n_test: int = N
         "r2": r2,
         "mse": mse,
         "seconds": seconds,
-        "max_rel_error": _rel(torch.from_numpy(pred), torch.from_numpy(y_test)),
+        "max_rel_error": relative_error(torch.from_numpy(pred) - torch.from_numpy(y_test), torch.from_numpy(y_test)),
         "x_test": x_test,
         "y_test": torch.from_numpy(y_test),
     }
@@ -118,7 +114,7 @@ def run_collapse(
     amap = check.map
     col_err = None
     if amap is not None and torch.isfinite(y_test).all():
-        col_err = _rel(amap(x_test).reshape(N_TEST, -1), y_test)
+        col_err = relative_error(amap(x_test).reshape(N_TEST, -1) - y_test, y_test)
     return CollapseResult(
         arch=spec.arch,
         seed=int(seed),

@@ -48,6 +48,15 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     return Path(path)
 
 
+def save_gif(anim, path: str | os.PathLike, fps: int, dpi: int | None = None) -> Path:
+    """A matplotlib animation as a GIF, written atomically."""
+    from matplotlib.animation import PillowWriter
+
+    with atomic_path(path) as tmp:
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
+    return Path(path)
+
+
 def save_json(obj, path: str | os.PathLike) -> Path:
     import json
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..experiments.univariate import ChainModel, UnivariateResult
-from ._io import _mpl
-from .xor import _save_gif
+from ._io import _mpl, save_gif
 
 
 def univariate_gif(result: UnivariateResult, path, max_frames: int | None = 300, fps: int = 20) -> Path:
@@ -52,6 +51,6 @@ def univariate_gif(result: UnivariateResult, path, max_frames: int | None = 300,
         return learned
 
     anim = FuncAnimation(fig, draw, frames=len(idx))
-    out = _save_gif(anim, path, fps, dpi=72)
+    out = save_gif(anim, path, fps, dpi=72)
     plt.close(fig)
     return out

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..experiments.xor import XorResult, params_forward
-from ._io import _mpl, atomic_path, save_figure
+from ._io import _mpl, save_figure, save_gif
 
 _COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
 
@@ -118,14 +118,6 @@ def _frames(result: XorResult, activation: str, max_frames: int | None):
     return [(steps[i], params[i]) for i in idx if i < n], traj["seed"]
 
 
-def _save_gif(anim, path, fps: int, dpi: int | None = None) -> Path:
-    from matplotlib.animation import PillowWriter
-
-    with atomic_path(path) as tmp:
-        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
-    return Path(path)
-
-
 def xor_3d_gif(result: XorResult, activation: str, path, max_frames: int | None = 200, fps: int = 20) -> Path:
     """The seed's rotating 3-D scatter: (x₁, x₂, target) and (x₁, x₂, prediction), 1° per frame."""
     plt = _mpl()
@@ -151,7 +143,7 @@ def xor_3d_gif(result: XorResult, activation: str, path, max_frames: int | None 
         ax.legend(loc="upper left", fontsize=7)
 
     anim = FuncAnimation(fig, draw, frames=len(frames))
-    out = _save_gif(anim, path, fps)
+    out = save_gif(anim, path, fps)
     plt.close(fig)
     return out
 
@@ -170,7 +162,7 @@ def boundary_gif(result: XorResult, activation: str, path, max_frames: int | Non
         _boundary(ax, result, activation, p, f"{activation}, seed {seed}: step {step}")
 
     anim = FuncAnimation(fig, draw, frames=len(frames))
-    out = _save_gif(anim, path, fps)
+    out = save_gif(anim, path, fps)
     plt.close(fig)
     return out
 
