@@ -1,0 +1,230 @@
+"""The folding rules (core): merge adjacent affine layers of an nn.Sequential, exactly.
+
+``actlab.fold`` (analysis layer) applies them to whole models and reports; ``actlab.collapse``
+applies the cost-aware subset to a float64 copy before its reverse pass, because a stack of
+convolutions and average pools folds into fewer, strided convolutions that are cheaper to pull
+back through (the seed's conv net: 3 convs + 2 pools → one 18×18 stride-4 conv).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FoldReport", "fold_for_reverse"]
+
+
+@dataclass
+class FoldReport:
+    merged: list[str] = field(default_factory=list)  # what was merged into what
+    left: list[str] = field(default_factory=list)  # adjacent pairs left alone, and why
+    layers_before: int = 0
+    layers_after: int = 0
+    max_rel_error: float | None = None  # folded vs original on the example inputs, float64
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _transparent(m: nn.Module) -> bool:
+    """Modules that compute the identity (and so vanish)."""
+    from .nets import Act
+
+    if isinstance(m, Act):
+        return m.spec.is_affine  # actlab's identity ("linear") activation
+    return isinstance(m, nn.Identity) or (isinstance(m, nn.Dropout) and not m.training)
+
+
+def _linear_linear(a: nn.Linear, b: nn.Linear) -> nn.Linear:
+    out = nn.Linear(a.in_features, b.out_features, dtype=a.weight.dtype, device=a.weight.device)
+    with torch.no_grad():
+        out.weight.copy_(b.weight @ a.weight)
+        ba = a.bias if a.bias is not None else torch.zeros(a.out_features, dtype=a.weight.dtype)
+        bb = b.bias if b.bias is not None else torch.zeros(b.out_features, dtype=b.weight.dtype)
+        out.bias.copy_(b.weight @ ba + bb)
+    return out
+
+
+def _with_bn(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:
+    out = copy.deepcopy(layer)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1 / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        out.weight.mul_(scale.reshape(-1, *([1] * (out.weight.ndim - 1))))
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+        if out.bias is None:
+            out.bias = nn.Parameter(torch.zeros_like(bn.running_mean))
+        out.bias.copy_(scale * (bias - bn.running_mean) + shift)
+    return out
+
+
+def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.Conv2d:
+    """An nn.Conv2d holding ``weight`` (o, i, kh, kw) and ``bias`` (built on the meta device:
+    no random initialisation to overwrite)."""
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=stride, padding=padding, device="meta")
+    conv.weight = nn.Parameter(weight)
+    conv.bias = nn.Parameter(bias)
+    return conv
+
+
+def _avgpool_as_conv(p: nn.AvgPool2d, channels: int, like: torch.Tensor) -> nn.Conv2d | None:
+    k, s = _pair(p.kernel_size), _pair(p.stride if p.stride is not None else p.kernel_size)
+    if _pair(p.padding) != (0, 0) or p.ceil_mode or p.divisor_override is not None:
+        return None
+    weight = torch.zeros(channels, channels, *k, dtype=like.dtype, device=like.device)
+    idx = torch.arange(channels)
+    weight[idx, idx] = 1.0 / (k[0] * k[1])
+    return _new_conv(weight, torch.zeros(channels, dtype=like.dtype, device=like.device), s, 0)
+
+
+def _conv_conv(a: nn.Conv2d, b: nn.Conv2d) -> tuple[nn.Conv2d | None, str]:
+    if a.groups != 1 or b.groups != 1:
+        return None, "grouped convolutions are not merged"
+    if _pair(b.padding) != (0, 0) or isinstance(b.padding, str):
+        return None, "the second conv pads its input: padded borders are not a convolution of the first's input"
+    if isinstance(a.padding, str) or a.padding_mode != "zeros":
+        return None, "the first conv's padding mode is not plain zeros"
+    (k1h, k1w), (k2h, k2w) = a.kernel_size, b.kernel_size
+    (s1h, s1w), (s2h, s2w) = a.stride, b.stride
+    (d1h, d1w), (d2h, d2w) = a.dilation, b.dilation
+    eh, ew = d1h * (k1h - 1) + s1h * d2h * (k2h - 1) + 1, d1w * (k1w - 1) + s1w * d2w * (k2w - 1) + 1
+    w1, w2 = a.weight.detach(), b.weight.detach()  # (m, i, k1h, k1w), (o, m, k2h, k2w)
+    # kernel[o, i, y, x] = Σ_m Σ_pq w2[o, m, p, q] · w1↑d₁[m, i, y − p·s₁d₂, x − q·s₁d₂]: output tap
+    # (p, q) of conv₂ reads conv₁'s output p·s₁d₂ input pixels further on. That sum is one
+    # transposed convolution of the (dilated) first kernel, batched over input channels i.
+    w1d = torch.zeros(*w1.shape[:2], d1h * (k1h - 1) + 1, d1w * (k1w - 1) + 1, dtype=w1.dtype, device=w1.device)
+    w1d[:, :, ::d1h, ::d1w] = w1
+    with torch.no_grad():
+        kernel = F.conv_transpose2d(w1d.transpose(0, 1), w2.transpose(0, 1), dilation=(s1h * d2h, s1w * d2w))
+    kernel = kernel.transpose(0, 1).contiguous()  # (o, i, eh, ew)
+    assert kernel.shape[2:] == (eh, ew)
+    b1 = a.bias.detach() if a.bias is not None else torch.zeros(w1.shape[0], dtype=w1.dtype, device=w1.device)
+    b2 = b.bias.detach() if b.bias is not None else torch.zeros(w2.shape[0], dtype=w2.dtype, device=w2.device)
+    out = _new_conv(kernel, b2 + w2.sum(dim=(2, 3)) @ b1, (s1h * s2h, s1w * s2w), a.padding)
+    return out, ""
+
+
+def _conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:
+    """Multiply-adds of ``conv`` per sample, given its output."""
+    kh, kw = conv.kernel_size
+    return out[0].numel() * (conv.in_channels // conv.groups) * kh * kw
+
+
+def _fold_seq(
+    seq: nn.Sequential,
+    report: FoldReport,
+    prefix: str,
+    sample: torch.Tensor,
+    *,
+    linear: bool = True,
+    cheaper_only: bool = False,
+) -> tuple[nn.Sequential, torch.Tensor]:
+    """Fold one Sequential; ``sample`` is its input (shapes for pool-as-conv), returns its output.
+
+    ``linear=False`` leaves Linear∘Linear pairs (for a reverse pass from few outputs the chain
+    is cheaper unfolded); ``cheaper_only`` merges a conv pair only if the merged kernel costs no
+    more multiply-adds per sample than the pair (two 3×3 convs of equal width → one 5×5 costs
+    more; a conv followed by a pool or a strided conv costs less).
+    """
+    layers: list[nn.Module] = []
+    names: list[str] = []
+    h = sample
+    for name, mod in seq.named_children():
+        label = f"{prefix}{name}"
+        if isinstance(mod, nn.Sequential):
+            mod, h_out = _fold_seq(mod, report, f"{label}.", h, linear=linear, cheaper_only=cheaper_only)
+        else:
+            with torch.no_grad():
+                h_out = mod(h)
+        if isinstance(mod, nn.AvgPool2d) and layers and isinstance(layers[-1], nn.Conv2d):
+            conv = _avgpool_as_conv(mod, h.shape[1], h)
+            if conv is None:
+                report.left.append(f"{names[-1]} + {label}: average pooling with padding, ceil mode or a divisor is not a convolution here")
+            else:
+                merged, why = _conv_conv(layers[-1], conv)
+                if merged is not None and cheaper_only:
+                    before = _conv_macs(layers[-1], h) + h_out[0].numel() * math.prod(conv.kernel_size)
+                    if _conv_macs(merged, h_out) > before:
+                        merged, why = None, f"the merged kernel would cost {_conv_macs(merged, h_out):,} multiply-adds per sample, the pair {before:,}"
+                if merged is not None:
+                    report.merged.append(f"{names[-1]} + {label} (AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}")
+                    layers[-1], names[-1], h = merged, f"{names[-1]}+{label}", h_out
+                    continue
+                report.left.append(f"{names[-1]} + {label}: {why}")
+        merged_into_prev = False
+        if layers:
+            prev = layers[-1]
+            if linear and isinstance(mod, nn.Linear) and isinstance(prev, nn.Linear):
+                layers[-1] = _linear_linear(prev, mod)
+                report.merged.append(f"{names[-1]} + {label} → one Linear {prev.in_features}→{mod.out_features}")
+                merged_into_prev = True
+            elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)) and not mod.training and isinstance(prev, (nn.Linear, nn.Conv2d)):
+                if mod.track_running_stats and mod.running_mean is not None:
+                    layers[-1] = _with_bn(prev, mod)
+                    report.merged.append(f"{names[-1]} + {label} (BatchNorm, eval) → one {type(prev).__name__}")
+                    merged_into_prev = True
+            elif isinstance(mod, nn.Conv2d) and isinstance(prev, nn.Conv2d):
+                merged, why = _conv_conv(prev, mod)
+                if merged is not None and cheaper_only:
+                    before = _conv_macs(prev, h) + _conv_macs(mod, h_out)
+                    if _conv_macs(merged, h_out) > before:
+                        merged, why = None, f"the merged kernel would cost {_conv_macs(merged, h_out):,} multiply-adds per sample, the pair {before:,}"
+                if merged is not None:
+                    layers[-1] = merged
+                    report.merged.append(f"{names[-1]} + {label} → one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}")
+                    merged_into_prev = True
+                else:
+                    report.left.append(f"{names[-1]} + {label}: {why}")
+        if merged_into_prev:
+            names[-1] = f"{names[-1]}+{label}"
+        elif _transparent(mod):
+            report.merged.append(f"{label} ({type(mod).__name__}) dropped: the identity in eval mode")
+        elif isinstance(mod, nn.Flatten) and layers and isinstance(layers[-1], nn.Linear) and h.ndim == 2:
+            report.merged.append(f"{label} (Flatten of a 2-D tensor) dropped: the identity here")
+        else:
+            layers.append(mod)
+            names.append(label)
+        h = h_out
+    return nn.Sequential(*layers), h
+
+
+def _has_conv_pair(seq: nn.Sequential) -> bool:
+    """Whether a Conv2d is followed (identities between) by a Conv2d, AvgPool2d or BatchNorm2d."""
+    prev_conv = False
+    for mod in seq.children():
+        if isinstance(mod, nn.Sequential):
+            if _has_conv_pair(mod):
+                return True
+            prev_conv = False
+            continue
+        if prev_conv and isinstance(mod, (nn.Conv2d, nn.AvgPool2d, nn.BatchNorm2d)):
+            return True
+        if isinstance(mod, nn.Conv2d):
+            prev_conv = True
+        elif not _transparent(mod):
+            prev_conv = False
+    return False
+
+
+def fold_for_reverse(model: nn.Module, sample: torch.Tensor) -> tuple[nn.Sequential, FoldReport] | None:
+    """A float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded where that is
+    cheaper, for a reverse pass; None when ``model`` is not a Sequential with such a pair (then
+    folding would only cost time). Linear∘Linear pairs are left (see ``_fold_seq``)."""
+    if not isinstance(model, nn.Sequential) or not _has_conv_pair(model):
+        return None
+    work = copy.deepcopy(model).to(dtype=torch.float64, device=sample.device)
+    report = FoldReport()
+    folded, _ = _fold_seq(work, report, "", sample.to(torch.float64), linear=False, cheaper_only=True)
+    if not any("→" in m for m in report.merged):
+        return None
+    folded.requires_grad_(False)
+    return folded, report
