@@ -342,3 +342,12 @@ def test_property_folded_collapse_equals_basis_probing(stack):
     torch.testing.assert_close(m.weight, oracle.weight, rtol=1e-11, atol=1e-12 * oracle.weight.abs().max().item())
     torch.testing.assert_close(m.bias, oracle.bias, rtol=1e-11, atol=1e-12 * oracle.bias.abs().max().item() + 1e-15)
     assert m.verified
+
+
+def test_check_affine_map_test_uses_the_fold_and_still_judges_the_model():
+    in_shape, model = _seed_conv_net()
+    c = actlab.check_affine(model, in_shape=in_shape)
+    assert c.is_affine and c.map.folded and c.map_residual < 1e-13
+    in_shape, relu = _seed_conv_net("relu")
+    c = actlab.check_affine(relu, in_shape=in_shape)
+    assert not c.is_affine

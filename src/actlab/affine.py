@@ -680,8 +680,12 @@ def check_affine(
     # map test
     mres, amap, note = 0.0, None, ""
     try:
-        weight, bias, used, seconds = _collapse_target(t, "auto", 256, max_bytes, device)
-        amap = AffineMap(weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol, precision=precision)
+        fast, merges, fold_seconds = _folded_target(model_or_fn, t, device)
+        weight, bias, used, seconds = _collapse_target(fast, "auto", 256, max_bytes, device)
+        amap = AffineMap(
+            weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds + fold_seconds, tolerance=tol,
+            precision=precision, folded=merges,
+        )
         if inp is None:
             mres, mwit = _map_residual(t, weight, bias, scales, n_pairs, gen, device)
         else:
