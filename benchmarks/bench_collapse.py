@@ -72,7 +72,7 @@ def bench(arch: str, repeats: int) -> dict:
         "speedup": ols_med / col_med,
         "ols_max_rel_error": base["max_rel_error"],
         "collapse_max_rel_error": relative_error(amap(x_test).reshape(x_test.shape[0], -1) - y_test, y_test),
-        "collapse_method": amap.method + ("+fold" if any("→" in f for f in amap.folded) else ""),
+        "collapse_method": amap.method + ("+fold" if amap.folded else ""),
         "collapse_folded": list(amap.folded),
         "collapse_residual": certified.residual,
         "rank": amap.rank(),

@@ -3,7 +3,7 @@
 ``actlab.fold`` (analysis layer) applies them to whole models and reports; ``actlab.collapse``
 applies the cost-aware subset to a float64 copy before its reverse pass, because a stack of
 convolutions and average pools folds into fewer, strided convolutions that are cheaper to pull
-back through (the seed's conv net: 3 convs + 2 pools → one 18×18 stride-4 conv).
+back through (the seed's conv net: 3 convs + 2 pools → a 10×10 stride-4 conv and a 3×3 conv).
 """
 
 from __future__ import annotations
@@ -119,6 +119,12 @@ def _conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:
     return out[0].numel() * (conv.in_channels // conv.groups) * kh * kw
 
 
+def _dearer(merged: nn.Conv2d, out: torch.Tensor, before: int) -> str:
+    """Why ``merged`` is not worth it (it costs more than the ``before`` pair), or ""."""
+    after = _conv_macs(merged, out)
+    return f"the merged kernel would cost {after:,} multiply-adds per sample, the pair {before:,}" if after > before else ""
+
+
 def _fold_seq(
     seq: nn.Sequential,
     report: FoldReport,
@@ -152,9 +158,8 @@ def _fold_seq(
             else:
                 merged, why = _conv_conv(layers[-1], conv)
                 if merged is not None and cheaper_only:
-                    before = _conv_macs(layers[-1], h) + h_out[0].numel() * math.prod(conv.kernel_size)
-                    if _conv_macs(merged, h_out) > before:
-                        merged, why = None, f"the merged kernel would cost {_conv_macs(merged, h_out):,} multiply-adds per sample, the pair {before:,}"
+                    why = _dearer(merged, h_out, _conv_macs(layers[-1], h) + h_out[0].numel() * math.prod(conv.kernel_size))
+                    merged = None if why else merged
                 if merged is not None:
                     report.merged.append(f"{names[-1]} + {label} (AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}")
                     layers[-1], names[-1], h = merged, f"{names[-1]}+{label}", h_out
@@ -175,9 +180,8 @@ def _fold_seq(
             elif isinstance(mod, nn.Conv2d) and isinstance(prev, nn.Conv2d):
                 merged, why = _conv_conv(prev, mod)
                 if merged is not None and cheaper_only:
-                    before = _conv_macs(prev, h) + _conv_macs(mod, h_out)
-                    if _conv_macs(merged, h_out) > before:
-                        merged, why = None, f"the merged kernel would cost {_conv_macs(merged, h_out):,} multiply-adds per sample, the pair {before:,}"
+                    why = _dearer(merged, h_out, _conv_macs(prev, h) + _conv_macs(mod, h_out))
+                    merged = None if why else merged
                 if merged is not None:
                     layers[-1] = merged
                     report.merged.append(f"{names[-1]} + {label} → one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}")

@@ -389,8 +389,10 @@ def _ensure_finite(y: torch.Tensor, what: str) -> None:
 
 
 def _collapse_target(
-    t: _Target, method: str, chunk_size: int, max_bytes: int, device: str
-) -> tuple[torch.Tensor, torch.Tensor, str, float]:
+    t: _Target, method: str, chunk_size: int, max_bytes: int, device: str, fold_model: Any = None
+) -> tuple[torch.Tensor, torch.Tensor, str, float, tuple[str, ...]]:
+    """W and b of ``t``, the method used, the seconds taken and the merges applied: with
+    ``fold_model`` (the model behind ``t``), through its cost-aware fold where there is one."""
     n_bytes = t.d_in * t.d_out * 8
     if n_bytes > max_bytes:
         raise ValueError(
@@ -407,6 +409,9 @@ def _collapse_target(
     if method == "reverse":
         _warm_torch_func()
     t0 = time.perf_counter()
+    t, merges = _folded_target(fold_model, t, device) if fold_model is not None else (t, ())
+    fold_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if method == "reverse":
         try:
             weight, bias = _reverse(t, chunk_size, device)
@@ -415,26 +420,23 @@ def _collapse_target(
             t0 = time.perf_counter()
     if method == "forward":
         weight, bias = _basis_probe(t, chunk_size, device)
-    seconds = time.perf_counter() - t0
+    seconds = fold_seconds + time.perf_counter() - t0
     _ensure_finite(bias, "f(0)")
     _ensure_finite(weight, "the collapsed weight")
-    return weight.detach(), bias.detach(), method, seconds
+    return weight.detach(), bias.detach(), method, seconds, merges
 
 
-def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[str, ...], float]:
+def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[str, ...]]:
     """``t`` computed by a float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded
     (actlab._folding), when ``model`` is a Sequential where that is cheaper; else ``t``."""
-    if not isinstance(model, nn.Sequential):
-        return t, (), 0.0
     from ._folding import fold_for_reverse
 
-    t0 = time.perf_counter()
     try:
         got = fold_for_reverse(model, torch.zeros((2, *t.in_shape), dtype=torch.float64, device=device))
     except Exception:  # not copyable, or a rule met a module it cannot run: build W from the model itself
         got = None
     if got is None:
-        return t, (), 0.0
+        return t, ()
     folded, report = got
     fast = _Target(
         fn=lambda x: _to_torch(folded(x), x.shape[0], "the model").to(torch.float64),
@@ -444,7 +446,7 @@ def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[
         differentiable=True,
         description=f"{t.description}, folded",
     )
-    return fast, tuple(report.merged), time.perf_counter() - t0
+    return fast, tuple(report.merged)
 
 
 def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tuple[float, dict]:
@@ -500,9 +502,9 @@ def collapse(
     device = _resolve_device(device)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    fast, merges, fold_seconds = _folded_target(model_or_fn, t, device) if fold else (t, (), 0.0)
-    weight, bias, used, seconds = _collapse_target(fast, method, chunk_size, max_bytes, device)
-    seconds += fold_seconds
+    weight, bias, used, seconds, merges = _collapse_target(
+        t, method, chunk_size, max_bytes, device, fold_model=model_or_fn if fold else None
+    )
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
     m = AffineMap(
         weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
@@ -680,10 +682,9 @@ def check_affine(
     # map test
     mres, amap, note = 0.0, None, ""
     try:
-        fast, merges, fold_seconds = _folded_target(model_or_fn, t, device)
-        weight, bias, used, seconds = _collapse_target(fast, "auto", 256, max_bytes, device)
+        weight, bias, used, seconds, merges = _collapse_target(t, "auto", 256, max_bytes, device, fold_model=model_or_fn)
         amap = AffineMap(
-            weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds + fold_seconds, tolerance=tol,
+            weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
             precision=precision, folded=merges,
         )
         if inp is None:
