@@ -44,6 +44,7 @@ __all__ = [
     "NonFiniteError",
     "DEFAULT_SCALES",
     "DEFAULT_MAX_BYTES",
+    "map_on_data",
 ]
 
 DEFAULT_SCALES: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)  # probed boxes U(−s, s)^d; large s reach far kinks
@@ -389,10 +390,20 @@ def _ensure_finite(y: torch.Tensor, what: str) -> None:
 
 
 def _collapse_target(
-    t: _Target, method: str, chunk_size: int, max_bytes: int, device: str, fold_model: Any = None
+    t: _Target,
+    method: str,
+    chunk_size: int,
+    max_bytes: int,
+    device: str,
+    fold_model: Any = None,
+    at: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, str, float, tuple[str, ...]]:
     """W and b of ``t``, the method used, the seconds taken and the merges applied: with
-    ``fold_model`` (the model behind ``t``), through its cost-aware fold where there is one."""
+    ``fold_model`` (the model behind ``t``), through its cost-aware fold where there is one.
+
+    ``at`` (one input, ``in_shape``): linearise there instead of at 0 — W is built for
+    u ↦ f(at + u) and b = f(at) − W·at, so that a function affine only on a region away from 0
+    (a ReLU net whose data stays in one linear region) gets the map of that region."""
     n_bytes = t.d_in * t.d_out * 8
     if n_bytes > max_bytes:
         raise ValueError(
@@ -410,6 +421,12 @@ def _collapse_target(
         _warm_torch_func()
     t0 = time.perf_counter()
     t, merges = _folded_target(fold_model, t, device) if fold_model is not None else (t, ())
+    if at is not None:
+        at = at.to(device=device, dtype=torch.float64).reshape(1, *t.in_shape)
+        t = _Target(
+            fn=lambda u, fn=t.fn: fn(u + at), in_shape=t.in_shape, out_shape=t.out_shape, dtype=t.dtype,
+            differentiable=t.differentiable, description=t.description,
+        )
     fold_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     if method == "reverse":
@@ -420,8 +437,10 @@ def _collapse_target(
             t0 = time.perf_counter()
     if method == "forward":
         weight, bias = _basis_probe(t, chunk_size, device)
+    if at is not None:
+        bias = bias - weight @ at.reshape(-1)  # f(at) − W·at
     seconds = fold_seconds + time.perf_counter() - t0
-    _ensure_finite(bias, "f(0)")
+    _ensure_finite(bias, "f(0)" if at is None else "f at the linearisation point")
     _ensure_finite(weight, "the collapsed weight")
     return weight.detach(), bias.detach(), method, seconds, merges
 
@@ -462,6 +481,46 @@ def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tu
             i = int((pred - y).abs().amax(dim=1).argmax())
             worst, witness = r, {"test": "map", "scale": s, "x": x[i].cpu()}
     return worst, witness
+
+
+def _data_residual(
+    t: _Target, weight: torch.Tensor, bias: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor | None = None
+) -> tuple[float, dict]:
+    """Relative residual of Wx + b against f on the given inputs (``outputs``: f(inputs) when
+    already computed), and the worst input."""
+    n = inputs.shape[0]
+    y = (_eval_batched(t, inputs) if outputs is None else outputs.to(torch.float64)).reshape(n, -1)  # (N, m)
+    _ensure_finite(y, "f(inputs)")
+    pred = inputs.reshape(n, -1) @ weight.T + bias  # (N, m)
+    i = int((pred - y).abs().amax(dim=1).argmax())
+    return relative_error(pred - y, y), {"test": "map", "where": "inputs", "x": inputs[i].cpu()}
+
+
+def map_on_data(
+    model_or_fn: Any,
+    inputs: torch.Tensor,
+    outputs: torch.Tensor | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    rtol: float | None = None,
+    device: str = "cpu",
+) -> AffineMap:
+    """The affine map of ``model_or_fn`` on the region its ``inputs`` (N, *in_shape) span:
+    linearised at their mean, certified on the inputs themselves (``outputs``: the model's
+    outputs on them, when already known — saves one forward pass). The map's ``residual``
+    against its ``tolerance`` says whether it holds there; nothing is raised when it does not."""
+    inputs = torch.as_tensor(inputs).to(device=device, dtype=torch.float64)
+    t = _prepare(model_or_fn, tuple(inputs.shape[1:]), device)
+    weight, bias, used, seconds, merges = _collapse_target(
+        t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=inputs.mean(dim=0)
+    )
+    tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
+    m = AffineMap(
+        weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
+        precision=str(t.dtype).removeprefix("torch."), folded=merges,
+    )
+    m.residual, _ = _data_residual(t, weight, bias, inputs, outputs)
+    return m
 
 
 def collapse(
@@ -547,7 +606,7 @@ class AffineCheck:
     precision: str  # dtype the function computes in (sets the tolerance)
     message: str
     witness: dict = field(default_factory=dict, repr=False)  # where it fails most
-    map: AffineMap | None = field(default=None, repr=False)  # the collapsed map (linearisation at 0 if not affine)
+    map: AffineMap | None = field(default=None, repr=False)  # the collapsed map (at 0, or at the inputs' mean)
 
     def to_dict(self) -> dict:
         w = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in self.witness.items()}
@@ -609,8 +668,9 @@ def check_affine(
 
     Domain: without ``inputs``, the boxes U(−s, s)^d for s in ``scales`` (default 0.1 … 1000),
     with α ~ U(−1, 2); with ``inputs`` (a batch (N, *in_shape)), random pairs of those points
-    with α ~ U(0, 1) (their convex hull), and the map test on the inputs themselves. A function affine on the probed
-    domain may still be nonlinear elsewhere: the verdict says "on the probed domain".
+    with α ~ U(0, 1) (their convex hull), and the map — linearised at the inputs' mean, a point of
+    that domain, so b = f(x̄) − W x̄ — tested on the inputs themselves. A function affine on the
+    probed domain may still be nonlinear elsewhere: the verdict says "on the probed domain".
     If the collapsed W would exceed ``max_bytes`` only the combination test runs.
     """
     if inputs is not None:
@@ -633,7 +693,7 @@ def check_affine(
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
     precision = str(t.dtype).removeprefix("torch.")
     domain = (
-        f"{inp.shape[0]} given inputs and the segments between them"
+        f"{inp.shape[0]} given inputs and the segments between them; map linearised at their mean"
         if inp is not None
         else "boxes U(−s, s)^d for s ∈ {" + ", ".join(f"{s:g}" for s in scales) + "}"
     )
@@ -682,7 +742,9 @@ def check_affine(
     # map test
     mres, amap, note = 0.0, None, ""
     try:
-        weight, bias, used, seconds, merges = _collapse_target(t, "auto", 256, max_bytes, device, fold_model=model_or_fn)
+        # on given inputs, linearise inside their convex hull (at their mean), never assume 0
+        at = None if inp is None else inp.mean(dim=0)
+        weight, bias, used, seconds, merges = _collapse_target(t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=at)
         amap = AffineMap(
             weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
             precision=precision, folded=merges,
@@ -690,12 +752,7 @@ def check_affine(
         if inp is None:
             mres, mwit = _map_residual(t, weight, bias, scales, n_pairs, gen, device)
         else:
-            y = _eval_batched(t, inp.to(device)).reshape(inp.shape[0], -1)
-            _ensure_finite(y, "f(inputs)")
-            pred = inp.to(device).reshape(inp.shape[0], -1) @ weight.T + bias
-            mres = relative_error(pred - y, y)
-            i = int((pred - y).abs().amax(dim=1).argmax())
-            mwit = {"test": "map", "where": "inputs", "x": inp[i]}
+            mres, mwit = _data_residual(t, weight, bias, inp.to(device))
         amap.residual = mres
         if mres > comb:
             witness = mwit
