@@ -1,26 +1,38 @@
-"""The seed's largest dense network (E2) against its fold: inference time beside FLOPs.
+"""Folding against the original model and against torch.fx's fuser, in the same run.
 
-    python benchmarks/bench_fold.py [--batch 4096] [--repeats 7] [--json]
+    python benchmarks/bench_fold.py [--batch 64 4096] [--resnet-batch 8 32] [--repeats 7] [--json]
 
-Network: input 128 → 10 hidden Linear layers × 1024 (identity activations) → 128, float32,
-as actlab.nets builds it. ``actlab.fold`` merges it into one Linear 128 → 128. FLOPs are
-the multiply-adds of the Linear layers (×2); times are medians of --repeats forward passes
-of one batch, after a warm-up, on the same machine in the same run.
+1. The seed's largest dense network (E2): input 128 → 10 hidden Linear layers × 1024 (identity
+   activations) → 128, float32, as actlab.nets builds it. ``actlab.fold`` merges it into one
+   Linear 128 → 128. FLOPs are the multiply-adds of the Linear layers (×2).
+2. A ResNet-18 (examples/zoo.py: torchvision's architecture, random weights and BatchNorm
+   statistics, eval mode, float32, 3×64×64 inputs): ``actlab.fold`` beside
+   ``torch.fx.experimental.optimization.fuse`` of the same model — BatchNorms left, inference
+   time, and each one's largest relative error against the original run in float64.
+
+Times are medians of --repeats forward passes of one batch, after a warm-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
 import time
+
+from pathlib import Path
 
 import torch
 from torch import nn
 
 import actlab
 from actlab import nets
+from actlab.affine import relative_error
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from the repository root
+from examples import zoo  # noqa: E402
 
 
 def _flops(model: nn.Module) -> int:
@@ -41,6 +53,7 @@ def _median_seconds(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, nargs="+", default=[64, 4096])
+    p.add_argument("--resnet-batch", type=int, nargs="+", default=[8, 32])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -54,6 +67,7 @@ def main() -> int:
         t_orig, t_fold = _median_seconds(model, xb, args.repeats), _median_seconds(folded, xb, args.repeats)
         rows.append({"batch": b, "original_seconds": t_orig, "folded_seconds": t_fold, "speedup": t_orig / t_fold})
     flop_ratio = _flops(model) / _flops(folded)
+    resnet = _resnet(args.resnet_batch, args.repeats)
     out = {
         "layers_before": folded.fold_report.layers_before,
         "layers_after": folded.fold_report.layers_after,
@@ -62,6 +76,7 @@ def main() -> int:
         "flops_folded": _flops(folded),
         "flop_ratio": flop_ratio,
         "rows": [{**r, "speedup_over_flop_ratio": r["speedup"] / flop_ratio} for r in rows],
+        "resnet18": resnet,
         "threads": torch.get_num_threads(),
     }
     if args.json:
@@ -72,7 +87,42 @@ def main() -> int:
     for r in out["rows"]:
         print(f"batch {r['batch']:5}: original {r['original_seconds'] * 1e3:8.3f} ms, folded {r['folded_seconds'] * 1e3:7.3f} ms "
               f"→ {r['speedup']:6.0f}× ({r['speedup_over_flop_ratio']:.2f} of the FLOP ratio)")
+    print(f"\nResNet-18 (3×64×64, float32): BatchNorms {resnet['bn_original']} → actlab.fold {resnet['bn_actlab']}, "
+          f"torch.fx fuse {resnet['bn_fx']}; fold took {resnet['fold_seconds']:.2f} s, fuse {resnet['fuse_seconds']:.2f} s")
+    print(f"  max rel error vs the original in float64: original(float32) {resnet['err_original']:.1e}, "
+          f"actlab.fold {resnet['err_actlab']:.1e}, fx fuse {resnet['err_fx']:.1e}")
+    for r in resnet["rows"]:
+        print(f"  batch {r['batch']:3}: original {r['original_ms']:7.2f} ms, actlab.fold {r['actlab_ms']:7.2f} ms, "
+              f"fx fuse {r['fx_ms']:7.2f} ms → fold/fuse time ratio {r['actlab_ms'] / r['fx_ms']:.2f}")
     return 0
+
+
+def _resnet(batches: list[int], repeats: int) -> dict:
+    from torch.fx.experimental.optimization import fuse
+
+    model = zoo.resnet18()
+    x = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    t0 = time.perf_counter()
+    folded = actlab.fold(model, x)
+    t_fold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fused = fuse(model)
+    t_fuse = time.perf_counter() - t0
+    with torch.no_grad():
+        ref = copy.deepcopy(model).double()(x.double())
+        errs = {k: relative_error(m(x).double() - ref, ref) for k, m in (("original", model), ("actlab", folded), ("fx", fused))}
+    n_bn = lambda m: sum(isinstance(q, nn.modules.batchnorm._BatchNorm) for q in m.modules())  # noqa: E731
+    rows = []
+    for b in batches:
+        xb = torch.randn(b, 3, 64, 64)
+        rows.append({
+            "batch": b,
+            **{f"{k}_ms": 1e3 * _median_seconds(m, xb, repeats) for k, m in (("original", model), ("actlab", folded), ("fx", fused))},
+        })
+    return {
+        "bn_original": n_bn(model), "bn_actlab": n_bn(folded), "bn_fx": n_bn(fused),
+        "fold_seconds": t_fold, "fuse_seconds": t_fuse, **{f"err_{k}": v for k, v in errs.items()}, "rows": rows,
+    }
 
 
 if __name__ == "__main__":

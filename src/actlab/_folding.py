@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FoldReport", "fold_for_reverse"]
+__all__ = ["FoldReport", "fold_for_reverse", "merge_pair"]
 
 
 @dataclass
@@ -125,6 +125,81 @@ def _dearer(merged: nn.Conv2d, out: torch.Tensor, before: int) -> str:
     return f"the merged kernel would cost {after:,} multiply-adds per sample, the pair {before:,}" if after > before else ""
 
 
+def _verify_merge(merged: nn.Module, a: nn.Module, b: nn.Module, a_in: torch.Tensor) -> str:
+    """Why ``merged`` is refused — it differs from ``b(a(·))`` on ``a_in`` by more than the
+    tolerance of the pair's dtype (compared in float64) — or ""."""
+    from .affine import relative_error, tolerance_for
+
+    dtype = next((p.dtype for p in a.parameters()), a_in.dtype)
+    x = a_in.detach().to(torch.float64)
+    with torch.no_grad():
+        ref = copy.deepcopy(b).double()(copy.deepcopy(a).double()(x))
+        got = copy.deepcopy(merged).double()(x)
+    err, tol = relative_error(got - ref, ref), tolerance_for(dtype)
+    if err > tol:
+        return f"the merged layer differs from the pair by {err:.2g} (relative) on the example inputs, above the tolerance {tol:.2g} ({str(dtype).removeprefix('torch.')}): left as it was"
+    return ""
+
+
+def merge_pair(
+    a: nn.Module,
+    b: nn.Module,
+    a_in: torch.Tensor,
+    b_in: torch.Tensor,
+    b_out: torch.Tensor,
+    *,
+    linear: bool = True,
+    cheaper_only: bool = False,
+    verify: bool = True,
+) -> tuple[nn.Module | None, str, str]:
+    """Merge ``b ∘ a`` (``a_in``: a's input, ``b_in``/``b_out``: b's input and output, samples
+    for shapes, costs and the check) into one layer.
+
+    Returns (merged, what was merged, why not): (None, "", "") when the pair matches no rule,
+    (None, "", why) when a rule matched but its conditions (axes, padding, cost, the float64
+    check on ``a_in`` when ``verify``) do not hold."""
+    what = ""
+    if isinstance(a, nn.Linear) and isinstance(b, nn.Linear):
+        if not linear:
+            return None, "", ""
+        merged, why, what = _linear_linear(a, b), "", f"→ one Linear {a.in_features}→{b.out_features}"
+    elif isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d)) and isinstance(a, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        if b.training or not b.track_running_stats or b.running_mean is None:
+            return None, "", "BatchNorm in training mode normalises by the batch's own statistics: not a fixed affine map"
+        # BatchNorm normalises dim 1: the Linear's features only for 2-D input, a conv's channels always
+        if isinstance(a, nn.Linear) and b_out.ndim != 2:
+            return None, "", (f"{type(b).__name__} normalises dim 1 of a {b_out.ndim}-D tensor, the Linear's features are "
+                              "its last dim: different axes")
+        if not isinstance(a, nn.Linear) and (a.out_channels != b.num_features or b_out.ndim != a.weight.ndim):
+            return None, "", f"{type(b).__name__} does not act on {type(a).__name__}'s output channels"
+        merged, why, what = _with_bn(a, b), "", f"(BatchNorm, eval) → one {type(a).__name__}"
+    elif isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
+        merged, why = _conv_conv(a, b)
+        if merged is not None and cheaper_only:
+            why = _dearer(merged, b_out, _conv_macs(a, b_in) + _conv_macs(b, b_out))
+            merged = None if why else merged
+        what = "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}"
+    elif isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
+        pool, channels = (b, b_in.shape[1]) if isinstance(b, nn.AvgPool2d) else (a, a_in.shape[1])
+        conv = _avgpool_as_conv(pool, channels, b_in)
+        if conv is None:
+            return None, "", "average pooling with padding, ceil mode or a divisor is not a convolution here"
+        first, second = (a, conv) if pool is b else (conv, b)
+        merged, why = _conv_conv(first, second)
+        if merged is not None and cheaper_only:
+            pool_macs = (b_out if pool is b else b_in)[0].numel() * math.prod(conv.kernel_size)
+            conv_macs = _conv_macs(a, b_in) if pool is b else _conv_macs(b, b_out)
+            why = _dearer(merged, b_out, conv_macs + pool_macs)
+            merged = None if why else merged
+        what = "" if merged is None else f"(AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}"
+    else:
+        return None, "", ""
+    if merged is not None and verify:
+        why = _verify_merge(merged, a, b, a_in)
+        merged = None if why else merged
+    return merged, ("" if merged is None else what), why
+
+
 def _fold_seq(
     seq: nn.Sequential,
     report: FoldReport,
@@ -133,70 +208,42 @@ def _fold_seq(
     *,
     linear: bool = True,
     cheaper_only: bool = False,
+    verify: bool = True,
 ) -> tuple[nn.Sequential, torch.Tensor]:
-    """Fold one Sequential; ``sample`` is its input (shapes for pool-as-conv), returns its output.
-
-    ``linear=False`` leaves Linear∘Linear pairs (for a reverse pass from few outputs the chain
-    is cheaper unfolded); ``cheaper_only`` merges a conv pair only if the merged kernel costs no
-    more multiply-adds per sample than the pair (two 3×3 convs of equal width → one 5×5 costs
-    more; a conv followed by a pool or a strided conv costs less).
+    """Fold one Sequential; ``sample`` is its input (shapes, costs and the check of each merge),
+    returns its output. ``linear=False`` leaves Linear∘Linear pairs (for a reverse pass from few
+    outputs the chain is cheaper unfolded); ``cheaper_only`` merges a conv pair only if the
+    merged kernel costs no more multiply-adds per sample than the pair (two 3×3 convs of equal
+    width → one 5×5 costs more; a conv followed by a pool or a strided conv costs less);
+    ``verify`` checks each merge in float64 on the sample (see ``merge_pair``).
     """
     layers: list[nn.Module] = []
     names: list[str] = []
+    inputs: list[torch.Tensor] = []  # each kept layer's input
     h = sample
     for name, mod in seq.named_children():
         label = f"{prefix}{name}"
         if isinstance(mod, nn.Sequential):
-            mod, h_out = _fold_seq(mod, report, f"{label}.", h, linear=linear, cheaper_only=cheaper_only)
+            mod, h_out = _fold_seq(mod, report, f"{label}.", h, linear=linear, cheaper_only=cheaper_only, verify=verify)
         else:
             with torch.no_grad():
                 h_out = mod(h)
-        if isinstance(mod, nn.AvgPool2d) and layers and isinstance(layers[-1], nn.Conv2d):
-            conv = _avgpool_as_conv(mod, h.shape[1], h)
-            if conv is None:
-                report.left.append(f"{names[-1]} + {label}: average pooling with padding, ceil mode or a divisor is not a convolution here")
-            else:
-                merged, why = _conv_conv(layers[-1], conv)
-                if merged is not None and cheaper_only:
-                    why = _dearer(merged, h_out, _conv_macs(layers[-1], h) + h_out[0].numel() * math.prod(conv.kernel_size))
-                    merged = None if why else merged
-                if merged is not None:
-                    report.merged.append(f"{names[-1]} + {label} (AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}")
-                    layers[-1], names[-1], h = merged, f"{names[-1]}+{label}", h_out
-                    continue
-                report.left.append(f"{names[-1]} + {label}: {why}")
-        merged_into_prev = False
         if layers:
-            prev = layers[-1]
-            if linear and isinstance(mod, nn.Linear) and isinstance(prev, nn.Linear):
-                layers[-1] = _linear_linear(prev, mod)
-                report.merged.append(f"{names[-1]} + {label} → one Linear {prev.in_features}→{mod.out_features}")
-                merged_into_prev = True
-            elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)) and not mod.training and isinstance(prev, (nn.Linear, nn.Conv2d)):
-                if mod.track_running_stats and mod.running_mean is not None:
-                    layers[-1] = _with_bn(prev, mod)
-                    report.merged.append(f"{names[-1]} + {label} (BatchNorm, eval) → one {type(prev).__name__}")
-                    merged_into_prev = True
-            elif isinstance(mod, nn.Conv2d) and isinstance(prev, nn.Conv2d):
-                merged, why = _conv_conv(prev, mod)
-                if merged is not None and cheaper_only:
-                    why = _dearer(merged, h_out, _conv_macs(prev, h) + _conv_macs(mod, h_out))
-                    merged = None if why else merged
-                if merged is not None:
-                    layers[-1] = merged
-                    report.merged.append(f"{names[-1]} + {label} → one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}")
-                    merged_into_prev = True
-                else:
-                    report.left.append(f"{names[-1]} + {label}: {why}")
-        if merged_into_prev:
-            names[-1] = f"{names[-1]}+{label}"
-        elif _transparent(mod):
+            merged, what, why = merge_pair(layers[-1], mod, inputs[-1], h, h_out, linear=linear, cheaper_only=cheaper_only, verify=verify)
+            if merged is not None:
+                report.merged.append(f"{names[-1]} + {label} {what}")
+                layers[-1], names[-1], h = merged, f"{names[-1]}+{label}", h_out
+                continue
+            if why:
+                report.left.append(f"{names[-1]} + {label}: {why}")
+        if _transparent(mod):
             report.merged.append(f"{label} ({type(mod).__name__}) dropped: the identity in eval mode")
         elif isinstance(mod, nn.Flatten) and layers and isinstance(layers[-1], nn.Linear) and h.ndim == 2:
             report.merged.append(f"{label} (Flatten of a 2-D tensor) dropped: the identity here")
         else:
             layers.append(mod)
             names.append(label)
+            inputs.append(h)
         h = h_out
     return nn.Sequential(*layers), h
 
@@ -227,7 +274,8 @@ def fold_for_reverse(model: nn.Module, sample: torch.Tensor) -> tuple[nn.Sequent
         return None
     work = copy.deepcopy(model).to(dtype=torch.float64, device=sample.device)
     report = FoldReport()
-    folded, _ = _fold_seq(work, report, "", sample.to(torch.float64), linear=False, cheaper_only=True)
+    # no per-merge check: collapse certifies the result against the model itself
+    folded, _ = _fold_seq(work, report, "", sample.to(torch.float64), linear=False, cheaper_only=True, verify=False)
     if not any("→" in m for m in report.merged):
         return None
     folded.requires_grad_(False)

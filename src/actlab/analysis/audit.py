@@ -596,7 +596,13 @@ def audit(
         owns = mod in owners
         reason = why.get(mod, "")
         if mod in tested:
-            reason = _reason(mod, bool(v)) if (v or owns or not children[mod]) else "nonlinear: its children are affine, the way it combines them is not"
+            own = [f"{n['node']} ({n['target']})" for n in nodes if n["module"] == names[mod]]
+            if v:
+                reason = _reason(mod, True)
+            elif owns:
+                reason = _reason(mod, False) + (f": {', '.join(own)}" if own else "")
+            else:
+                reason = "contains a nonlinear module (tested as a whole too)"
         rows.append(ModuleRow(
             name=names.get(mod, "?"), type=type(mod).__name__, affine=v, residual=residual.get(mod),
             tolerance=tol_of.get(mod), owns_nonlinearity=owns, reason=reason, tested=mod in tested,
