@@ -267,14 +267,14 @@ class TinyViT(nn.Module):
         return self.head(x[:, 0])
 
 
-def vit(seed: int = 0) -> nn.Module:
+def vit(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return TinyViT().eval()
+    return TinyViT(**sizes).eval()
 
 
-def vit_affine(seed: int = 0) -> nn.Module:
+def vit_affine(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return TinyViT(affine=True).eval()
+    return TinyViT(affine=True, **sizes).eval()
 
 
 class CausalSelfAttention(nn.Module):
@@ -346,14 +346,14 @@ class TinyGPT(nn.Module):
         return self.lm_head(x)
 
 
-def gpt(seed: int = 0) -> nn.Module:
+def gpt(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return TinyGPT().eval()
+    return TinyGPT(**sizes).eval()
 
 
-def gpt_affine(seed: int = 0) -> nn.Module:
+def gpt_affine(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return TinyGPT(affine=True).eval()
+    return TinyGPT(affine=True, **sizes).eval()
 
 
 # ------------------------------------------------------------------------------ LSTM tagger
@@ -390,14 +390,14 @@ class LSTMTagger(nn.Module):
         return self.hidden2tag(lstm_out)
 
 
-def lstm_tagger(seed: int = 0) -> nn.Module:
+def lstm_tagger(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return LSTMTagger().eval()
+    return LSTMTagger(**sizes).eval()
 
 
-def lstm_tagger_affine(seed: int = 0) -> nn.Module:
+def lstm_tagger_affine(seed: int = 0, **sizes) -> nn.Module:
     torch.manual_seed(seed)
-    return LSTMTagger(affine=True).eval()
+    return LSTMTagger(affine=True, **sizes).eval()
 
 
 # name → (factory, one input's shape, expected is_affine, expected first_nonlinear)

@@ -351,3 +351,27 @@ def test_check_affine_map_test_uses_the_fold_and_still_judges_the_model():
     in_shape, relu = _seed_conv_net("relu")
     c = actlab.check_affine(relu, in_shape=in_shape)
     assert not c.is_affine
+
+
+def test_check_affine_on_inputs_linearises_inside_the_domain():
+    """Was: 'not affine', residual 1.0 — the map was built at 0, outside the judged domain."""
+    x = 6 + torch.rand(32, 3, generator=torch.Generator().manual_seed(0))
+    c = actlab.check_affine(lambda z: torch.relu(z - 5), inputs=x)
+    assert c.is_affine and "linearised at their mean" in c.domain
+    assert torch.allclose(c.map.weight, torch.eye(3, dtype=torch.float64))
+    assert torch.allclose(c.map.bias, torch.full((3,), -5.0, dtype=torch.float64))
+    # straddling the kink: not affine
+    assert not actlab.check_affine(lambda z: torch.relu(z - 5), inputs=4 + 3 * torch.rand(32, 3)).is_affine
+
+
+def test_map_on_data_of_a_relu_net_in_one_region():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        net[0].weight.abs_()
+        net[0].bias.fill_(3.0)
+    x = torch.rand(16, 3, dtype=torch.float64)
+    m = actlab.affine.map_on_data(net, x)
+    assert m.verified
+    w = net[2].weight @ net[0].weight
+    assert torch.allclose(m.weight, w) and torch.allclose(m.bias, net[2].weight @ net[0].bias + net[2].bias)

@@ -62,3 +62,63 @@ def test_nested_sequential_in_a_custom_module():
     folded, rep = fold_with_report(model, x)
     assert sum(isinstance(m, nn.Linear) for m in folded.modules()) == 2  # body's two Linears are one
     assert _close(model, folded, x) < 1e-13
+
+
+def test_batchnorm1d_after_linear_on_3d_input_is_refused():
+    """Was: merged on (N, 4, 5) inputs and 50 % off — BatchNorm1d normalises dim 1, the Linear the last."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)).eval()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+        model[1].weight.uniform_(0.5, 2)
+    x3 = torch.randn(16, 4, 5)
+    folded, rep = fold_with_report(model, x3)
+    assert not rep.merged and any("different axes" in w for w in rep.left)
+    assert _close(model.double(), folded.double(), x3.double()) == 0.0
+    model = model.float()
+    x2 = torch.randn(16, 5)  # on 2-D inputs the axes agree: merged, exactly
+    folded, rep = fold_with_report(model, x2)
+    assert len(rep.merged) == 1 and _close(model.double(), folded.double(), x2.double()) < 1e-6
+
+
+def test_a_wrong_merge_is_refused_not_returned(monkeypatch):
+    import actlab._folding as folding
+
+    real = folding._linear_linear
+
+    def broken(a, b):
+        out = real(a, b)
+        with torch.no_grad():
+            out.bias.add_(1.0)
+        return out
+
+    monkeypatch.setattr(folding, "_linear_linear", broken)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    x = torch.randn(8, 4)
+    folded, rep = fold_with_report(model, x)
+    assert not rep.merged and any("differs from the pair" in w for w in rep.left)
+    assert _close(model, folded, x) == 0.0
+
+
+def test_fold_traces_custom_modules_with_functional_calls():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x))) + x.mean(dim=1, keepdim=True)
+
+    torch.manual_seed(0)
+    model = Block().double().eval()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-1, 1)
+        model.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
+    folded, rep = fold_with_report(model, x)
+    assert rep.merged == ["conv + bn (BatchNorm, eval) → one Conv2d"]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert _close(model, folded, x) < 1e-13
