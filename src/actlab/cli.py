@@ -429,31 +429,59 @@ def _shape(value: str) -> tuple[int, ...]:
     return _int_list(value, "shape entries (without the batch)", "3,32,32")
 
 
+def _bytes(value: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    v = value.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        n = float(v[:-1]) * units[v[-1]] if v and v[-1] in units else float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes such as 4G, 512M or 1000000, got {value!r}") from None
+    if not n > 0 or n != n or n == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive size in bytes, got {value!r}")
+    return int(n)
+
+
 def _add_audit(sub) -> None:
     p = sub.add_parser(
         "audit",
         help="where does a model's nonlinearity live? per-module verdicts, and folding of affine stacks",
         description=(
-            "Run MODEL once on a random batch of --input-shape, test every module on the inputs it received "
-            "(plus perturbations that straddle kinks), and name the first module — or the torch.fx node inside "
-            "a forward — that is not affine. MODEL is a factory 'package.module:function' (importable from the "
-            "current folder), a torch.export file (.pt2) or a TorchScript file. Pickles are refused unless "
-            "--trust-pickle: loading one runs code."
+            "Run MODEL once on a random batch of --input-shape and judge every module on the inputs it received "
+            "(the combination test f(αX + (1−α)Y) = αf(X) + (1−α)f(Y), with Y another data row nudged by 0.1 "
+            "standard deviations). Known-affine layers (Linear, convolutions, eval BatchNorm, average pools) "
+            "and modules with a nonlinear child are decided without a test; the whole model is always tested. "
+            "Prints the module tree with verdicts, residuals and reasons, and names the first owner of a "
+            "nonlinearity in execution order — a module, or a torch.fx node such as 'relu' inside a forward. "
+            "An affine model is collapsed into one map on the inputs. A few forward passes of the model in "
+            "float64: seconds for a ResNet-18.\n\n"
+            "MODEL is a factory 'package.module:function' (importable from the current folder), a "
+            "torch.export file (.pt2) or a TorchScript file. Pickles are refused unless --trust-pickle: "
+            "loading one runs code."
         ),
-        epilog="examples:\n  actlab audit mymodels:small_cnn --input-shape 3,32,32\n  actlab audit model.pt2 --input-shape 16 --json --fold folded.pt2",
+        epilog=(
+            "examples (from the repository root):\n"
+            "  actlab audit examples.zoo:resnet18 --input-shape 3,64,64 --batch 8\n"
+            "  actlab audit examples.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2\n"
+            "  actlab audit examples.zoo:gpt --input-shape 64,128 --json > audit.json\n"
+            "  actlab audit model.pt2 --input-shape 16 --max-bytes 512M"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="package.module:function, FILE.pt2 or a TorchScript file")
     p.add_argument("--input-shape", type=_shape, required=True, help="one input's shape, without the batch (e.g. 3,32,32)")
-    p.add_argument("--batch", type=_positive_int, default=64, help="example inputs drawn N(0, 1) (default 64)")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--batch", type=_positive_int, default=64, help="example inputs drawn N(0, 1) (default 64, at least 2)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the example inputs and the test's draws (default 0)")
+    p.add_argument("--max-bytes", type=_bytes, default=4 * 2**30, metavar="SIZE",
+                   help="build the whole model's map only if its float64 W fits (default 4G; e.g. 512M)")
     p.add_argument("--fold", metavar="OUT", default=None, help="also fold the model's affine stacks and save it to OUT (torch.export .pt2)")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled model (runs code from the file)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report (the same rows as the tree) as JSON")
     p.set_defaults(func=_cmd_audit)
 
 
 def _cmd_audit(args) -> int:
+    import time
+
     import torch
 
     from .analysis.audit import audit
@@ -462,39 +490,43 @@ def _cmd_audit(args) -> int:
     model = load_model(args.model, trust_pickle=args.trust_pickle)
     g = torch.Generator().manual_seed(args.seed)
     x = torch.randn((max(args.batch, 2), *args.input_shape), generator=g)
-    report = audit(model, x, seed=args.seed)
+    report = _with_progress("auditing", lambda cb: audit(model, x, seed=args.seed, max_bytes=args.max_bytes, progress=cb))
+    t0 = time.perf_counter()
+    amap = report.map  # built here, when affine (timed apart)
+    map_seconds = time.perf_counter() - t0
     fold_info = None
     if args.fold:
         from .analysis.fold import fold_with_report
         from .viz import atomic_path
 
         folded, frep = fold_with_report(model, x)
+        if not any(True for _ in folded.parameters()):
+            raise ValueError(f"--fold: the model has no parameters to fold ({args.model})")
         with atomic_path(args.fold) as tmp:
             batch = {0: torch.export.Dim.AUTO}  # any batch size, 1 included (audit and collapse probe with 1)
             ep = torch.export.export(folded.eval(), (x[:2].to(next(folded.parameters()).dtype),), dynamic_shapes=(batch,))
             torch.export.save(ep, str(tmp))
         fold_info = {**frep.to_dict(), "saved": args.fold}
     if args.json:
-        print(json.dumps({**report.to_dict(), "fold": fold_info}, indent=2))
+        print(json.dumps({**report.to_dict(), "map_seconds": map_seconds if amap is not None else None, "fold": fold_info}, indent=2))
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"audit of {args.model} on {x.shape[0]} inputs of shape {tuple(args.input_shape)}")
-    for col in ("module", "type", "verdict", "residual", "owns it", "why"):
-        table.add_column(col)
-    for r in report.rows:
-        verdict = "untested" if r.affine is None else ("affine" if r.affine else "NOT affine")
-        table.add_row(r.name or "(model)", r.type, verdict, _num(r.residual, ".1e"), "◀" if r.owns_nonlinearity else "", r.reason)
     console = _console()
-    console.print(table)
+    console.print(_audit_tree(report, f"audit of {args.model} on {x.shape[0]} inputs of shape {tuple(args.input_shape)}"))
+    console.print(f"[dim]probed domain: {report.domain}[/dim]")
     if report.is_affine:
-        console.print(f"affine on the probed domain: one map of rank {report.map.rank()}, residual {report.map.residual:.1e}")
+        console.print(f"[bold green]affine[/bold green] on the probed domain (residual {_num(report.residual, '.1e')})")
+        if amap is not None:
+            console.print(f"  one map {amap.out_features} × {amap.in_features} of rank {amap.rank()}, residual on the inputs "
+                          f"{amap.residual:.1e} ≤ {amap.tolerance:.1e}, built in {map_seconds:.2f} s ({amap.method})")
     else:
-        console.print(f"not affine: first nonlinear = {report.first_nonlinear or '(unattributed)'}")
+        console.print(f"[bold red]not affine[/bold red]: first nonlinear = [bold]{report.first_nonlinear or '(model, unattributed)'}[/bold]")
         for n in report.nodes:
-            console.print(f"  node {n['node']} ({n['target']}) in {n['module'] or 'forward'}: residual {n['residual']:.2g}")
+            console.print(f"  node {n['node']} ({n['target']}) in {n['module'] or 'the model'}'s forward: residual {n['residual']:.2g}")
         for u in report.unattributed:
             console.print(f"  unattributed: {u}")
+    if report.note:
+        console.print(f"note: {report.note}")
+    console.print(f"[dim]audit took {report.seconds:.2f} s ({sum(r.tested for r in report.rows)} of {len(report.rows)} modules tested)[/dim]")
     if fold_info:
         console.print(f"folded {fold_info['layers_before']} → {fold_info['layers_after']} layers, max rel error "
                       f"{fold_info['max_rel_error']:.1e}, saved to {args.fold}")
@@ -503,6 +535,51 @@ def _cmd_audit(args) -> int:
         for m in fold_info["left"]:
             console.print(f"  left:   {m}")
     return 0
+
+
+def _with_progress(label: str, run):
+    """``run(callback)`` with a progress bar on a terminal (stderr), or a line per step in a log
+    after the first two seconds."""
+    import time
+
+    t0 = time.perf_counter()
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(console=_console(stderr=True), transient=True) as progress:
+            task = progress.add_task(label, total=None)
+            return run(lambda done, total, what: progress.update(task, completed=done, total=total, description=f"{label} {what}"))
+
+    def line(done, total, what):
+        if time.perf_counter() - t0 > 2:
+            sys.stderr.write(f"{label}: {done}/{total} {what} ({time.perf_counter() - t0:.1f} s)\n")
+
+    return run(line)
+
+
+def _audit_tree(report, title: str):
+    """The module tree: verdict, residual and reason per module, the first owner highlighted."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    first = (report.first_nonlinear or "").partition(":")[0] if report.first_nonlinear is not None else None
+    tree = Tree(f"[bold]{escape(title)}[/bold]")
+    nodes = {}
+    for r in report.rows:
+        verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
+                   else "[red]NOT affine[/red]")
+        how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"
+        label = f"{escape(r.name.rpartition('.')[2] or '(model)')} [dim]{r.type}[/dim] {verdict} [dim]{how}[/dim] — {escape(r.reason)}"
+        if r.name == first:
+            label = f"[bold reverse] ◀ first nonlinear [/bold reverse] {label}"
+        elif r.owns_nonlinearity:
+            label = f"[bold]owns[/bold] {label}"
+        parent = r.name.rpartition(".")[0]
+        while parent and parent not in nodes:
+            parent = parent.rpartition(".")[0]
+        host = tree if not r.name else nodes.get(parent, nodes.get("", tree))
+        nodes[r.name] = host.add(label)
+    return tree
 
 
 def _add_hidden(sub) -> None:
