@@ -183,3 +183,31 @@ def test_audit_torchscript_file(tmp_path, capsys):
         torch.jit.script(model).save(str(tmp_path / "m.ts"))
     assert main(["audit", str(tmp_path / "m.ts"), "--input-shape", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["is_affine"] is False
+
+
+def test_audit_tree_names_the_first_owner_and_json_has_the_same_rows(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples.zoo imports from the repository root
+    argv = ["audit", "examples.zoo:resnet18", "--input-shape", "3,32,32", "--batch", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "◀ first nonlinear" in out and "first nonlinear = relu" in out and "audit took" in out
+    assert "layer1" in out and "BasicBlock" in out and "probed domain" in out
+    assert main(argv + ["--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["first_nonlinear"] == "relu" and len(d["modules"]) == 68 and d["seconds"] > 0
+    assert {m["name"] for m in d["modules"]} >= {"", "conv1", "layer1.0.relu", "fc"}
+
+
+def test_audit_max_bytes(tmp_path, capsys, monkeypatch):
+    (tmp_path / "lin.py").write_text("import torch.nn as nn\ndef net():\n    return nn.Sequential(nn.Linear(6, 8), nn.Linear(8, 2))\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "lin:net", "--input-shape", "6", "--max-bytes", "64", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["is_affine"] is True and d["map"] is None and "max_bytes" in d["note"]
+    assert main(["audit", "lin:net", "--input-shape", "6", "--max-bytes", "1k"]) == 0
+    assert "one map 2 × 6 of rank 2" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "lin:net", "--input-shape", "6", "--max-bytes", "lots"])
+    assert exc.value.code == 2 and "expected a size in bytes" in capsys.readouterr().err

@@ -324,6 +324,9 @@ def _record(model: nn.Module, x: torch.Tensor, keep: Callable[[nn.Module], bool]
     finally:
         for h in handles:
             h.remove()
+    if model not in calls:  # the model took no hooks (TorchScript): it is judged as a whole
+        calls[model] = [_Call((x,), {}, [("arg", 0)], _clone(_first_tensor(out)))]
+        order.insert(0, model)
     return calls, order, out
 
 
@@ -571,9 +574,13 @@ def audit(
 
     is_affine = verdict.get(m64) is True
     note, build_map = "", None
+    if len(order) == 1 and any(True for _ in m64.children()):
+        note = "its modules took no hooks (TorchScript?): only the whole model was tested"
+    if verdict.get(m64) is None:  # never reported affine without a verdict
+        note = (note + "; " if note else "") + f"the whole model could not be judged ({why.get(m64, '')}): not called affine"
     bad = [names[m] for m in owners if m is not m64]
     if is_affine and bad:
-        note = (f"the whole model is affine on these inputs although {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} "
+        note = (note + "; " if note else "") + (f"the whole model is affine on these inputs although {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} "
                 "is not: its nonlinearity cancels, saturates or does not reach the output here")
     if is_affine and calls.get(m64):
         out = calls[m64][0].output
