@@ -42,6 +42,9 @@ def test_wilson_matches_the_closed_form():
     assert lo == pytest.approx(centre - half, abs=1e-9) and hi == pytest.approx(centre + half, abs=1e-9)
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
     assert binomtest(k, n).proportion_ci(method="wilson").low == pytest.approx(lo)
+    for k, n, c in [(0, 1, 0.95), (1, 1, 0.95), (0, 1000, 0.9), (3, 7, 0.99), (999, 1000, 0.95), (500, 1000, 0.5)]:
+        ci = binomtest(k, n).proportion_ci(confidence_level=c, method="wilson")  # scipy: the oracle, in tests only
+        assert wilson(k, n, c) == (pytest.approx(ci.low, abs=1e-12), pytest.approx(ci.high, abs=1e-12))
 
 
 def test_examples_and_json(result):

@@ -203,7 +203,7 @@ _BROADCAST_LIMIT = 1 << 26  # elements (256 MB of float32): above, contract with
 def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str) -> torch.Tensor:
     """einsum ``eq`` over seeds-last tensors. Small ones broadcast and sum (one pass over
     long rows of seeds); large ones go through einsum (bmm, less memory)."""
-    if math.prod(torch.broadcast_shapes(shape_a, shape_b)) > _BROADCAST_LIMIT:
+    if math.prod(max(i, j) for i, j in zip(shape_a, shape_b)) > _BROADCAST_LIMIT:  # torch.broadcast_shapes costs 70 µs
         return torch.einsum(eq, a, b)
     return (a.reshape(shape_a) * b.reshape(shape_b)).sum(sum_dim)
 
@@ -253,7 +253,10 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
             z_ = z.detach().requires_grad_(True)
             with torch.enable_grad():
                 h_next = act(z_)
-            (deriv,) = torch.autograd.grad(h_next, z_, torch.ones_like(z))  # σ'(z), elementwise
+                total = h_next.sum()
+            # σ'(z) elementwise, as the gradient of Σσ(z): an explicit grad_outputs tensor would make
+            # autograd import torch.fx's symbolic shapes, and sympy with them (0.5 s per process)
+            (deriv,) = torch.autograd.grad(total, z_)
             h_next = h_next.detach()
         else:
             h_next = act(z)
@@ -329,9 +332,30 @@ def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, pre
     return params, m, v, active, first_hit, loss
 
 
+class _FusedAdam:
+    """torch.optim.Adam(fused=True)'s step on one tensor, without torch.optim: the same kernel
+    (``torch._fused_adam_``) and state, but constructing a torch.optim optimiser imports
+    torch._dynamo (1.2 s in a fresh process) — more than a whole 10,000-seed XOR run."""
+
+    def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.exp_avg = torch.zeros_like(params)
+        self.exp_avg_sq = torch.zeros_like(params)
+        self.state_step = torch.zeros((), dtype=torch.float32, device=params.device)  # as torch.optim keeps it
+
+    def step(self) -> None:
+        self.state_step += 1
+        torch._fused_adam_(
+            [self.params], [self.params.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.state_step],
+            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
+            amsgrad=False, maximize=False,
+        )
+
+
 def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
-    """One optimiser step in place: torch.optim.Adam(fused=True) on the (P, S) parameters — one
-    kernel, and torch's own arithmetic — or SGD; stopped seeds keep their parameters."""
+    """One optimiser step in place: Adam with torch.optim.Adam(fused=True)'s kernel on the (P, S)
+    parameters — one kernel, and torch's own arithmetic — or SGD; stopped seeds keep their
+    parameters."""
     masked = config.stop_loss is not None or config.stop_delta is not None
     if config.optimizer == "adam":
         before = params.clone() if masked else None
@@ -454,7 +478,7 @@ def train(
         step_fn = torch.compile(functools.partial(_step, config, sizes), dynamic=False)
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
     elif config.optimizer == "adam":
-        opt = torch.optim.Adam([params], lr=config.lr, fused=True)
+        opt = _FusedAdam(params, lr=config.lr)
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):

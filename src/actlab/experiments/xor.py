@@ -7,7 +7,7 @@ or loss < 1e-5 (the others). Per activation, over n seeds trained in one vectori
   success      XOR: every output within ``margin`` (0.4) of its target — a margin, because
                float rounding alone can put an affine model's 0.5 on either side of 0.5;
                other datasets: training accuracy ≥ ``min_accuracy``
-  success_ci   95 % Wilson interval (scipy's binomtest)
+  success_ci   95 % Wilson interval (closed form)
   steps to loss < 1e-3 (median and quartiles over the seeds that reach it), final-loss
   quantiles, diverged seeds (NaN or inf loss; never counted as solved)
 
@@ -97,11 +97,23 @@ class XorConfig:
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials."""
-    from scipy.stats import binomtest
+    """Wilson score interval for k successes in n trials, in closed form (z the normal quantile):
 
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+        (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)
+
+    (the same as scipy's ``binomtest(k, n).proportion_ci(method="wilson")``, without importing
+    scipy: 2 s in a fresh process)."""
+    import statistics
+
+    if not (0 <= k <= n and n >= 1):
+        raise ValueError(f"wilson needs 0 ≤ k ≤ n and n ≥ 1, got k={k}, n={n}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2 = k / n, z * z
+    center = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return (0.0 if k == 0 else max(0.0, center - half)), (1.0 if k == n else min(1.0, center + half))
 
 
 def _quantiles(t: torch.Tensor, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, float | None]:

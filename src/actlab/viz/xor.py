@@ -121,38 +121,31 @@ def _frames(result: XorResult, activation: str, max_frames: int | None):
 def xor_3d_gif(result: XorResult, activation: str, path, max_frames: int | None = 200, fps: int = 20) -> Path:
     """The seed's rotating 3-D scatter: (x₁, x₂, target) and (x₁, x₂, prediction), 1° per frame."""
     plt = _mpl()
-    from matplotlib.animation import FuncAnimation
-
     frames, seed = _frames(result, activation, max_frames)
     X, y = np.asarray(result.X), np.asarray(result.y)
     preds = [params_forward(result.config, activation, p, X)[0] for _, p in frames]
     fig = plt.figure(figsize=(5, 4.4))
     ax = fig.add_subplot(projection="3d")
+    ax.scatter(X[:, 0], X[:, 1], y, c="tab:blue", s=40, label="target", depthshade=False)
+    pred = ax.scatter(X[:, 0], X[:, 1], preds[0], c="tab:red", s=40, marker="^", label="prediction", depthshade=False)
+    ax.set_zlim(-0.5, 1.5)
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    ax.legend(loc="upper left", fontsize=7)
 
-    def draw(i: int):
-        ax.clear()
+    def draw(i: int):  # the view turns, so each frame is a full draw; the artists are made once
         step, _ = frames[i]
-        ax.scatter(X[:, 0], X[:, 1], y, c="tab:blue", s=40, label="target", depthshade=False)
-        ax.scatter(X[:, 0], X[:, 1], preds[i], c="tab:red", s=40, marker="^", label="prediction", depthshade=False)
-        ax.set_zlim(-0.5, 1.5)
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
+        pred._offsets3d = (X[:, 0], X[:, 1], preds[i])
         ax.view_init(elev=25, azim=-60 + i)  # 1° per frame
         mse = float(np.mean((preds[i] - y) ** 2))
         ax.set_title(f"{activation}, seed {seed}: step {step}, MSE {mse:.4f}", fontsize=9)
-        ax.legend(loc="upper left", fontsize=7)
 
-    anim = FuncAnimation(fig, draw, frames=len(frames))
-    out = save_gif(anim, path, fps)
-    plt.close(fig)
-    return out
+    return save_gif(fig, len(frames), draw, path, fps)
 
 
 def boundary_gif(result: XorResult, activation: str, path, max_frames: int | None = 100, fps: int = 15) -> Path:
     """The decision boundary of one seed during training."""
     plt = _mpl()
-    from matplotlib.animation import FuncAnimation
-
     frames, seed = _frames(result, activation, max_frames)
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
 
@@ -161,10 +154,7 @@ def boundary_gif(result: XorResult, activation: str, path, max_frames: int | Non
         step, p = frames[i]
         _boundary(ax, result, activation, p, f"{activation}, seed {seed}: step {step}")
 
-    anim = FuncAnimation(fig, draw, frames=len(frames))
-    out = save_gif(anim, path, fps)
-    plt.close(fig)
-    return out
+    return save_gif(fig, len(frames), draw, path, fps)
 
 
 def write_xor_outputs(result: XorResult, out_dir, gifs: bool = False, on_file=None) -> list[Path]:
