@@ -161,3 +161,33 @@ def test_compiled_step_equals_eager():
     compiled = train.train(cfg, XOR.X, XOR.y, 16, compile=True)
     torch.testing.assert_close(compiled.params, eager.params, rtol=1e-7, atol=1e-9)
     assert torch.equal(compiled.steps_run, eager.steps_run) and torch.equal(compiled.first_hit, eager.first_hit)
+
+
+def test_train_many_gives_the_same_bits_as_separate_runs():
+    """Blocks of seeds with different activations and stop rules in one pass = separate runs."""
+    X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    cfgs = [
+        train.TrainConfig(activation="linear", stop_delta=1e-10, n_steps=300),
+        train.TrainConfig(activation="relu", stop_loss=1e-5, n_steps=300),
+        train.TrainConfig(activation="gelu", stop_loss=1e-5, n_steps=300),
+        train.TrainConfig(activation="sigmoid", n_steps=300),
+    ]
+    many = train.train_many(cfgs, X, y, 64, track=[0, 3])
+    assert (many[1].steps_run < 300).any()  # the stop rules really stop seeds
+    for cfg, got in zip(cfgs, many):
+        ref = train.train(cfg, X, y, 64, track=[0, 3])
+        assert got.config == cfg
+        assert torch.equal(got.params, ref.params) and torch.equal(got.loss_history, ref.loss_history)
+        assert torch.equal(got.steps_run, ref.steps_run) and torch.equal(got.first_hit, ref.first_hit)
+        assert torch.equal(got.tracked[3], ref.tracked[3])
+
+
+def test_train_many_refuses_mixed_set_ups():
+    X, y = torch.zeros(4, 2), torch.zeros(4)
+    with pytest.raises(ValueError, match="may differ only"):
+        train.train_many([train.TrainConfig(activation="relu"), train.TrainConfig(activation="tanh", lr=0.1)], X, y, 4)
+    with pytest.raises(ValueError, match="maxout"):
+        train.train_many([train.TrainConfig(activation="relu"), train.TrainConfig(activation="maxout")], X, y, 4)
+    with pytest.raises(ValueError, match="track_every"):
+        train.train(train.TrainConfig(), X, y, 4, track=[0], track_every=0)

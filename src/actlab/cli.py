@@ -78,24 +78,39 @@ def _add_demo(sub) -> None:
     )
     p.add_argument("--out", default="actlab-report", help="report folder (default actlab-report)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="XOR seeds per activation (default 1000; 200 with --quick)")
-    p.add_argument("--quick", action="store_true", help="fewer seeds, activations and frames: about 30 s")
+    p.add_argument("--quick", action="store_true", help="fewer seeds, activations and frames, no OLS on conv: about 15 s")
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args) -> int:
-    from rich.progress import Progress
+    import time
+
     from rich.table import Table
 
-    from .report import DemoConfig, run_demo
+    from .report import SECTIONS, DemoConfig, run_demo
 
     config = DemoConfig(out=args.out, n_seeds=args.seeds, quick=args.quick, seed=args.seed)
-    sections = ["univariate", "collapse", "derivation", "xor", "hidden", "audit"]
-    with Progress(console=_console(stderr=True), transient=True) as progress:
-        task = progress.add_task("demo", total=len(sections) + 1)
+    t0 = time.perf_counter()
+    n = len(SECTIONS)
+    if sys.stderr.isatty():  # a live display on a terminal
+        from rich.progress import Progress, TimeElapsedColumn
 
-        def step(name: str) -> None:
-            progress.update(task, completed=sections.index(name), description=f"demo: {name}")
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=_console(stderr=True), transient=True) as progress:
+            task = progress.add_task("demo", total=n)
+
+            def step(name: str, state: str, seconds: float) -> None:
+                i = SECTIONS.index(name)
+                progress.update(task, completed=i + (state == "done"), description=f"demo {i + 1}/{n}: {name}")
+
+            r = run_demo(config, progress=step)
+    else:  # a log: one plain line per step, with the elapsed time
+
+        def step(name: str, state: str, seconds: float) -> None:
+            i, total = SECTIONS.index(name) + 1, time.perf_counter() - t0
+            what = "…" if state == "start" else f"done in {seconds:.1f} s"
+            sys.stderr.write(f"demo {i}/{n}: {name} {what} ({total:.1f} s elapsed)\n")
+            sys.stderr.flush()
 
         r = run_demo(config, progress=step)
     table = Table(title=f"actlab demo — report in {args.out}/index.html")

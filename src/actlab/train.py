@@ -26,7 +26,7 @@ import contextlib
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -40,6 +40,7 @@ __all__ = [
     "TrainRun",
     "MAXOUT",
     "train",
+    "train_many",
     "train_reference",
     "init_params",
     "forward",
@@ -226,50 +227,68 @@ def _layer(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor | None, x: torch.Te
     return _contract("ois,ibs->obs", w, h, 1, (rows, cols, 1, S), (1, cols, B, S)) + b
 
 
-def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, keep: bool = False):
+def _act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """σ(z), and σ'(z) elementwise when ``keep``."""
+    if not keep:
+        return act(z), None
+    if torch.compiler.is_compiling():  # traceable: no graph break
+        return torch.func.jvp(act, (z,), (torch.ones_like(z),))
+    # eager: autograd through one elementwise op is cheaper than a jvp; σ'(z) is the gradient of
+    # Σσ(z) — an explicit grad_outputs tensor would make autograd import torch.fx's symbolic
+    # shapes, and sympy with them (0.5 s per process)
+    z_ = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        h = act(z_)
+        total = h.sum()
+    (deriv,) = torch.autograd.grad(total, z_)
+    return h.detach(), deriv
+
+
+def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, keep: bool = False, blocks=None):
     """Outputs (B, S) from seeds-last parameters (P, S) on shared inputs x (B, n_in).
 
     Seeds are the last, contiguous dimension: the first layer is GEMMs of (B, n_in) by
     (n_in, S), the others contract small dimensions over long rows of seeds, so that 10⁴
     tiny networks cost a few dozen vectorised passes per step. With ``keep`` it also returns
     what the backward pass needs: per layer (w, input h or None, local derivative).
+    ``blocks``: [(activation, slice of seeds)] when blocks of seeds use different activations.
     """
-    act = None if config.activation == MAXOUT else activations.get(config.activation).fn
+    if blocks is None:
+        blocks = [(config.activation, slice(None))]
+    acts = [(None if name == MAXOUT else activations.get(name).fn, sl) for name, sl in blocks]
     layers = list(_unpack(params_ps, sizes))
     h, tape = None, []
     for i, (w, b) in enumerate(layers):
         z = _layer(w, b, h, x)  # (rows, B, S)
         if i == len(layers) - 1:
             return (z[0], tape + [(w, h, None)]) if keep else z[0]  # (B, S)
-        if act is None:
+        deriv = None
+        if acts[0][0] is None:  # maxout (never mixed with other activations)
             pieces = z.unflatten(0, (config.maxout_k, -1))  # (k, width, B, S)
             h_next = pieces.amax(dim=0)
             if keep:  # amax's own rule: the gradient is shared evenly between tied maxima
                 mask = (pieces == h_next).to(z.dtype)
                 deriv = mask / mask.sum(dim=0)
-        elif keep and torch.compiler.is_compiling():  # traceable: no graph break
-            h_next, deriv = torch.func.jvp(act, (z,), (torch.ones_like(z),))  # σ(z) and σ'(z), elementwise
-        elif keep:  # eager: autograd through one elementwise op is cheaper than a jvp
-            z_ = z.detach().requires_grad_(True)
-            with torch.enable_grad():
-                h_next = act(z_)
-                total = h_next.sum()
-            # σ'(z) elementwise, as the gradient of Σσ(z): an explicit grad_outputs tensor would make
-            # autograd import torch.fx's symbolic shapes, and sympy with them (0.5 s per process)
-            (deriv,) = torch.autograd.grad(total, z_)
-            h_next = h_next.detach()
-        else:
-            h_next = act(z)
+        elif len(acts) == 1:
+            h_next, deriv = _act_and_deriv(acts[0][0], z, keep)
+        else:  # one activation per block of seeds, written into one tensor
+            h_next = torch.empty_like(z)
+            deriv = torch.empty_like(z) if keep else None
+            for act, sl in acts:
+                hb, db = _act_and_deriv(act, z[..., sl].contiguous(), keep)  # contiguous: the kernels (and bits) of a run alone
+                h_next[..., sl] = hb
+                if keep:
+                    deriv[..., sl] = db
         if keep:
             tape.append((w, h, deriv))
         h = h_next
     raise AssertionError("unreachable: an MLP has an output layer")
 
 
-def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, blocks=None):
     """Loss per seed (S,) and its gradient (P, S): backpropagation by hand, layer by layer,
     with the same seeds-last contractions as the forward pass."""
-    out, tape = _forward_ps(config, sizes, params_ps, x, keep=True)  # (B, S)
+    out, tape = _forward_ps(config, sizes, params_ps, x, keep=True, blocks=blocks)  # (B, S)
     B = out.shape[0]
     if config.loss == "mse":
         diff = out - y[:, None]
@@ -300,15 +319,20 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
     return loss, torch.cat(parts[::-1])  # (S,), (P, S)
 
 
-def _track(config: TrainConfig, loss, prev, active, first_hit, step):
+def _track(config: TrainConfig, loss, prev, active, first_hit, step, stops=None):
     """First step below ``hit_loss``, and which seeds are still active after this step's
-    loss (a diverged seed, or one meeting a stop rule, stops for good)."""
+    loss (a diverged seed, or one meeting a stop rule, stops for good). ``stops``: per-seed
+    (stop_loss, stop_delta) tensors when blocks of seeds have different rules (−inf and 0:
+    no rule)."""
     first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
     stop = ~torch.isfinite(loss)
-    if config.stop_loss is not None:
-        stop = stop | (loss < config.stop_loss)
-    if config.stop_delta is not None:
-        stop = stop | ((loss - prev).abs() < config.stop_delta)
+    if stops is not None:
+        stop = stop | (loss < stops[0]) | ((loss - prev).abs() < stops[1])
+    else:
+        if config.stop_loss is not None:
+            stop = stop | (loss < config.stop_loss)
+        if config.stop_delta is not None:
+            stop = stop | ((loss - prev).abs() < config.stop_delta)
     return active & ~stop, first_hit
 
 
@@ -352,11 +376,10 @@ class _FusedAdam:
         )
 
 
-def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
+def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, masked: bool) -> None:
     """One optimiser step in place: Adam with torch.optim.Adam(fused=True)'s kernel on the (P, S)
     parameters — one kernel, and torch's own arithmetic — or SGD; stopped seeds keep their
-    parameters."""
-    masked = config.stop_loss is not None or config.stop_delta is not None
+    parameters (``masked``: some seed can stop)."""
     if config.optimizer == "adam":
         before = params.clone() if masked else None
         params.grad = grad
@@ -449,6 +472,36 @@ def train(
         compile: fuse the step with ``torch.compile`` (worth it on a GPU with many seeds;
             the first step then takes seconds to compile).
     """
+    return train_many([config], X, y, seeds, track=track, track_every=track_every, progress=progress, compile=compile)[0]
+
+
+def train_many(
+    configs: Sequence[TrainConfig],
+    X,
+    y,
+    seeds: Sequence[int] | torch.Tensor | int,
+    *,
+    track: Sequence[int] = (),
+    track_every: int = 5,
+    progress: Callable[[int], None] | None = None,
+    compile: bool = False,
+) -> list[TrainRun]:
+    """``train`` for several configurations that differ only in their activation and stop
+    rules (the activation lab's set-ups), in one batched pass: the seeds of every configuration
+    are blocks of one (P, n_configs·S) tensor, each block with its own activation — the same
+    networks and arithmetic as separate runs, one loop's overhead instead of n_configs. Maxout
+    (a different parameter count) trains alone. Returns one TrainRun per configuration."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("train_many needs at least one configuration")
+    config = configs[0]
+    for c in configs[1:]:
+        if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta) != config:
+            raise ValueError("train_many's configurations may differ only in activation, stop_loss and stop_delta")
+    if len(configs) > 1 and any(c.activation == MAXOUT for c in configs):
+        raise ValueError("maxout has k pieces per unit (more parameters): train it alone, not with other activations")
+    if len(configs) > 1 and compile:
+        raise ValueError("compile=True trains one configuration at a time")
     if isinstance(seeds, int):
         if seeds < 1:
             raise ValueError(f"the number of seeds must be ≥ 1, got {seeds}")
@@ -456,21 +509,34 @@ def train(
     seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
     if seeds.numel() == 0:
         raise ValueError("at least one seed is needed, got none")
+    if track_every < 1:
+        raise ValueError(f"track_every must be ≥ 1, got {track_every}")
     device = resolve_device(config.device)
     X, y = _as_data(config, X, y, device)
-    S, T = seeds.numel(), config.n_steps
+    S1, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
+    S = S1 * n_blocks
     for i in track:
-        if not 0 <= i < S:
-            raise ValueError(f"track index {i} out of range for {S} seeds")
+        if not 0 <= i < S1:
+            raise ValueError(f"track index {i} out of range for {S1} seeds")
+    blocks = [(c.activation, slice(b * S1, (b + 1) * S1)) for b, c in enumerate(configs)] if n_blocks > 1 else None
+    stops = None
+    if n_blocks > 1:  # per-seed stop rules: −inf and 0 never stop a seed
+        stops = tuple(
+            torch.tensor([v if v is not None else default for c in configs for v in [getattr(c, name)] * S1], dtype=config.torch_dtype, device=device)
+            for name, default in (("stop_loss", -math.inf), ("stop_delta", 0.0))
+        )
     sizes = layer_sizes(config, X.shape[1])
-    params = init_params(config, seeds, X.shape[1]).T.contiguous().to(device)  # (P, S)
-    m = v = None  # Adam moments of the compiled step (torch.optim keeps its own in eager mode)
+    # the same initial weights for every block: comparisons between activations are paired
+    params = init_params(config, seeds, X.shape[1]).T.contiguous().repeat(1, n_blocks).to(device)  # (P, S)
+    masked = any(c.stop_loss is not None or c.stop_delta is not None for c in configs)
+    m = v = None  # Adam moments of the compiled step (the eager optimiser keeps its own)
     active = torch.ones(S, dtype=torch.bool, device=device)
     first_hit = torch.full((S,), -1, dtype=torch.int64, device=device)
     steps_run = torch.zeros(S, dtype=torch.int64, device=device)
     prev = torch.full((S,), math.inf, dtype=config.torch_dtype, device=device)
     hist, hist_steps = [], []
-    tracked: dict[int, list[torch.Tensor]] = {i: [] for i in track}
+    tracked_idx = [b * S1 + i for b in range(n_blocks) for i in track]
+    tracked: dict[int, list[torch.Tensor]] = {i: [] for i in tracked_idx}
     tracked_steps: list[int] = []
     batch_at = _batches(config, X.shape[0])
     if compile:
@@ -482,8 +548,8 @@ def train(
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
-            if track and step % track_every == 0:
-                for i in track:
+            if tracked_idx and step % track_every == 0:
+                for i in tracked_idx:
                     tracked[i].append(params[:, i].clone())
                 tracked_steps.append(step)
             idx = batch_at(step)
@@ -495,13 +561,13 @@ def train(
                 steps_run += active  # counts the updates each seed received
                 prev = loss
             elif step < T:
-                loss, grad = _loss_and_grad(config, sizes, params, xb, yb)  # (S,), (P, S)
-                active, first_hit = _track(config, loss, prev, active, first_hit, step)
-                _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active)
+                loss, grad = _loss_and_grad(config, sizes, params, xb, yb, blocks)  # (S,), (P, S)
+                active, first_hit = _track(config, loss, prev, active, first_hit, step, stops)
+                _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked)
                 steps_run += active
                 prev = loss
             else:  # the final loss, at the final parameters
-                loss = _loss(config, _forward_ps(config, sizes, params, xb), yb)
+                loss = _loss(config, _forward_ps(config, sizes, params, xb, blocks=blocks), yb)
                 first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
             if config.record_every and step % config.record_every == 0:
                 hist.append(loss.to(torch.float32, copy=True))
@@ -511,21 +577,26 @@ def train(
     if progress is not None:
         progress(T)
     seconds = time.perf_counter() - t0
-    final = loss
-    return TrainRun(
-        config=config,
-        seeds=seeds,
-        params=params.T.contiguous().cpu(),
-        final_loss=final.cpu(),
-        loss_history=torch.stack(hist).cpu() if hist else None,
-        history_steps=torch.tensor(hist_steps) if hist else None,
-        first_hit=first_hit.cpu(),
-        steps_run=steps_run.cpu(),
-        diverged=(~torch.isfinite(final)).cpu(),
-        tracked={i: torch.stack(p).cpu() for i, p in tracked.items()},
-        tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
-        seconds=seconds,
-    )
+    history = torch.stack(hist).cpu() if hist else None
+    params, final = params.T.contiguous().cpu(), loss.cpu()
+    runs = []
+    for b, c in enumerate(configs):
+        sl = slice(b * S1, (b + 1) * S1)
+        runs.append(TrainRun(
+            config=c,
+            seeds=seeds,
+            params=params[sl].clone(),
+            final_loss=final[sl].clone(),
+            loss_history=None if history is None else history[:, sl].contiguous(),
+            history_steps=torch.tensor(hist_steps) if hist else None,
+            first_hit=first_hit[sl].cpu(),
+            steps_run=steps_run[sl].cpu(),
+            diverged=(~torch.isfinite(final[sl])),
+            tracked={i: torch.stack(tracked[b * S1 + i]).cpu() for i in track},
+            tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
+            seconds=seconds / n_blocks,  # the pass's time, shared evenly
+        ))
+    return runs
 
 
 # ---------------------------------------------------------------------------- the oracle

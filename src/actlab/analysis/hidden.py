@@ -143,7 +143,7 @@ def square_not_universal(widths=(2, 8, 32), n_seeds: int = 8, n_steps: int = 300
     Oracle: a square network is a quadratic polynomial in x, so its MSE is ≥ that of the
     least-squares quadratic, computed in closed form; tanh networks can go below it.
     """
-    from ..train import TrainConfig, train
+    from ..train import TrainConfig, train_many
 
     x = np.linspace(-2, 2, 101)
     y = np.sin(3 * x)
@@ -153,10 +153,14 @@ def square_not_universal(widths=(2, 8, 32), n_seeds: int = 8, n_steps: int = 300
     xor = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     sq_xor = (xor[:, 0] - xor[:, 1]) ** 2  # one square unit solves XOR exactly
     rows = []
-    for act in ("square", "tanh"):
+    acts = ("square", "tanh")
+    by_width = {}
+    for w in widths:  # both activations of one width in one batched pass
+        cfgs = [TrainConfig(hidden=(w,), activation=a, n_steps=n_steps, lr=0.01, dtype="float64", record_every=0) for a in acts]
+        by_width[w] = train_many(cfgs, x[:, None], y, n_seeds)
+    for i, act in enumerate(acts):
         for w in widths:
-            cfg = TrainConfig(hidden=(w,), activation=act, n_steps=n_steps, lr=0.01, dtype="float64", record_every=0)
-            run = train(cfg, x[:, None], y, n_seeds)
+            run = by_width[w][i]
             finite = run.final_loss[torch.isfinite(run.final_loss)]
             rows.append({"activation": act, "width": w, "best_mse": float(finite.min()) if finite.numel() else None})
     return {
