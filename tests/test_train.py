@@ -191,3 +191,15 @@ def test_train_many_refuses_mixed_set_ups():
         train.train_many([train.TrainConfig(activation="relu"), train.TrainConfig(activation="maxout")], X, y, 4)
     with pytest.raises(ValueError, match="track_every"):
         train.train(train.TrainConfig(), X, y, 4, track=[0], track_every=0)
+
+
+def test_first_hit_from_the_history_equals_per_step_tracking():
+    """float32 runs that record every step read first_hit off the history; others track it."""
+    X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    base = dict(activation="tanh", stop_loss=1e-5, n_steps=400)
+    every_step = train.train(train.TrainConfig(record_every=1, **base), X, y, 128)
+    tracked = train.train(train.TrainConfig(record_every=7, **base), X, y, 128)
+    assert (every_step.first_hit >= 0).sum() > 10 and (every_step.first_hit < 0).any()  # some hit, some never
+    assert torch.equal(every_step.first_hit, tracked.first_hit)
+    assert torch.equal(every_step.params, tracked.params)

@@ -324,7 +324,8 @@ def _track(config: TrainConfig, loss, prev, active, first_hit, step, stops=None)
     loss (a diverged seed, or one meeting a stop rule, stops for good). ``stops``: per-seed
     (stop_loss, stop_delta) tensors when blocks of seeds have different rules (−inf and 0:
     no rule)."""
-    first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
+    if first_hit is not None:  # None: derived from the loss history after training
+        first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
     stop = ~torch.isfinite(loss)
     if stops is not None:
         stop = stop | (loss < stops[0]) | ((loss - prev).abs() < stops[1])
@@ -381,11 +382,12 @@ def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Te
     parameters — one kernel, and torch's own arithmetic — or SGD; stopped seeds keep their
     parameters (``masked``: some seed can stop)."""
     if config.optimizer == "adam":
+        masked = masked and not bool(active.all())  # nobody stopped yet: nothing to restore
         before = params.clone() if masked else None
         params.grad = grad
         opt.step()
         if masked:
-            params.copy_(torch.where(active, params, before))
+            torch.where(active, params, before, out=params)  # in place: one pass, not two
     else:
         params.sub_(torch.where(active, grad, 0), alpha=config.lr)
 
@@ -529,6 +531,8 @@ def train_many(
     # the same initial weights for every block: comparisons between activations are paired
     params = init_params(config, seeds, X.shape[1]).T.contiguous().repeat(1, n_blocks).to(device)  # (P, S)
     masked = any(c.stop_loss is not None or c.stop_delta is not None for c in configs)
+    # a float32 loss history of every step holds first_hit already: no per-step bookkeeping
+    hit_from_history = not compile and config.record_every == 1 and config.torch_dtype == torch.float32
     m = v = None  # Adam moments of the compiled step (the eager optimiser keeps its own)
     active = torch.ones(S, dtype=torch.bool, device=device)
     first_hit = torch.full((S,), -1, dtype=torch.int64, device=device)
@@ -562,7 +566,8 @@ def train_many(
                 prev = loss
             elif step < T:
                 loss, grad = _loss_and_grad(config, sizes, params, xb, yb, blocks)  # (S,), (P, S)
-                active, first_hit = _track(config, loss, prev, active, first_hit, step, stops)
+                active, hit = _track(config, loss, prev, active, None if hit_from_history else first_hit, step, stops)
+                first_hit = first_hit if hit_from_history else hit
                 _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked)
                 steps_run += active
                 prev = loss
@@ -578,6 +583,9 @@ def train_many(
         progress(T)
     seconds = time.perf_counter() - t0
     history = torch.stack(hist).cpu() if hist else None
+    if hit_from_history:  # the first row (step) below hit_loss, −1 if none
+        below = history < config.hit_loss  # (T + 1, S): the exact float32 losses _track would have compared
+        first_hit = torch.where(below.any(dim=0), below.to(torch.int8).argmax(dim=0), -1)
     params, final = params.T.contiguous().cpu(), loss.cpu()
     runs = []
     for b, c in enumerate(configs):

@@ -23,4 +23,4 @@ def render_derivation(derivation, path, width_in: float = 10.0) -> Path:
         else:
             fig.text(0.04, y, f"${text}$", fontsize=11, va="top")
         y -= heights[kind] / total
-    return save_figure(fig, path, dpi=120)
+    return save_figure(fig, path, dpi=120, tight=False)  # the figure is sized to its lines: one draw, not two
