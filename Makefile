@@ -1,5 +1,6 @@
 # make demo   — install into .venv if needed, then run the main job
 # make test   — install into .venv if needed, then run the tests
+# make figures — regenerate docs/img/ and the README's measured tables
 # A second run installs nothing: the venv is rebuilt only when pyproject.toml or
 # constraints.txt change.
 
@@ -8,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo test test-slow bench figures clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_collapse.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_fold.py
+	$(PY) benchmarks/bench_audit.py
+	$(PY) benchmarks/bench_xor_command.py
+
+# docs/img/ and the README's measured tables, regenerated on this machine (about ten minutes)
+figures: $(STAMP)
+	$(PY) benchmarks/make_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis

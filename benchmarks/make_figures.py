@@ -1,0 +1,200 @@
+"""Regenerate docs/img/ and every measured table of the README on this machine.
+
+    make figures          # = .venv/bin/python benchmarks/make_figures.py [--skip-bench]
+
+Figures: docs/img/xor_success.png, xor_boundaries.png, xor_loss_curves_all.png and
+derivation_2-2-1.png. Tables: each README block between `<!-- figures:NAME -->` and
+`<!-- /figures:NAME -->` is replaced by what this script measures now —
+  xor          the XOR lab over 2,000 seeds, and where the failed ReLU seeds end up
+  demo         `actlab demo` and `actlab demo --quick`, whole commands, fresh processes
+  collapse     benchmarks/bench_collapse.py (cold and warm whole calls, and the parts)
+  xor-command  benchmarks/bench_xor_command.py (the whole command against a plain loop)
+  train        benchmarks/bench_train.py (CPU rows)
+  audit        benchmarks/bench_audit.py (the zoo)
+  fold         benchmarks/bench_fold.py
+Every block says which command produced it. --skip-bench regenerates the figures and the xor
+block only (a minute instead of ten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMG = ROOT / "docs" / "img"
+README = ROOT / "README.md"
+PLATEAUS = {"1/6 (three points fitted, one averaged)": 1 / 6, "1/4 (the best affine fit)": 1 / 4, "1/8": 1 / 8}
+
+
+def _bench(script: str, *args: str) -> dict | list:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--json"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def xor_block() -> str:
+    import torch
+
+    from actlab import activations, symbolic, train, viz
+    from actlab.experiments.xor import XorConfig, XorResult, run_xor
+
+    acts = ("linear", "sigmoid", "relu", "tanh", "maxout", "square")
+    t0 = time.perf_counter()
+    result = run_xor(XorConfig(activations=acts, n_seeds=2000))
+    seconds = time.perf_counter() - t0
+    viz.plot_success(result, IMG / "xor_success.png")
+    classic = XorConfig(activations=("linear", "sigmoid", "relu", "tanh"), n_seeds=2000)
+    viz.plot_boundaries(XorResult(classic, result.X, result.y, {k: result.activations[k] for k in classic.activations}),
+                        IMG / "xor_boundaries.png")
+    viz.plot_loss_curves(run_xor(XorConfig(activations=(*activations.names(), train.MAXOUT), n_seeds=1000)),
+                         IMG / "xor_loss_curves_all.png")
+    viz.render_derivation(symbolic.derive((2, 2, 1)), IMG / "derivation_2-2-1.png")
+    rows = ["| activation | solved (2,000 seeds) | 95 % Wilson CI | final MSE median | steps to loss 1e-3: median (q25–q75) |",
+            "|---|---:|---:|---:|---:|"]
+    for name, st in result.activations.items():
+        h = st.steps_to_hit
+        steps = "never" if h["median"] is None else f"{h['median']:.0f} ({h['q25']:.0f}–{h['q75']:.0f})"
+        rows.append(f"| {name} | {_pct(st.success_rate)} | {100 * st.success_ci[0]:.1f}–{100 * st.success_ci[1]:.1f} % "
+                    f"| {st.final_mse_median:.2g} | {steps} |")
+    # where the failed ReLU seeds end: their final MSE against the known plateaus
+    cfg = classic.train_config("relu")
+    data_X = torch.tensor(result.X)
+    y = torch.tensor(result.y)
+    run = train.train(cfg, data_X, y, torch.arange(2000))
+    pred = train.forward(cfg, run.params, data_X)  # (S, 4)
+    solved = ((pred - y).abs() < classic.margin).all(dim=1)
+    mse = ((pred - y) ** 2).mean(dim=1)[~solved]
+    counts = {k: int(((mse - v).abs() < 1e-3).sum()) for k, v in PLATEAUS.items()}
+    other = int(mse.numel() - sum(counts.values()))
+    relu = result.activations["relu"]
+    breakdown = (f"Over 2,000 seeds the article's ReLU set-up solves XOR {_pct(relu.success_rate)} of the time. "
+                 f"The {int(mse.numel()):,} failures end at MSE " + ", ".join(f"{k}: {n:,}" for k, n in counts.items())
+                 + f"; other values: {other:,}.")
+    return "\n".join([
+        f"(`python benchmarks/make_figures.py --skip-bench`, 2 CPU cores: the six rows train in {seconds:.1f} s.)",
+        "", *rows, "", breakdown,
+    ])
+
+
+def _wall(cmd: list[str], repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def demo_block() -> str:
+    actlab = str(Path(sys.executable).with_name("actlab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        quick = _wall([actlab, "demo", "--quick", "--out", f"{tmp}/q"])
+        full = _wall([actlab, "demo", "--out", f"{tmp}/f"], repeats=1)
+    return (f"`actlab demo` takes {full:.0f} s and `actlab demo --quick` {quick:.1f} s here (whole commands in fresh "
+            "processes, imports included, 2 CPU cores; `make figures` measures them: the full demo once, --quick the "
+            "median of 3).")
+
+
+def collapse_block() -> str:
+    d = _bench("bench_collapse.py", "--repeats", "3")
+    rows = ["| arch | OLS s | collapse, cold (first call in a process) | collapse, warm | building W, b (no certificate) | certificate | OLS max rel err | collapse max rel err | method |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in d["rows"]:
+        rows.append(f"| {r['arch']} | {r['ols_seconds']:.2f} | {1e3 * r['cold_seconds']:.0f} ms — {r['cold_ratio']:,.0f}× "
+                    f"| {1e3 * r['warm_seconds']:.1f} ms — {r['warm_ratio']:,.0f}× | {1e3 * r['collapse_seconds']:.1f} ms — "
+                    f"{r['speedup']:,.0f}× | {1e3 * r['certify_seconds']:.1f} ms | {r['ols_max_rel_error']:.1e} "
+                    f"| {r['collapse_max_rel_error']:.1e} | {r['collapse_method']} |")
+    return "\n".join([f"(`python benchmarks/bench_collapse.py --repeats 3`, torch {d['torch']}, {d['threads']} threads, "
+                      "float64; ratios are the same run's OLS over the collapse figure.)", "", *rows])
+
+
+def xor_command_block() -> str:
+    d = _bench("bench_xor_command.py")
+    return (f"`python benchmarks/bench_xor_command.py`: `actlab xor --activations relu --seeds 10000 --steps 1000 --json` "
+            f"takes {d['actlab_command_s']:.2f} s as a whole process; a plain batched loop (per-seed parameters as batched "
+            f"tensors, autograd, torch.optim.Adam; benchmarks/plain_xor_loop.py) takes {d['plain_loop_s']:.2f} s on the same "
+            f"work — {d['ratio']:.2f}×. Of actlab's run, training without any recording takes {d['train_bare_s']:.2f} s, with "
+            f"the command's loss history, stopping and tracked seed {d['train_recorded_s']:.2f} s; the statistics "
+            f"{d['statistics_s']:.2f} s.")
+
+
+def train_block() -> str:
+    d = _bench("bench_train.py")
+    return "\n".join([
+        f"(`python benchmarks/bench_train.py`, torch {d['torch']}, {d['threads']} CPU threads; XOR 2-4-1, Adam, 1,000 steps, float32.)",
+        "",
+        "| what | figure |",
+        "|---|---:|",
+        f"| per-seed loop (nn.Sequential + torch.optim.Adam), relu, scaled to 1,000 seeds | {d['loop_seconds_1000_seeds']:.0f} s |",
+        f"| batched, relu, S = 1,000 | {d['batched_1000']['seconds']:.2f} s — {d['speedup_vs_loop']:,.0f}× the loop |",
+        f"| batched, relu, S = 10,000 | {d['cpu']['net_steps_per_s']:.2g} net-steps/s |",
+        f"| batched, tanh, S = 10,000 | {d['cpu_tanh']['net_steps_per_s']:.2g} net-steps/s |",
+    ])
+
+
+def audit_block() -> str:
+    rows = _bench("bench_audit.py")
+    out = ["| model | input | forward | audit cold | audit warm | first nonlinear | map (on access) |",
+           "|---|---|---:|---:|---:|---|---:|"]
+    for r in rows:
+        first = "— (affine)" if r["is_affine"] else r["first_nonlinear"]
+        map_s = "" if r["map_s"] is None else f"{r['map_s']:.1f} s"
+        out.append(f"| {r['model']} | {'×'.join(map(str, r['input']))} | {1e3 * r['forward_s']:.1f} ms | "
+                   f"{1e3 * r['audit_cold_s']:.0f} ms ({r['ratio_cold']:.0f}×) | {1e3 * r['audit_warm_s']:.0f} ms "
+                   f"({r['ratio_warm']:.0f}×) | {first} | {map_s} |")
+    return "\n".join(["(`python benchmarks/bench_audit.py`, batch 8, float32 models, fresh process per model.)", "", *out])
+
+
+def fold_block() -> str:
+    d = _bench("bench_fold.py")
+    rows, res = d["rows"], d["resnet18"]
+    dense = (f"- the seed's largest dense network ({d['layers_before']} modules) folds into {d['layers_after']}; FLOPs fall "
+             f"{d['flop_ratio']:.0f}×, inference time " + ", ".join(
+                 f"{r['speedup']:.0f}× at batch {r['batch']:,} ({r['speedup_over_flop_ratio']:.2f} of the FLOP ratio)" for r in rows) + ";")
+    resnet = (f"- ResNet-18 (examples/zoo.py, 3×64×64): {res['bn_original']} BatchNorms → {res['bn_actlab']} with `actlab.fold` "
+              f"and {res['bn_fx']} with `torch.fx.experimental.optimization.fuse` of the same model in the same run; inference "
+              + ", ".join(f"at batch {r['batch']}: original {r['original_ms']:.1f} ms, fold {r['actlab_ms']:.1f} ms, fuse "
+                          f"{r['fx_ms']:.1f} ms (fold/fuse {r['actlab_ms'] / r['fx_ms']:.2f})" for r in res["rows"])
+              + f"; largest relative error against the original run in float64: fold {res['err_actlab']:.1e}, fuse "
+              f"{res['err_fx']:.1e} (the float32 original itself: {res['err_original']:.1e}). `fold` takes "
+              f"{res['fold_seconds']:.2f} s (every merge and the whole model checked in float64), `fuse` {res['fuse_seconds']:.2f} s.")
+    return "\n".join(["(`python benchmarks/bench_fold.py`, 2 CPU cores, float32, medians of 7.)", "", dense, resnet])
+
+
+BLOCKS = {"xor": xor_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
+          "train": train_block, "audit": audit_block, "fold": fold_block}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--skip-bench", action="store_true", help="figures and the xor block only")
+    p.add_argument("--only", nargs="+", choices=list(BLOCKS), help="regenerate these blocks only")
+    args = p.parse_args()
+    names = args.only or (["xor"] if args.skip_bench else list(BLOCKS))
+    text = README.read_text(encoding="utf-8")
+    for name in names:
+        print(f"figures: {name} …", file=sys.stderr, flush=True)
+        body = BLOCKS[name]()
+        pattern = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(\n<!-- /figures:{re.escape(name)} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no block <!-- figures:{name} --> … <!-- /figures:{name} -->")
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        tmp = README.with_name(".README.md.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(README)  # after each block, atomically: an interrupted run keeps what it measured
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Import cost is part of the API: a fresh process pays for `import torch` and nothing a call
+does not need — no torch._dynamo (torch.func, torch.optim), scipy, sympy or matplotlib."""
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("torch._dynamo", "scipy", "sympy", "matplotlib", "sklearn")
+
+SCRIPT = """
+import json, sys
+import torch
+import actlab
+from actlab import nets, train
+from actlab.experiments.xor import XorConfig, run_xor
+seen = {}
+seen["import"] = [m for m in HEAVY if m in sys.modules]
+spec = nets.spec_from_sizes("conv", in_shape=(3, 32, 32), out=128, hidden=(32, 32, 32), pool=(True, True, False))
+m = actlab.collapse(nets.build(spec, "linear", seed=0), spec.in_shape)
+assert m.verified and m.method == "reverse"
+dense = nets.spec_from_sizes("rnn", in_shape=(20, 3), out=4, hidden=(8,))
+assert actlab.collapse(nets.build(dense, "linear", seed=0), dense.in_shape).verified
+seen["collapse"] = [m for m in HEAVY if m in sys.modules]
+X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+train.train(train.TrainConfig(activation="relu", stop_loss=1e-5, n_steps=50), X, torch.tensor([0.0, 1.0, 1.0, 0.0]), 16)
+run_xor(XorConfig(activations=("linear", "relu", "tanh", "maxout"), n_seeds=16, n_steps=30))
+seen["train"] = [m for m in HEAVY if m in sys.modules]
+print(json.dumps(seen))
+"""
+
+
+def test_collapse_and_training_import_nothing_heavy():
+    out = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n" + SCRIPT], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"import": [], "collapse": [], "train": []}
+
+
+def test_xor_command_imports_nothing_heavy():
+    code = (
+        "import sys, io, contextlib\n"
+        "from actlab.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['xor', '--activations', 'relu,linear', '--seeds', '20', '--steps', '20', '--json']) == 0\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
