@@ -186,10 +186,10 @@ def main() -> int:
     for name in names:
         print(f"figures: {name} …", file=sys.stderr, flush=True)
         body = BLOCKS[name]()
-        pattern = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(\n<!-- /figures:{re.escape(name)} -->)", re.S)
+        pattern = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(<!-- /figures:{re.escape(name)} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md has no block <!-- figures:{name} --> … <!-- /figures:{name} -->")
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
         tmp = README.with_name(".README.md.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(README)  # after each block, atomically: an interrupted run keeps what it measured

@@ -80,3 +80,18 @@ def test_large_widths_are_refused_fast():
 def test_bad_layers(bad):
     with pytest.raises(ValueError, match="layers"):
         symbolic.derive(bad)
+
+
+def test_eleven_units_have_distinct_weight_symbols():
+    """Was: w^{(1)}_{111} named both (1, 11) and (11, 1) — 143 symbols for 144 parameters, and
+    substitute fed two weights one value."""
+    d = symbolic.derive((11, 11, 1))
+    names = [str(sym) for W, b in d.weight_symbols for sym in (*W, *b)]
+    assert len(names) == 11 * 11 + 11 + 11 + 1 and len(set(names)) == len(names)
+    assert "w^{(1)}_{1,11}" in names and "w^{(1)}_{11,1}" in names
+    rng = np.random.default_rng(0)
+    weights, biases = [rng.normal(size=(11, 11)), rng.normal(size=(1, 11))], [rng.normal(size=11), rng.normal(size=1)]
+    W, b = symbolic.substitute(d, weights, biases)
+    m = actlab.collapse(_net((11, 11, 1), weights, biases), (11,))
+    assert np.allclose(W, m.weight.numpy(), atol=1e-10) and np.allclose(b, m.bias.numpy(), atol=1e-10)
+    assert symbolic.derive((2, 2, 1)).steps[-1].equations[-1] == "y = w'_{11} x_{1} + w'_{12} x_{2} + b'_{1}"

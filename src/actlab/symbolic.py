@@ -88,6 +88,12 @@ def _check_layers(layers: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
+def _pair(j: int, i: int, rows: int, cols: int) -> str:
+    """Subscript of weight (j, i): "ji" while every index is one digit, "j,i" otherwise — with
+    11 units, "111" would name both (1, 11) and (11, 1)."""
+    return f"{j}{i}" if rows < 10 and cols < 10 else f"{j},{i}"
+
+
 def derive(layers: Sequence[int] = (2, 2, 1), activation: str = "linear", max_terms: int = MAX_TERMS) -> Derivation:
     """Generate the derivation for a network of the given widths (input first, output last)."""
     layers = _check_layers(layers)
@@ -111,7 +117,7 @@ def derive(layers: Sequence[int] = (2, 2, 1), activation: str = "linear", max_te
             W = sp.Matrix([[sp.Symbol(f"beta_{l + 1}")]])
             b = sp.Matrix([sp.Symbol(f"b_{l + 1}")])
         else:
-            W = sp.Matrix(rows, cols, lambda j, i: sp.Symbol(f"w^{{({l + 1})}}_{{{j + 1}{i + 1}}}"))
+            W = sp.Matrix(rows, cols, lambda j, i: sp.Symbol(f"w^{{({l + 1})}}_{{{_pair(j + 1, i + 1, rows, cols)}}}"))
             b = sp.Matrix(rows, 1, lambda j, _: sp.Symbol(f"b^{{({l + 1})}}_{{{j + 1}}}"))
         Ws.append(W)
         bs.append(b)
@@ -195,10 +201,11 @@ def derive(layers: Sequence[int] = (2, 2, 1), activation: str = "linear", max_te
     if chain:
         rename = [f"\\beta' = {sp.latex(W[0, 0])}", f"b' = {sp.latex(b[0])}", "y = \\beta' x + b'"]
     else:
-        rename = [f"w'_{{{k + 1}{i + 1}}} = {sp.latex(W[k, i])}" for k in range(layers[-1]) for i in range(layers[0])]
+        pair = lambda k, i: _pair(k + 1, i + 1, layers[-1], layers[0])  # noqa: E731
+        rename = [f"w'_{{{pair(k, i)}}} = {sp.latex(W[k, i])}" for k in range(layers[-1]) for i in range(layers[0])]
         rename += [f"b'_{{{k + 1}}} = {sp.latex(b[k])}" for k in range(layers[-1])]
         for k in range(layers[-1]):
-            terms = " + ".join(f"w'_{{{k + 1}{i + 1}}} {sp.latex(x[i])}" for i in range(layers[0]))
+            terms = " + ".join(f"w'_{{{pair(k, i)}}} {sp.latex(x[i])}" for i in range(layers[0]))
             rename.append(f"{sp.latex(y_names[k])} = {terms} + b'_{{{k + 1}}}")
     steps.append(
         Step(

@@ -1,16 +1,21 @@
-"""Train S independent small MLPs at once: S is a leading dimension of every tensor.
+"""Train S independent small MLPs at once: seeds are the last, contiguous dimension.
 
 Network, per seed s (biases zero at init, weights glorot-uniform):
 
     h₀ = x,   h_l = σ(W_l h_{l−1} + b_l)  (l = 1..L−1),   ŷ = W_L h_{L−1} + b_L
 
 with σ any registry activation, or maxout: h_l = max_k (W_{l,k} h_{l−1} + b_{l,k}).
-Loss per seed: MSE mean((ŷ − y)²), or BCE on the logit ŷ. All parameters of one seed live
-in one row of a flat (S, P) tensor; gradients come from one backward pass of Σ_s loss_s
-(seeds do not interact, so row s of the gradient is seed s's own). Adam and SGD are written
-out elementwise with torch.optim's exact formulas, so that early-stopped seeds can be
-frozen by a mask; the per-seed oracle (``train_reference``) uses nn.Sequential and
-torch.optim.Adam itself.
+Loss per seed: MSE mean((ŷ − y)²), or BCE on the logit ŷ. All parameters live in one flat
+(P, S) tensor, seeds last: the first layer is a GEMM of the (B, n_in) inputs by (n_in, S)
+weights, the others contract small dimensions over long rows of seeds. Backpropagation is
+written out by hand with the same contractions (σ'(z) from autograd through the one
+elementwise op, or maxout's tie-sharing rule); seeds do not interact, so column s of the
+gradient is seed s's own. The eager step applies torch.optim.Adam(fused=True)'s kernel to the
+whole tensor (or plain SGD); seeds that meet a stop rule are frozen by a mask. ``compile=True``
+runs a pure-tensor step with Adam written out, fused by torch.compile (for GPUs).
+``train_many`` trains several set-ups that differ only in the activation and stop rules as
+blocks of one tensor: the same bits as separate runs, one loop's overhead. The per-seed
+oracle (``train_reference``) uses nn.Sequential and torch.optim.Adam itself.
 
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
