@@ -3,6 +3,8 @@
 import math
 
 import numpy as np
+import warnings
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -375,3 +377,54 @@ def test_map_on_data_of_a_relu_net_in_one_region():
     assert m.verified
     w = net[2].weight @ net[0].weight
     assert torch.allclose(m.weight, w) and torch.allclose(m.bias, net[2].weight @ net[0].bias + net[2].bias)
+
+
+class _DetachedLinear(nn.Module):
+    """Affine in its values, but autograd sees a constant: .detach() inside forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.lin(x).detach() + 0 * x[:, :3]
+
+
+class _NoGradLinear(_DetachedLinear):
+    def forward(self, x):
+        with torch.no_grad():
+            return self.lin(x)
+
+
+class _CastsInternally(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(64, 4)
+
+    def forward(self, x):
+        return self.lin(x.float())
+
+
+@pytest.mark.parametrize("cls", [_DetachedLinear, _NoGradLinear])
+def test_forward_without_gradients_is_collapsed_by_probing(cls):
+    """Was: 'not affine' — reverse mode read W off gradients the forward had cut."""
+    torch.manual_seed(0)
+    model = cls()
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        m = actlab.collapse(model, (64,))
+        c = actlab.check_affine(model, in_shape=(64,))
+    assert m.verified and m.method == "forward" and c.is_affine
+    assert torch.allclose(m.weight, model.lin.weight.double()) and torch.allclose(m.bias, model.lin.bias.double())
+
+
+def test_a_module_that_casts_internally_is_judged_at_its_own_precision():
+    """Was: 'mat1 and mat2 must have the same dtype' — float64 weights met the float32 cast."""
+    torch.manual_seed(0)
+    model = _CastsInternally()
+    c = actlab.check_affine(model, in_shape=(64,))
+    assert c.is_affine and c.precision == "float32" and c.tolerance == actlab.tolerance_for(torch.float32)
+    m = actlab.collapse(model, (64,))
+    assert m.precision == "float32" and torch.allclose(m.weight, model.lin.weight.double(), atol=1e-6)
+    relu = nn.Sequential(_CastsInternally(), nn.ReLU())
+    assert not actlab.check_affine(relu, in_shape=(64,)).is_affine

@@ -211,3 +211,41 @@ def test_audit_max_bytes(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main(["audit", "lin:net", "--input-shape", "6", "--max-bytes", "lots"])
     assert exc.value.code == 2 and "expected a size in bytes" in capsys.readouterr().err
+
+
+def test_diverged_seeds_are_counted_and_the_run_finishes(tmp_path, capsys):
+    """Was: 'Out of range float values are not JSON compliant: nan', nothing written."""
+    out = tmp_path / "x"
+    assert main(["xor", "--optimizer", "sgd", "--lr", "1e6", "--seeds", "20", "--steps", "50", "--out", str(out)]) == 0
+    d = json.loads((out / "results.json").read_text())
+    assert d["activations"]["relu"]["diverged"] > 0 and d["activations"]["relu"]["success_rate"] == 0.0
+    assert sorted(p.name for p in out.iterdir()) == ["boundaries.png", "loss_curves.png", "results.json", "success.png"]
+    capsys.readouterr()
+    assert main(["xor", "--optimizer", "sgd", "--lr", "1e6", "--seeds", "20", "--steps", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["activations"]["linear"]["diverged"] > 0
+
+
+def test_out_on_an_existing_file_is_a_usage_error(tmp_path, capsys):
+    f = tmp_path / "README.md"
+    f.write_text("mine")
+    for argv in (["xor", "--seeds", "4", "--steps", "4"], ["univariate"], ["demo", "--quick"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, "--out", str(f)])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "existing file" in err and err.count("\n") == 1
+    assert f.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
+def test_internal_failure_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    import actlab.experiments.xor as xor
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(xor, "run_xor", boom)
+    monkeypatch.delenv("ACTLAB_TRACEBACK", raising=False)
+    assert main(["xor", "--seeds", "4", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]  # (a progress display may leave an empty line)
+    assert len(lines) == 1 and "failed: RuntimeError: simulated failure" in lines[0] and "Traceback (most recent" not in err
+    assert not (tmp_path / "o").exists()

@@ -122,3 +122,14 @@ def test_fold_traces_custom_modules_with_functional_calls():
     assert rep.merged == ["conv + bn (BatchNorm, eval) → one Conv2d"]
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert _close(model, folded, x) < 1e-13
+
+
+def test_a_dearer_merge_says_so():
+    """Was: two 3×3 convs on a large image merged into a dearer 5×5 without a word."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(8, 8, 3), nn.Conv2d(8, 8, 3)).double()
+    x = torch.randn(2, 8, 32, 32, dtype=torch.float64)
+    folded, rep = fold_with_report(model, x)
+    assert len(rep.merged) == 1 and "dearer" in rep.merged[0] and "multiply-adds" in rep.merged[0]
+    folded, rep = fold_with_report(model, x, cheaper_only=True)
+    assert not rep.merged and any("multiply-adds" in w for w in rep.left) and len(folded) == 2

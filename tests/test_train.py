@@ -203,3 +203,14 @@ def test_first_hit_from_the_history_equals_per_step_tracking():
     assert (every_step.first_hit >= 0).sum() > 10 and (every_step.first_hit < 0).any()  # some hit, some never
     assert torch.equal(every_step.first_hit, tracked.first_hit)
     assert torch.equal(every_step.params, tracked.params)
+
+
+def test_config_takes_numpy_integers_and_names_bad_values():
+    import numpy as np
+
+    cfg = train.TrainConfig(hidden=(np.int64(4), np.int32(3)))
+    assert cfg.hidden == (4, 3) and all(type(h) is int for h in cfg.hidden)
+    assert train.TrainConfig(hidden=np.int64(5)).hidden == (5,)
+    for bad in ((4.5,), (0,), (True,), ()):
+        with pytest.raises(ValueError, match="hidden must be"):
+            train.TrainConfig(hidden=bad)

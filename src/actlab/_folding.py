@@ -175,10 +175,11 @@ def merge_pair(
         merged, why, what = _with_bn(a, b), "", f"(BatchNorm, eval) → one {type(a).__name__}"
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
         merged, why = _conv_conv(a, b)
-        if merged is not None and cheaper_only:
-            why = _dearer(merged, b_out, _conv_macs(a, b_in) + _conv_macs(b, b_out))
-            merged = None if why else merged
+        dearer = _dearer(merged, b_out, _conv_macs(a, b_in) + _conv_macs(b, b_out)) if merged is not None else ""
+        if dearer and cheaper_only:
+            merged, why = None, dearer
         what = "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}"
+        what += f" — dearer: {dearer}" if merged is not None and dearer else ""
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
         pool, channels = (b, b_in.shape[1]) if isinstance(b, nn.AvgPool2d) else (a, a_in.shape[1])
         conv = _avgpool_as_conv(pool, channels, b_in)

@@ -23,9 +23,9 @@ domain only, and says so.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -124,22 +124,24 @@ def _prepare(model_or_fn: Any, in_shape: Any, device: str = "cpu") -> _Target:
     if isinstance(model_or_fn, nn.Module):
         probe = torch.zeros((2, *in_shape), dtype=torch.float64, device=device)
         error: Exception | None = None
-        for fn in _float64_versions(model_or_fn, device):
+        for fn, in_dtype, what in _float64_versions(model_or_fn, device):
             try:
                 with torch.no_grad():
-                    out = _to_torch(fn(probe), 2, type(model_or_fn).__name__)
+                    out = _to_torch(fn(probe.to(in_dtype)), 2, type(model_or_fn).__name__)
             except (TypeError, ValueError) as exc:  # wrong return type: no other version will do
                 raise type(exc)(str(exc)) from None
             except Exception as exc:
                 error = exc
                 continue
+            # precision observed, not assumed: a model that casts internally returns its own dtype
+            precision = min(in_dtype, out.dtype if out.is_floating_point() else in_dtype, key=lambda d: torch.finfo(d).bits)
             return _Target(
-                fn=lambda x, fn=fn: _to_torch(fn(x), x.shape[0], "the model").to(torch.float64),
+                fn=lambda x, fn=fn, in_dtype=in_dtype: _to_torch(fn(x.to(in_dtype)), x.shape[0], "the model").to(torch.float64),
                 in_shape=in_shape,
                 out_shape=tuple(out.shape[1:]),
-                dtype=torch.float64,
+                dtype=precision,
                 differentiable=True,
-                description=f"float64 copy of {type(model_or_fn).__name__}",
+                description=f"{what} of {type(model_or_fn).__name__}, {str(precision).removeprefix('torch.')} precision",
             )
         raise ValueError(
             f"the model raised on an input of shape {(2, *in_shape)}: {type(error).__name__}: {error}"
@@ -189,23 +191,28 @@ def _prepare(model_or_fn: Any, in_shape: Any, device: str = "cpu") -> _Target:
 
 
 def _float64_versions(model: nn.Module, device: str):
-    """Ways to run ``model`` in float64 without touching it, cheapest first.
+    """Ways to run ``model`` without touching it, most precise and cheapest first, as
+    (function, input dtype, description).
 
     ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
     once (a deepcopy copies, then converts). A module that keeps float32 tensors outside its
     parameters and buffers fails that way on float64 input; a deepcopy converted with ``.to``
-    is the fallback.
+    is the fallback. A module that casts its input internally (``x.float()`` before its layers)
+    fails both: it is then run as it is, at its own precision.
     """
     state = {
         name: t.detach().to(device=device, dtype=torch.float64) if t.is_floating_point() else t.to(device)
         for name, t in (*model.named_parameters(), *model.named_buffers())
     }
-    yield lambda x: torch.func.functional_call(model, state, (x,), strict=False)
+    yield (lambda x: torch.func.functional_call(model, state, (x,), strict=False)), torch.float64, "float64 copy"
     try:
-        copied = copy.deepcopy(model).to(device=device, dtype=torch.float64)
+        copied = copy.deepcopy(model)
     except Exception:  # not copyable (locks, open files): nothing more to try
         return
-    yield copied
+    own = next((t.dtype for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()), torch.float32)
+    yield copy.deepcopy(copied).to(device=device, dtype=torch.float64), torch.float64, "float64 copy"
+    if own != torch.float64:
+        yield copied.to(device), own, "a copy at its own precision"
 
 
 def _resolve_device(device: str) -> str:
@@ -360,6 +367,29 @@ def _reverse(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, to
     return weight, bias  # (m, d), (m,)
 
 
+def _gradients_disagree(t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str) -> str:
+    """Why reverse-mode W cannot be trusted, or "": along one random direction v, the function's
+    own difference quotient (f(εv) − f(0)) / ε must match W v. A forward that runs under
+    torch.no_grad(), calls .detach() or uses a straight-through autograd.Function has
+    gradients that are not its values' — then they differ by far more than ε."""
+    g = torch.Generator().manual_seed(12345)
+    v = torch.rand(t.in_shape, generator=g, dtype=torch.float64).mul_(2).sub_(1).to(device)  # (*in_shape)
+    eps = 1e-3
+    with torch.no_grad():
+        f_eps = t.fn((eps * v).unsqueeze(0)).reshape(-1)  # (m,)
+    quotient = (f_eps - bias) / eps
+    wv = weight @ v.reshape(-1)  # (m,)
+    scale = max(wv.abs().max().item(), quotient.abs().max().item(), 1e-300)
+    err = (quotient - wv).abs().max().item()
+    # the quotient's own rounding at the working precision (float32 black boxes: ~1e-4 here);
+    # gradients cut by no_grad or detach are off by the whole of W v
+    rounding = 64 * torch.finfo(t.dtype).eps * max(f_eps.abs().max().item(), bias.abs().max().item()) / eps
+    if not math.isfinite(err) or err > 0.01 * scale + rounding:
+        return (f"reverse-mode gradients disagree with the function's values (relative {err / scale:.2g} along a random "
+                "direction): torch.no_grad(), .detach() or a straight-through autograd.Function inside forward?")
+    return ""
+
+
 def _uniform(shape: tuple[int, ...], scale: float, gen: torch.Generator, device: str) -> torch.Tensor:
     return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1).mul_(scale).to(device)
 
@@ -431,9 +461,15 @@ def _collapse_target(
     if method == "reverse":
         try:
             weight, bias = _reverse(t, chunk_size, device)
-        except Exception:  # autograd or vmap does not go through this callable: probe instead
+        except Exception:  # autograd does not go through this callable: probe instead
             method = "forward"
             t0 = time.perf_counter()
+        else:
+            why = _gradients_disagree(t, weight, bias, device)
+            if why:  # autograd sees another function than the values (no_grad, detach, straight-through)
+                warnings.warn(f"{why}: W is built by forward probing instead", stacklevel=3)
+                method = "forward"
+                t0 = time.perf_counter()
     if method == "forward":
         weight, bias = _basis_probe(t, chunk_size, device)
     if at is not None:

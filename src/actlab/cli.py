@@ -47,6 +47,15 @@ def _nonneg_int(value: str) -> int:
     return n
 
 
+def _folder(value: str) -> str:
+    """An output folder: created if missing, refused if a file is in the way."""
+    import os
+
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is an existing file; expected a folder (created if missing)")
+    return value
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -76,7 +85,7 @@ def _add_demo(sub) -> None:
         epilog="examples:\n  actlab demo\n  actlab demo --quick --out /tmp/report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", default="actlab-report", help="report folder (default actlab-report)")
+    p.add_argument("--out", type=_folder, default="actlab-report", help="report folder (default actlab-report)")
     p.add_argument("--seeds", type=_positive_int, default=None, help="XOR seeds per activation (default 1000; 200 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer seeds, activations and frames, no OLS on conv: about 15 s")
     p.add_argument("--seed", type=_nonneg_int, default=0)
@@ -267,7 +276,7 @@ def _add_xor(sub) -> None:
     p.add_argument("--n-points", type=_positive_int, default=200, help="points of the dataset (ignored for xor)")
     p.add_argument("--noise", type=float, default=0.0, help="coordinate noise of the dataset (default 0)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
-    p.add_argument("--out", default=None, help="folder for results.json and the figures (default actlab-xor; none with --json)")
+    p.add_argument("--out", type=_folder, default=None, help="folder for results.json and the figures (default actlab-xor; none with --json)")
     p.add_argument("--gif", action="store_true", help="also write the animations (3-D scatter for XOR, boundary during training)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_cmd_xor)
@@ -346,7 +355,7 @@ def _add_univariate(sub) -> None:
         epilog="examples:\n  actlab univariate --out uni\n  actlab univariate --seed 3 --json --no-gif",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", default=None, help="folder for univariate.gif and results.json (default actlab-univariate; none with --json)")
+    p.add_argument("--out", type=_folder, default=None, help="folder for univariate.gif and results.json (default actlab-univariate; none with --json)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="draws the chains, the learners and the data (default 0)")
     p.add_argument("--no-gif", action="store_true", help="skip the animation")
     p.add_argument("--json", action="store_true", help="print the results as JSON (files only with an explicit --out)")
@@ -716,6 +725,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a path the user gave: exists as a file, unwritable, full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"actlab {args.command}: error: {exc.strerror or exc}{where}\n")
+        return EXIT_USAGE
+    except Exception as exc:  # a failure of actlab's own (or of torch): say what, exit 1, no traceback
+        import os
+
+        if os.environ.get("ACTLAB_TRACEBACK"):
+            raise
+        sys.stderr.write(f"actlab {args.command}: failed: {type(exc).__name__}: {exc} "
+                         "(ACTLAB_TRACEBACK=1 shows where; nothing was written)\n")
+        return 1
 
 
 if __name__ == "__main__":

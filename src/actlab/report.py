@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ._jsonsafe import finite
+
 __all__ = ["DemoConfig", "run_demo", "format_value", "lookup"]
 
 
@@ -383,7 +385,7 @@ def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, fl
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        results = _finite(_compute(config, tmp, progress or (lambda name, state, seconds: None)))
+        results = finite(_compute(config, tmp, progress or (lambda name, state, seconds: None)))
         results["figures"] = sorted(os.listdir(tmp))
         (tmp / "index.html").write_text(_html(results), encoding="utf-8")
         (tmp / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False), encoding="utf-8")
@@ -402,12 +404,3 @@ def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, fl
     return results
 
 
-def _finite(x):
-    """JSON-ready: non-finite floats become None (null), tuples lists."""
-    if isinstance(x, dict):
-        return {str(k): _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

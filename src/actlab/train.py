@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import numbers
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
@@ -76,10 +77,10 @@ class TrainConfig:
     data_seed: int = 0  # minibatch order (shared by all seeds)
 
     def __post_init__(self) -> None:
-        hidden = tuple(self.hidden) if not isinstance(self.hidden, int) else (self.hidden,)
-        object.__setattr__(self, "hidden", hidden)
-        if not hidden or any((not isinstance(h, int)) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be one or more widths ≥ 1, got {self.hidden!r}")
+        hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else tuple(self.hidden)
+        if not hidden or any(not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1 for h in hidden):
+            raise ValueError(f"hidden must be one or more integer widths ≥ 1, got {self.hidden!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))  # numpy integers welcome
         if self.activation != MAXOUT:
             object.__setattr__(self, "activation", activations.resolve(self.activation))
         if self.maxout_k < 1:

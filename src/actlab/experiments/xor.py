@@ -18,6 +18,7 @@ affine fit to XOR is w = 0, b = ½ with MSE 0.25, and so must the trained net be
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import activations, datasets
+from .._jsonsafe import finite as json_finite
 from .. import train as tr
 from ..affine import collapse
 
@@ -64,7 +66,7 @@ class XorConfig:
         object.__setattr__(self, "activations", tuple(dict.fromkeys(acts)))
         if isinstance(self.hidden, int):
             object.__setattr__(self, "hidden", (self.hidden,))
-        if not (isinstance(self.n_seeds, int) and self.n_seeds >= 1):
+        if not (isinstance(self.n_seeds, numbers.Integral) and not isinstance(self.n_seeds, bool) and self.n_seeds >= 1):
             raise ValueError(f"n_seeds must be an integer ≥ 1, got {self.n_seeds!r}")
         if self.dataset not in datasets.names():
             raise ValueError(f"unknown dataset {self.dataset!r}; expected one of: {', '.join(datasets.names())}")
@@ -72,6 +74,15 @@ class XorConfig:
             raise ValueError(f"margin must be in (0, 0.5], got {self.margin}")
         if not 0 < self.min_accuracy <= 1:
             raise ValueError(f"min_accuracy must be in (0, 1], got {self.min_accuracy}")
+        for name, low in (("seed", 0), ("n_points", 1), ("n_examples", 0), ("track_every", 1)):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
+                raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not (isinstance(self.noise, numbers.Real) and math.isfinite(self.noise) and self.noise >= 0):
+            raise ValueError(f"noise must be a finite number ≥ 0, got {self.noise!r}")
+        if not isinstance(self.seed_stopping, bool):
+            raise ValueError(f"seed_stopping must be True or False, got {self.seed_stopping!r}")
         self.train_config(self.activations[0])  # validates hidden, steps, lr, optimizer, loss, device
 
     def train_config(self, activation: str) -> tr.TrainConfig:
@@ -176,13 +187,14 @@ class XorResult:
     activations: dict[str, ActivationStats] = field(default_factory=dict)
 
     def to_dict(self, full: bool = False) -> dict:
+        """JSON-ready: a diverged seed's NaN (loss, parameters) becomes null."""
         out = {
             "config": self.config.to_dict(),
             "activations": {k: v.to_dict(full) for k, v in self.activations.items()},
         }
         if full:
             out["data"] = {"X": self.X, "y": self.y}
-        return out
+        return json_finite(out)
 
 
 def _predictions(cfg: tr.TrainConfig, params: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -227,16 +239,17 @@ def _stats(config: XorConfig, activation: str, data: datasets.Dataset, run: tr.T
     keep = {int(s): run.params[int(s) - config.seed].tolist() for s in solved + failed}
     collapsed = None
     if activation != tr.MAXOUT and activations.get(activation).is_affine:
-        i = int(torch.argmin((run.final_loss - run.final_loss.median()).abs()))  # a typical seed
-        net = tr.to_module(cfg, run.params[i], X.shape[1])
-        amap = collapse(net, in_shape=(X.shape[1],))
-        collapsed = {
-            "seed": int(seeds[i]),
-            "weight": amap.weight[0].tolist(),
-            "bias": float(amap.bias[0]),
-            "mse": float(mse[i]) if bool(finite[i]) else None,
-            "rank": amap.rank(),
-        }
+        losses = torch.where(finite, run.final_loss, math.inf)  # a typical seed among those that did not diverge
+        if bool(finite.any()):
+            i = int(torch.argmin((losses - run.final_loss[finite].median()).abs()))
+            amap = collapse(tr.to_module(cfg, run.params[i], X.shape[1]), in_shape=(X.shape[1],))
+            collapsed = {
+                "seed": int(seeds[i]),
+                "weight": amap.weight[0].tolist(),
+                "bias": float(amap.bias[0]),
+                "mse": float(((pred[i] - y) ** 2).mean()),
+                "rank": amap.rank(),
+            }
     return ActivationStats(
         name=activation,
         n_seeds=n,
