@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -336,8 +336,8 @@ def test_property_folded_collapse_equals_basis_probing(stack):
     try:
         with torch.no_grad():
             out = model(torch.zeros(1, 3, size, size))
-    except RuntimeError:  # the drawn stack shrinks the image below one pixel
-        return
+    except RuntimeError:  # the drawn stack shrinks the image below one pixel: not a valid draw
+        assume(False)
     model = nn.Sequential(*model, nn.Linear(out.shape[1], 2)).double().eval()
     m = actlab.collapse(model, (3, size, size), method="reverse")
     oracle = actlab.collapse(model, (3, size, size), method="forward", fold=False)
@@ -428,3 +428,56 @@ def test_a_module_that_casts_internally_is_judged_at_its_own_precision():
     assert m.precision == "float32" and torch.allclose(m.weight, model.lin.weight.double(), atol=1e-6)
     relu = nn.Sequential(_CastsInternally(), nn.ReLU())
     assert not actlab.check_affine(relu, in_shape=(64,)).is_affine
+
+
+@st.composite
+def _affine_on_a_domain(draw):
+    """A random affine composition and a domain away from 0: shifted, scaled, one-sided."""
+    seed = draw(st.integers(0, 10_000))
+    widths = draw(st.lists(st.integers(1, 6), min_size=2, max_size=4))
+    shift = draw(st.floats(-1e3, 1e3, allow_nan=False))
+    scale = draw(st.sampled_from([1e-3, 1.0, 50.0]))
+    one_sided = draw(st.booleans())
+    return seed, widths, shift, scale, one_sided
+
+
+@settings(max_examples=30, deadline=None)
+@given(_affine_on_a_domain())
+def test_property_affine_compositions_on_shifted_domains(case):
+    seed, widths, shift, scale, one_sided = case
+    g = torch.Generator().manual_seed(seed)
+    mats = [(torch.randn(o, i, generator=g, dtype=torch.float64), torch.randn(o, generator=g, dtype=torch.float64) * 10)
+            for i, o in zip(widths, widths[1:])]
+    W = torch.eye(widths[0], dtype=torch.float64)
+    b = torch.zeros(widths[0], dtype=torch.float64)
+    for A, c in mats:  # the closed-form oracle: W = A_L ⋯ A_1, b = Σ A_L ⋯ A_{i+1} c_i
+        W, b = A @ W, A @ b + c
+
+    def f(x):
+        for A, c in mats:
+            x = x @ A.T + c
+        return x
+
+    u = torch.rand(32, widths[0], generator=g, dtype=torch.float64)
+    X = shift + scale * (u if one_sided else 2 * u - 1)  # (32, d), away from 0
+    c = actlab.check_affine(f, inputs=X)
+    assert c.is_affine, c.message
+    ref = X @ W.T + b
+    assert (c.map(X) - ref).abs().max() <= 1e-9 * max(ref.abs().max().item(), 1.0)
+    m = actlab.collapse(f, (widths[0],))
+    assert torch.allclose(m.weight, W, atol=1e-9 * W.abs().max().item()) and m.verified
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.floats(1.0, 100.0))
+def test_property_relu_layer_is_affine_on_one_region_only(seed, d, margin):
+    """relu(Ax + c) is affine where every pre-activation keeps its sign, not across a kink."""
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(3, d, generator=g, dtype=torch.float64)
+    c = torch.full((3,), margin, dtype=torch.float64) + A.abs().sum(dim=1)  # positive on the unit box
+    f = lambda x: torch.relu(x @ A.T + c)  # noqa: E731
+    inside = torch.rand(64, d, generator=g, dtype=torch.float64)  # [0, 1]^d: all pre-activations > margin
+    ok = actlab.check_affine(f, inputs=inside)
+    assert ok.is_affine and torch.allclose(ok.map.weight, A) and torch.allclose(ok.map.bias, c)
+    across = inside * 0 + (torch.rand(64, d, generator=g, dtype=torch.float64) * 2 - 1) * 10 * (margin + A.abs().sum())
+    assert not actlab.check_affine(f, inputs=across).is_affine

@@ -55,9 +55,10 @@ class _Product(nn.Module):
         return self.a(x) * self.b(x)
 
 
-@pytest.mark.parametrize("model, node", [(_Functional(), "relu"), (_Product(), "mul")])
-def test_functional_nonlinearity_is_caught_and_attributed(model, node):
-    torch.manual_seed(1)
+@pytest.mark.parametrize("cls, node", [(_Functional, "relu"), (_Product, "mul")])
+def test_functional_nonlinearity_is_caught_and_attributed(cls, node):
+    torch.manual_seed(1)  # before the module is built: its weights are the seed's
+    model = cls()
     r = audit(model, torch.randn(32, 4))
     assert not r.is_affine
     assert [n["node"] for n in r.nodes] == [node] and r.first_nonlinear == node

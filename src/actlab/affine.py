@@ -274,7 +274,13 @@ class AffineMap:
         return self.residual is not None and self.tolerance is not None and self.residual <= self.tolerance
 
     def rank(self, rtol: float | None = None) -> int:
-        """Numerical rank of W (singular values above σ_max · max(m, d) · eps by default)."""
+        """Numerical rank of W: singular values above σ_max · rtol, by default the larger of
+        max(m, d) · eps and the map's tolerance — below the precision the map was certified to,
+        a singular value is rounding (a 10-wide bottleneck of a deep float64 net leaves values at
+        4e-14 · σ_max that eps · max(m, d) alone would count)."""
+        if rtol is None:
+            eps = torch.finfo(self.weight.dtype).eps * max(self.weight.shape)
+            rtol = max(eps, self.tolerance or 0.0)
         return int(torch.linalg.matrix_rank(self.weight, rtol=rtol).item())
 
     def __call__(self, x: Any) -> Any:
@@ -333,18 +339,20 @@ class _AffineModule(nn.Module):
 # Collapse
 
 
-def _basis_probe(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _basis_probe(t: _Target, chunk_size: int, device: str, step: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """W[:, i] = (f(h·eᵢ) − f(0)) / h: h = 1 on the boxes around 0; a step inside the data's
+    spread when the map is built on given inputs (a unit step would leave a small domain)."""
     d, m = t.d_in, t.d_out
-    out = torch.empty((d + 1, m), dtype=torch.float64, device=device)  # row 0: f(0); row i: f(e_i)
+    out = torch.empty((d + 1, m), dtype=torch.float64, device=device)  # row 0: f(0); row i: f(h e_i)
     with torch.no_grad():
         for start in range(0, d + 1, chunk_size):
             k = min(chunk_size, d + 1 - start)
             rows = torch.arange(start, start + k)
             e = torch.zeros((k, d), dtype=torch.float64, device=device)  # (k, d): 0, then e_1, e_2, ...
-            e[(rows > 0).nonzero().squeeze(1), rows[rows > 0] - 1] = 1.0
+            e[(rows > 0).nonzero().squeeze(1), rows[rows > 0] - 1] = step
             out[start : start + k] = t.fn(e.reshape(k, *t.in_shape)).reshape(k, m)
     bias = out[0].clone()
-    return (out[1:] - bias).T.contiguous(), bias  # (m, d), (m,)
+    return ((out[1:] - bias) / step).T.contiguous(), bias  # (m, d), (m,)
 
 
 def _reverse(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -428,6 +436,7 @@ def _collapse_target(
     device: str,
     fold_model: Any = None,
     at: torch.Tensor | None = None,
+    step: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, str, float, tuple[str, ...]]:
     """W and b of ``t``, the method used, the seconds taken and the merges applied: with
     ``fold_model`` (the model behind ``t``), through its cost-aware fold where there is one.
@@ -471,7 +480,7 @@ def _collapse_target(
                 method = "forward"
                 t0 = time.perf_counter()
     if method == "forward":
-        weight, bias = _basis_probe(t, chunk_size, device)
+        weight, bias = _basis_probe(t, chunk_size, device, step)
     if at is not None:
         bias = bias - weight @ at.reshape(-1)  # f(at) − W·at
     seconds = fold_seconds + time.perf_counter() - t0
@@ -520,6 +529,12 @@ def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tu
     return worst, witness
 
 
+def _data_step(inputs: torch.Tensor) -> float:
+    """A probing step inside the inputs' spread: 10⁻³ of their largest coordinate deviation."""
+    spread = inputs.reshape(inputs.shape[0], -1).std(dim=0).max().item() if inputs.shape[0] > 1 else 0.0
+    return 1e-3 * spread if math.isfinite(spread) and spread > 0 else 1e-3
+
+
 def _data_residual(
     t: _Target, weight: torch.Tensor, bias: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor | None = None
 ) -> tuple[float, dict]:
@@ -549,7 +564,7 @@ def map_on_data(
     inputs = torch.as_tensor(inputs).to(device=device, dtype=torch.float64)
     t = _prepare(model_or_fn, tuple(inputs.shape[1:]), device)
     weight, bias, used, seconds, merges = _collapse_target(
-        t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=inputs.mean(dim=0)
+        t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=inputs.mean(dim=0), step=_data_step(inputs)
     )
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
     m = AffineMap(
@@ -782,8 +797,10 @@ def check_affine(
     mres, amap, note = 0.0, None, ""
     try:
         # on given inputs, linearise inside their convex hull (at their mean), never assume 0
-        at = None if inp is None else inp.mean(dim=0)
-        weight, bias, used, seconds, merges = _collapse_target(t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=at)
+        at, step = (None, 1.0) if inp is None else (inp.mean(dim=0), _data_step(inp))
+        weight, bias, used, seconds, merges = _collapse_target(
+            t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=at, step=step
+        )
         amap = AffineMap(
             weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
             precision=precision, folded=merges,

@@ -618,9 +618,11 @@ def _add_hidden(sub) -> None:
             "demonstrations: maxout solves XOR with no activation; the square activation solves XOR but is not "
             "universal; float32 flush-to-zero makes a 'linear' network nonlinear."
         ),
+        epilog="examples:\n  actlab hidden\n  actlab hidden --json > catalogue.json\n  actlab hidden --seed 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--seed", type=_nonneg_int, default=0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the probes and the demonstrations' training (default 0)")
+    p.add_argument("--json", action="store_true", help="print every verdict and demonstration as JSON")
     p.set_defaults(func=_cmd_hidden)
 
 
@@ -663,6 +665,8 @@ def _add_activations(sub) -> None:
         "activations",
         help="list the activation registry",
         description="Every activation actlab knows, with its formula and aliases. Use the names with --activation.",
+        epilog="examples:\n  actlab activations\n  actlab activations --json\n  actlab xor --activations gelu,silu,maxout",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--json", action="store_true", help="print the registry as JSON")
     p.set_defaults(func=_cmd_activations)
