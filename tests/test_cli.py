@@ -249,3 +249,37 @@ def test_internal_failure_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
     lines = [line for line in err.splitlines() if line.strip()]  # (a progress display may leave an empty line)
     assert len(lines) == 1 and "failed: RuntimeError: simulated failure" in lines[0] and "Traceback (most recent" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_audit_fold_failures_are_one_line(tmp_path, capsys, monkeypatch):
+    """Was: tracebacks for --fold on a model without parameters, and for a torch.export failure."""
+    import torch
+
+    (tmp_path / "plain.py").write_text(
+        "import torch.nn as nn\n"
+        "def noparams():\n    return nn.Sequential(nn.ReLU(), nn.Flatten())\n"
+        "def net():\n    return nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "plain:noparams", "--input-shape", "4", "--fold", "f.pt2"]) == 2
+    err = capsys.readouterr().err
+    assert "no parameters" in err and err.count("\n") == 1 and not (tmp_path / "f.pt2").exists()
+
+    def broken_export(*a, **k):
+        raise RuntimeError("export says no")
+
+    monkeypatch.setattr(torch.export, "export", broken_export)
+    monkeypatch.delenv("ACTLAB_TRACEBACK", raising=False)
+    assert main(["audit", "plain:net", "--input-shape", "4", "--fold", "g.pt2"]) == 1
+    err = capsys.readouterr().err
+    assert "failed: RuntimeError: export says no" in err and "Traceback (most" not in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pt2" or p.name.startswith(".")) == []
+
+
+def test_every_subcommand_help_has_examples():
+    from actlab.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, p in sub.choices.items():
+        assert "examples" in (p.epilog or "") and f"actlab {name}" in p.epilog, name
