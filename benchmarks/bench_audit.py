@@ -30,19 +30,13 @@ def _one(name: str, batch: int, repeats: int) -> dict:
     import torch
 
     import actlab
+    from bench_fold import _median_seconds  # the model's forward, timed as bench_fold times it
     from examples import zoo
 
     factory, shape, expected_affine, expected_first = zoo.ZOO[name]
     model = factory()
     x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0))
-    times = []
-    with torch.no_grad():
-        model(x)
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    forward = statistics.median(times)
+    forward = _median_seconds(model, x, repeats)
     t0 = time.perf_counter()
     report = actlab.audit(model, x)
     cold = time.perf_counter() - t0
