@@ -207,12 +207,13 @@ def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[t
 _BROADCAST_LIMIT = 1 << 26  # elements (256 MB of float32): above, contract with einsum, not broadcast-and-sum
 
 
-def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str) -> torch.Tensor:
+def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str, out=None) -> torch.Tensor:
     """einsum ``eq`` over seeds-last tensors. Small ones broadcast and sum (one pass over
-    long rows of seeds); large ones go through einsum (bmm, less memory)."""
+    long rows of seeds); large ones go through einsum (bmm, less memory). ``out``: write there."""
     if math.prod(max(i, j) for i, j in zip(shape_a, shape_b)) > _BROADCAST_LIMIT:  # torch.broadcast_shapes costs 70 µs
-        return torch.einsum(eq, a, b)
-    return (a.reshape(shape_a) * b.reshape(shape_b)).sum(sum_dim)
+        r = torch.einsum(eq, a, b)
+        return r if out is None else out.copy_(r)
+    return torch.sum(a.reshape(shape_a) * b.reshape(shape_b), sum_dim, out=out)
 
 
 def _broadcast_first_layer(x: torch.Tensor) -> bool:
@@ -304,17 +305,19 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
         loss = F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
         g = (torch.sigmoid(out) - y[:, None]) / B
     g_z = g[None]  # (1, B, S)
-    parts: list[torch.Tensor] = []
+    grad = torch.empty_like(params_ps)  # (P, S): each layer's gradient is written into its view
+    views = list(_unpack(grad, sizes))
     for l in range(len(sizes) - 1, -1, -1):
         w, h, _ = tape[l]
+        gw, gb = views[l]  # (rows, cols, S), (rows, 1, S)
         rows, cols, S = w.shape
         if h is None and not _broadcast_first_layer(x):
-            gw = torch.matmul(x.T, g_z)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
+            torch.matmul(x.T, g_z, out=gw)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
         elif h is None:  # see _layer: no tiny-K GEMM on a GPU
-            gw = _contract("obs,ib->ois", g_z, x.T, 2, (rows, 1, B, S), (1, cols, B, 1))
+            _contract("obs,ib->ois", g_z, x.T, 2, (rows, 1, B, S), (1, cols, B, 1), out=gw)
         else:
-            gw = _contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S))
-        parts += [g_z.sum(dim=1), gw.reshape(rows * cols, S)]  # reversed below: W then b
+            _contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S), out=gw)
+        torch.sum(g_z, dim=1, keepdim=True, out=gb)
         if l:
             g_h = _contract("ois,obs->ibs", w, g_z, 0, (rows, cols, 1, S), (rows, 1, B, S))  # (cols, B, S)
             deriv = tape[l - 1][2]
@@ -322,7 +325,7 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
                 g_z = (deriv * g_h[None]).flatten(0, 1)  # back to the k·width pieces
             else:
                 g_z = g_h * deriv
-    return loss, torch.cat(parts[::-1])  # (S,), (P, S)
+    return loss, grad  # (S,), (P, S)
 
 
 def _track(config: TrainConfig, loss, prev, active, first_hit, step, stops=None):
