@@ -356,10 +356,43 @@ def _basis_probe(t: _Target, chunk_size: int, device: str, step: float = 1.0) ->
 
 
 def _reverse(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row j of W is ∇f_j: one forward pass at 0, then the output basis pulled back in vmapped
+    chunks; where vmap cannot go through f, a plain autograd pass over a batch of copies."""
+    try:
+        return _reverse_vmapped(t, chunk_size, device)
+    except Exception:  # no batching rule, an unused input, a private API gone: the plain pass
+        return _reverse_batched(t, chunk_size, device)
+
+
+def _reverse_vmapped(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward at 0, then k cotangents eⱼ at a time through the engine under
+    ``torch.func.vmap``. The engine is called directly (what ``torch.autograd.grad`` does
+    inside): ``autograd.grad`` with a cotangent tensor imports torch.fx's symbolic shapes and
+    sympy, and ``torch.func.jacrev`` imports torch._dynamo — seconds in a fresh process against
+    milliseconds for the pass."""
+    from torch.autograd.graph import _engine_run_backward
+
+    d, m = t.d_in, t.d_out
+    x = torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device, requires_grad=True)  # (1, *in_shape)
+    with torch.enable_grad():
+        y = t.fn(x).reshape(m)  # (m,)
+
+    def pull(v: torch.Tensor) -> torch.Tensor:
+        (g,) = _engine_run_backward((y,), (v,), True, False, (x,), False, False)
+        return g
+
+    weight = torch.empty((m, d), dtype=torch.float64, device=device)
+    eye = torch.eye(m, dtype=torch.float64, device=device)
+    for start in range(0, m, chunk_size):
+        rows = eye[start : start + chunk_size]  # (k, m)
+        weight[start : start + rows.shape[0]] = torch.func.vmap(pull)(rows).reshape(rows.shape[0], d)
+    return weight, y.detach()  # (m, d), (m,)
+
+
+def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Row j of W is ∇f_j, for k rows at a time: f runs on a batch of k copies of 0 and one
     plain autograd pass pulls back Σᵢ yᵢ[j₀ + i], whose gradient's row i is ∇f_{j₀+i} (rows of
-    a batch are independent). No torch.func: its first use in a process imports torch._dynamo
-    (1 s and more, against milliseconds for the pass itself)."""
+    a batch are independent). Costs a forward pass over k rows where vmap costs one."""
     d, m = t.d_in, t.d_out
     weight = torch.empty((m, d), dtype=torch.float64, device=device)
     bias = None
