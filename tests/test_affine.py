@@ -481,3 +481,18 @@ def test_property_relu_layer_is_affine_on_one_region_only(seed, d, margin):
     assert ok.is_affine and torch.allclose(ok.map.weight, A) and torch.allclose(ok.map.bias, c)
     across = inside * 0 + (torch.rand(64, d, generator=g, dtype=torch.float64) * 2 - 1) * 10 * (margin + A.abs().sum())
     assert not actlab.check_affine(f, inputs=across).is_affine
+
+
+def test_both_reverse_passes_agree_with_forward_probing():
+    """The vmapped engine pass and its fallback (a batch of copies) against basis probing."""
+    from actlab.affine import _basis_probe, _prepare, _reverse_batched, _reverse_vmapped
+
+    for arch, kw in [("conv", dict(in_shape=(3, 12, 12), out=7, hidden=(4, 5), pool=(True, False))),
+                     ("rnn", dict(in_shape=(6, 3), out=5, hidden=(4, 6)))]:
+        model = actlab.nets.build(actlab.nets.spec_from_sizes(arch, **kw), "linear", seed=1)
+        t = _prepare(model, kw["in_shape"])
+        W0, b0 = _basis_probe(t, 64, "cpu")
+        for rev in (_reverse_vmapped, _reverse_batched):
+            W, b = rev(t, 3, "cpu")  # chunks of 3 rows: several chunks
+            torch.testing.assert_close(W, W0, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(b, b0, rtol=1e-12, atol=1e-12)
