@@ -485,7 +485,7 @@ def test_property_relu_layer_is_affine_on_one_region_only(seed, d, margin):
 
 def test_both_reverse_passes_agree_with_forward_probing():
     """The vmapped engine pass and its fallback (a batch of copies) against basis probing."""
-    from actlab.affine import _basis_probe, _prepare, _reverse_batched, _reverse_vmapped
+    from actlab._probing import _basis_probe, _prepare, _reverse_batched, _reverse_vmapped
 
     for arch, kw in [("conv", dict(in_shape=(3, 12, 12), out=7, hidden=(4, 5), pool=(True, False))),
                      ("rnn", dict(in_shape=(6, 3), out=5, hidden=(4, 6)))]:

@@ -1,0 +1,269 @@
+"""How W and b are read off a function: the model or black box wrapped as a float64 batch
+function (``_prepare``), forward probing with the basis, and reverse mode.
+
+    forward   W[:, i] = (f(h·eᵢ) − f(0)) / h          d + 1 evaluations, batched in chunks
+    reverse   W[j, :] = ∇ₓ f_j                         one forward pass, the m output basis
+                                                        vectors pulled back through autograd
+
+``actlab.affine`` builds maps and certificates on top of these.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+# ----------------------------------------------------------------------------------------
+# Wrapping a module or a black box as a float64 torch function on batches
+
+
+@dataclass
+class _Target:
+    fn: Callable[[torch.Tensor], torch.Tensor]  # (N, *in_shape) float64 -> (N, *out_shape) float64
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    dtype: torch.dtype  # precision the function really computes in
+    differentiable: bool  # torch autograd flows from input to output
+    description: str
+
+    @property
+    def d_in(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def d_out(self) -> int:
+        return math.prod(self.out_shape)
+
+
+def _check_in_shape(in_shape: Any) -> tuple[int, ...]:
+    if isinstance(in_shape, int):
+        in_shape = (in_shape,)
+    try:
+        shape = tuple(int(s) for s in in_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"in_shape must be a tuple of positive ints (without the batch dimension), got {in_shape!r}")
+    if not shape or any(s <= 0 for s in shape) or any(s != t for s, t in zip(shape, in_shape)):
+        raise ValueError(f"in_shape must be a non-empty tuple of positive ints (without the batch dimension), got {in_shape!r}")
+    return shape
+
+
+def _to_torch(out: Any, n: int, what: str) -> torch.Tensor:
+    if isinstance(out, np.ndarray):
+        out = torch.from_numpy(np.ascontiguousarray(out))
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{what} must return one tensor or array of shape (N, ...), got {type(out).__name__}")
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(f"{what} must return a batch with leading dimension N={n}, got shape {tuple(out.shape)}")
+    if not (out.is_floating_point() or out.is_complex()):
+        out = out.to(torch.float64)
+    return out
+
+
+def _prepare(model_or_fn: Any, in_shape: Any, device: str = "cpu") -> _Target:
+    """Wrap ``model_or_fn`` as a float64 batch function and find its output shape."""
+    in_shape = _check_in_shape(in_shape)
+    device = _resolve_device(device)
+    if isinstance(model_or_fn, nn.Module):
+        probe = torch.zeros((2, *in_shape), dtype=torch.float64, device=device)
+        error: Exception | None = None
+        for fn, in_dtype, what in _float64_versions(model_or_fn, device):
+            try:
+                with torch.no_grad():
+                    out = _to_torch(fn(probe.to(in_dtype)), 2, type(model_or_fn).__name__)
+            except (TypeError, ValueError) as exc:  # wrong return type: no other version will do
+                raise type(exc)(str(exc)) from None
+            except Exception as exc:
+                error = exc
+                continue
+            # precision observed, not assumed: a model that casts internally returns its own dtype
+            precision = min(in_dtype, out.dtype if out.is_floating_point() else in_dtype, key=lambda d: torch.finfo(d).bits)
+            return _Target(
+                fn=lambda x, fn=fn, in_dtype=in_dtype: _to_torch(fn(x.to(in_dtype)), x.shape[0], "the model").to(torch.float64),
+                in_shape=in_shape,
+                out_shape=tuple(out.shape[1:]),
+                dtype=precision,
+                differentiable=True,
+                description=f"{what} of {type(model_or_fn).__name__}, {str(precision).removeprefix('torch.')} precision",
+            )
+        raise ValueError(
+            f"the model raised on an input of shape {(2, *in_shape)}: {type(error).__name__}: {error}"
+        ) from None
+    if not callable(model_or_fn):
+        raise TypeError(f"expected a torch.nn.Module or a callable on batches, got {type(model_or_fn).__name__}")
+
+    # A black box: find which input kind it accepts, most precise first.
+    attempts = [
+        ("torch", torch.float64),
+        ("torch", torch.float32),
+        ("numpy", torch.float64),
+        ("numpy", torch.float32),
+    ]
+    errors = []
+    for kind, in_dtype in attempts:
+        probe = torch.zeros((2, *in_shape), dtype=in_dtype, device=device)
+        arg = probe if kind == "torch" else probe.cpu().numpy()
+        try:
+            with torch.no_grad():
+                out = _to_torch(model_or_fn(arg), 2, "the function")
+        except Exception as exc:
+            errors.append(f"{kind} {str(in_dtype).removeprefix('torch.')}: {type(exc).__name__}: {exc}")
+            continue
+        out_dtype = out.dtype if out.is_floating_point() else torch.float64
+        precision = min(in_dtype, out_dtype, key=lambda d: torch.finfo(d).bits)
+
+        def fn(x: torch.Tensor, kind=kind, in_dtype=in_dtype) -> torch.Tensor:
+            x = x.to(in_dtype)
+            if kind == "numpy":
+                x = x.detach().cpu().numpy()
+            y = _to_torch(model_or_fn(x), x.shape[0], "the function")
+            return y.to(device=device, dtype=torch.float64)
+
+        return _Target(
+            fn=fn,
+            in_shape=in_shape,
+            out_shape=tuple(out.shape[1:]),
+            dtype=precision,
+            differentiable=kind == "torch",
+            description=f"black box on {kind} {str(in_dtype).removeprefix('torch.')} input, "
+            f"{str(precision).removeprefix('torch.')} precision",
+        )
+    raise ValueError(
+        f"the function failed on a zero batch of shape {(2, *in_shape)} in every input kind tried: " + "; ".join(errors)
+    )
+
+
+def _float64_versions(model: nn.Module, device: str):
+    """Ways to run ``model`` without touching it, most precise and cheapest first, as
+    (function, input dtype, description).
+
+    ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
+    once (a deepcopy copies, then converts). A module that keeps float32 tensors outside its
+    parameters and buffers fails that way on float64 input; a deepcopy converted with ``.to``
+    is the fallback. A module that casts its input internally (``x.float()`` before its layers)
+    fails both: it is then run as it is, at its own precision.
+    """
+    state = {
+        name: t.detach().to(device=device, dtype=torch.float64) if t.is_floating_point() else t.to(device)
+        for name, t in (*model.named_parameters(), *model.named_buffers())
+    }
+    yield (lambda x: torch.func.functional_call(model, state, (x,), strict=False)), torch.float64, "float64 copy"
+    try:
+        copied = copy.deepcopy(model)
+    except Exception:  # not copyable (locks, open files): nothing more to try
+        return
+    own = next((t.dtype for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()), torch.float32)
+    yield copy.deepcopy(copied).to(device=device, dtype=torch.float64), torch.float64, "float64 copy"
+    if own != torch.float64:
+        yield copied.to(device), own, "a copy at its own precision"
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return device
+
+
+
+def _basis_probe(t: _Target, chunk_size: int, device: str, step: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """W[:, i] = (f(h·eᵢ) − f(0)) / h: h = 1 on the boxes around 0; a step inside the data's
+    spread when the map is built on given inputs (a unit step would leave a small domain)."""
+    d, m = t.d_in, t.d_out
+    out = torch.empty((d + 1, m), dtype=torch.float64, device=device)  # row 0: f(0); row i: f(h e_i)
+    with torch.no_grad():
+        for start in range(0, d + 1, chunk_size):
+            k = min(chunk_size, d + 1 - start)
+            rows = torch.arange(start, start + k)
+            e = torch.zeros((k, d), dtype=torch.float64, device=device)  # (k, d): 0, then e_1, e_2, ...
+            e[(rows > 0).nonzero().squeeze(1), rows[rows > 0] - 1] = step
+            out[start : start + k] = t.fn(e.reshape(k, *t.in_shape)).reshape(k, m)
+    bias = out[0].clone()
+    return ((out[1:] - bias) / step).T.contiguous(), bias  # (m, d), (m,)
+
+
+def _reverse(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row j of W is ∇f_j: one forward pass at 0, then the output basis pulled back in vmapped
+    chunks; where vmap cannot go through f, a plain autograd pass over a batch of copies."""
+    try:
+        return _reverse_vmapped(t, chunk_size, device)
+    except Exception:  # no batching rule, an unused input, a private API gone: the plain pass
+        return _reverse_batched(t, chunk_size, device)
+
+
+def _reverse_vmapped(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward at 0, then k cotangents eⱼ at a time through the engine under
+    ``torch.func.vmap``. The engine is called directly (what ``torch.autograd.grad`` does
+    inside): ``autograd.grad`` with a cotangent tensor imports torch.fx's symbolic shapes and
+    sympy, and ``torch.func.jacrev`` imports torch._dynamo — seconds in a fresh process against
+    milliseconds for the pass."""
+    from torch.autograd.graph import _engine_run_backward
+
+    d, m = t.d_in, t.d_out
+    x = torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device, requires_grad=True)  # (1, *in_shape)
+    with torch.enable_grad():
+        y = t.fn(x).reshape(m)  # (m,)
+
+    def pull(v: torch.Tensor) -> torch.Tensor:
+        (g,) = _engine_run_backward((y,), (v,), True, False, (x,), False, False)
+        return g
+
+    weight = torch.empty((m, d), dtype=torch.float64, device=device)
+    eye = torch.eye(m, dtype=torch.float64, device=device)
+    for start in range(0, m, chunk_size):
+        rows = eye[start : start + chunk_size]  # (k, m)
+        weight[start : start + rows.shape[0]] = torch.func.vmap(pull)(rows).reshape(rows.shape[0], d)
+    return weight, y.detach()  # (m, d), (m,)
+
+
+def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row j of W is ∇f_j, for k rows at a time: f runs on a batch of k copies of 0 and one
+    plain autograd pass pulls back Σᵢ yᵢ[j₀ + i], whose gradient's row i is ∇f_{j₀+i} (rows of
+    a batch are independent). Costs a forward pass over k rows where vmap costs one."""
+    d, m = t.d_in, t.d_out
+    weight = torch.empty((m, d), dtype=torch.float64, device=device)
+    bias = None
+    for start in range(0, m, chunk_size):
+        k = min(chunk_size, m - start)
+        x = torch.zeros((k, *t.in_shape), dtype=torch.float64, device=device, requires_grad=True)  # (k, *in_shape)
+        with torch.enable_grad():
+            y = t.fn(x).reshape(k, m)  # (k, m), every row f(0)
+            total = y[:, start : start + k].diagonal().sum()
+        (grad,) = torch.autograd.grad(total, x)
+        weight[start : start + k] = grad.reshape(k, d)
+        bias = y[0].detach() if bias is None else bias
+    return weight, bias  # (m, d), (m,)
+
+
+def _gradients_disagree(t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str) -> str:
+    """Why reverse-mode W cannot be trusted, or "": along one random direction v, the function's
+    own difference quotient (f(εv) − f(0)) / ε must match W v. A forward that runs under
+    torch.no_grad(), calls .detach() or uses a straight-through autograd.Function has
+    gradients that are not its values' — then they differ by far more than ε."""
+    g = torch.Generator().manual_seed(12345)
+    v = torch.rand(t.in_shape, generator=g, dtype=torch.float64).mul_(2).sub_(1).to(device)  # (*in_shape)
+    eps = 1e-3
+    with torch.no_grad():
+        f_eps = t.fn((eps * v).unsqueeze(0)).reshape(-1)  # (m,)
+    quotient = (f_eps - bias) / eps
+    wv = weight @ v.reshape(-1)  # (m,)
+    scale = max(wv.abs().max().item(), quotient.abs().max().item(), 1e-300)
+    err = (quotient - wv).abs().max().item()
+    # the quotient's own rounding at the working precision (float32 black boxes: ~1e-4 here);
+    # gradients cut by no_grad or detach are off by the whole of W v
+    rounding = 64 * torch.finfo(t.dtype).eps * max(f_eps.abs().max().item(), bias.abs().max().item()) / eps
+    if not math.isfinite(err) or err > 0.01 * scale + rounding:
+        return (f"reverse-mode gradients disagree with the function's values (relative {err / scale:.2g} along a random "
+                "direction): torch.no_grad(), .detach() or a straight-through autograd.Function inside forward?")
+    return ""
+
+
+def _eval_batched(t: _Target, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([t.fn(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
