@@ -100,6 +100,8 @@ def _fold_fx(work: nn.Module, x: torch.Tensor, report: FoldReport, cheaper_only:
     values: dict[fx.Node, Any] = {}
 
     class Recorder(fx.Interpreter):
+        extra_traceback = False  # its error decoration imports torch._dynamo (seconds) before we report
+
         def run_node(self, n):
             out = super().run_node(n)
             values[n] = out.detach().clone() if isinstance(out, torch.Tensor) else out  # before in-place ops change it
