@@ -283,3 +283,16 @@ def test_every_subcommand_help_has_examples():
     sub = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
     for name, p in sub.choices.items():
         assert "examples" in (p.epilog or "") and f"actlab {name}" in p.epilog, name
+
+
+def test_console_script_exits_fast_with_the_right_code_and_complete_output():
+    """The `actlab` script skips torch's teardown (os._exit) after flushing its output."""
+    from pathlib import Path
+
+    script = str(Path(sys.executable).with_name("actlab"))
+    ok = subprocess.run([script, "activations", "--json"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and len(json.loads(ok.stdout)) >= 21
+    bad = subprocess.run([script, "xor", "--seeds", "-1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "positive integer" in bad.stderr
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("actlab ")
