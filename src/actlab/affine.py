@@ -290,7 +290,7 @@ def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[
     from ._folding import fold_for_reverse
 
     try:
-        got = fold_for_reverse(model, torch.zeros((2, *t.in_shape), dtype=torch.float64, device=device))
+        got = fold_for_reverse(model, torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device))  # shapes only
     except Exception:  # not copyable, or a rule met a module it cannot run: build W from the model itself
         got = None
     if got is None:
