@@ -85,3 +85,11 @@ def test_bad_config():
 def test_xor_config_validates_every_field(field, value):
     with pytest.raises(ValueError, match=field):
         XorConfig(**{field: value})
+
+
+def test_a_run_too_large_for_the_machine_is_refused_before_allocating():
+    """Was: the process was killed for memory (a billion seeds) or an OverflowError (2^66 seeds)."""
+    with pytest.raises(ValueError, match="GiB to train"):
+        run_xor(XorConfig(n_seeds=10**10, n_steps=1))
+    with pytest.raises(ValueError, match="2\\^62"):
+        XorConfig(n_seeds=2**66)

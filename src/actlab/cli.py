@@ -27,13 +27,16 @@ def _activation(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+_INT_MAX = 2**62  # counts and seeds are int64 tensors; anything near this is a typo, not a request
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    if not 1 <= n <= _INT_MAX:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to 2^62, got {value!r}")
     return n
 
 
@@ -42,8 +45,8 @@ def _nonneg_int(value: str) -> int:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {value!r}")
+    if not 0 <= n <= _INT_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0 and at most 2^62, got {value!r}")
     return n
 
 

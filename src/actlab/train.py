@@ -462,6 +462,26 @@ def _as_data(config: TrainConfig, X, y, device) -> tuple[torch.Tensor, torch.Ten
     return X, y
 
 
+def _check_memory(config: TrainConfig, sizes, n_seeds: int, n_rows: int) -> None:
+    """Refuse a run whose working set cannot fit this machine's memory, before allocating it:
+    parameters, gradient, Adam moments and masks (~8 copies of (P, S)), and each layer's
+    activations and derivatives for a batch (~6 of (rows, B, S))."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: nothing to compare with
+        return
+    batch = min(config.batch_size or n_rows, n_rows)
+    per_seed = 8 * n_params(sizes) + 6 * batch * max(rows for rows, _ in sizes)
+    need = n_seeds * per_seed * torch.finfo(config.torch_dtype).bits // 8
+    if need > total:
+        raise ValueError(
+            f"{n_seeds:,} seeds of this network need about {need / 2**30:,.1f} GiB to train, and this machine has "
+            f"{total / 2**30:,.1f} GiB: use fewer seeds (at most ~{max(1, total // max(need // n_seeds, 1)):,})"
+        )
+
+
 def train(
     config: TrainConfig,
     X,
@@ -526,6 +546,7 @@ def train_many(
     X, y = _as_data(config, X, y, device)
     S1, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
     S = S1 * n_blocks
+    _check_memory(config, layer_sizes(config, X.shape[1]), S, X.shape[0])
     for i in track:
         if not 0 <= i < S1:
             raise ValueError(f"track index {i} out of range for {S1} seeds")
@@ -533,7 +554,8 @@ def train_many(
     stops = None
     if n_blocks > 1:  # per-seed stop rules: −inf and 0 never stop a seed
         stops = tuple(
-            torch.tensor([v if v is not None else default for c in configs for v in [getattr(c, name)] * S1], dtype=config.torch_dtype, device=device)
+            torch.cat([torch.full((S1,), default if getattr(c, name) is None else getattr(c, name), dtype=config.torch_dtype, device=device)
+                       for c in configs])
             for name, default in (("stop_loss", -math.inf), ("stop_delta", 0.0))
         )
     sizes = layer_sizes(config, X.shape[1])

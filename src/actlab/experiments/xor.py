@@ -79,6 +79,10 @@ class XorConfig:
             if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
                 raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
             object.__setattr__(self, name, int(value))
+        if self.n_points > 10**8:
+            raise ValueError(f"n_points must be at most 100,000,000 (a dataset of 2-D points), got {self.n_points:,}")
+        if self.seed + self.n_seeds > 2**62:  # seeds are int64 counters
+            raise ValueError(f"seed + n_seeds must stay below 2^62, got {self.seed} + {self.n_seeds}")
         if not (isinstance(self.noise, numbers.Real) and math.isfinite(self.noise) and self.noise >= 0):
             raise ValueError(f"noise must be a finite number ≥ 0, got {self.noise!r}")
         if not isinstance(self.seed_stopping, bool):
@@ -283,9 +287,12 @@ def run_xor(
 ) -> XorResult:
     """Train every activation of ``config`` over its seeds; ``on_progress(activation, steps_done)``."""
     data = datasets.make(config.dataset, n=config.n_points, noise=config.noise, seed=config.seed)
-    seeds = torch.arange(config.seed, config.seed + config.n_seeds)
     # every activation but maxout in one batched pass (train_many: the same bits as separate runs)
     groups = [[a for a in config.activations if a != tr.MAXOUT], [a for a in config.activations if a == tr.MAXOUT]]
+    for group in filter(None, groups):  # refuse a run too large for this machine before allocating anything
+        cfg = config.train_config(group[0])
+        tr._check_memory(cfg, tr.layer_sizes(cfg, data.X.shape[1]), config.n_seeds * len(group), data.X.shape[0])
+    seeds = torch.arange(config.seed, config.seed + config.n_seeds)
     runs: dict[str, tr.TrainRun] = {}
     for group in groups:
         if not group:
