@@ -158,7 +158,7 @@ def merge_pair(
     Returns (merged, what was merged, why not): (None, "", "") when the pair matches no rule,
     (None, "", why) when a rule matched but its conditions (axes, padding, cost, the float64
     check on ``a_in`` when ``verify``) do not hold."""
-    what = ""
+    what, before = "", 0
     if isinstance(a, nn.Linear) and isinstance(b, nn.Linear):
         if not linear:
             return None, "", ""
@@ -175,26 +175,25 @@ def merge_pair(
         merged, why, what = _with_bn(a, b), "", f"(BatchNorm, eval) → one {type(a).__name__}"
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
         merged, why = _conv_conv(a, b)
-        dearer = _dearer(merged, b_out, _conv_macs(a, b_in) + _conv_macs(b, b_out)) if merged is not None else ""
-        if dearer and cheaper_only:
-            merged, why = None, dearer
+        before = _conv_macs(a, b_in) + _conv_macs(b, b_out)  # the pair's multiply-adds per sample
         what = "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}"
-        what += f" — dearer: {dearer}" if merged is not None and dearer else ""
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
         pool, channels = (b, b_in.shape[1]) if isinstance(b, nn.AvgPool2d) else (a, a_in.shape[1])
         conv = _avgpool_as_conv(pool, channels, b_in)
         if conv is None:
             return None, "", "average pooling with padding, ceil mode or a divisor is not a convolution here"
-        first, second = (a, conv) if pool is b else (conv, b)
-        merged, why = _conv_conv(first, second)
-        if merged is not None and cheaper_only:
-            pool_macs = (b_out if pool is b else b_in)[0].numel() * math.prod(conv.kernel_size)
-            conv_macs = _conv_macs(a, b_in) if pool is b else _conv_macs(b, b_out)
-            why = _dearer(merged, b_out, conv_macs + pool_macs)
-            merged = None if why else merged
+        merged, why = _conv_conv(a, conv) if pool is b else _conv_conv(conv, b)
+        pool_macs = (b_out if pool is b else b_in)[0].numel() * math.prod(conv.kernel_size)
+        before = pool_macs + (_conv_macs(a, b_in) if pool is b else _conv_macs(b, b_out))
         what = "" if merged is None else f"(AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}"
     else:
         return None, "", ""
+    if isinstance(merged, nn.Conv2d) and before:  # conv merges: the cost rule, and a word when dearer
+        dearer = _dearer(merged, b_out, before)
+        if dearer and cheaper_only:
+            merged, why = None, dearer
+        elif dearer:
+            what += f" — dearer: {dearer}"
     if merged is not None and verify:
         why = _verify_merge(merged, a, b, a_in)
         merged = None if why else merged

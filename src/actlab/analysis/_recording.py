@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils._pytree import tree_map
 
 from ..affine import relative_error, tolerance_for
+from . import run_with_hooks
 
 RHO = 0.1  # the neighbourhood probed around the data, in standard deviations of each module's input
 
@@ -156,21 +157,8 @@ def _record(model: nn.Module, x: torch.Tensor, keep: Callable[[nn.Module], bool]
             if call.output is not None:
                 calls[m].append(call)
 
-    handles = []
-    for mod in model.modules():
-        try:
-            handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
-            handles.append(mod.register_forward_hook(post, with_kwargs=True))
-        except Exception:  # TorchScript modules take no hooks
-            pass
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except Exception as exc:
-        raise ValueError(f"the model raised on example inputs of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}") from None
-    finally:
-        for h in handles:
-            h.remove()
+    mods = list(model.modules())
+    out = run_with_hooks(model, x, [(m, pre) for m in mods], [(m, post) for m in mods])
     if model not in calls:  # the model took no hooks (TorchScript): it is judged as a whole
         calls[model] = [_Call((x,), {}, [("arg", 0)], _clone(_first_tensor(out)))]
         order.insert(0, model)

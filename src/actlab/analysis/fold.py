@@ -36,7 +36,7 @@ from torch import nn
 
 from .._folding import FoldReport, _fold_seq, _transparent, merge_pair
 from ..affine import relative_error, tolerance_for
-from . import run_with_pre_hooks
+from . import run_with_hooks
 
 __all__ = ["FoldReport", "fold", "fold_with_report"]
 
@@ -170,7 +170,7 @@ def _fold_sequentials(work: nn.Module, x: torch.Tensor, report: FoldReport, chea
         return _fold_seq(work, report, "", x, cheaper_only=cheaper_only)[0]
     inputs: dict[str, torch.Tensor] = {}
     seqs = [(name, m) for name, m in work.named_modules() if isinstance(m, nn.Sequential)]
-    run_with_pre_hooks(work, x, [(m, lambda mod, args, kwargs, name=name: inputs.setdefault(name, args[0].clone())) for name, m in seqs])
+    run_with_hooks(work, x, [(m, lambda mod, args, kwargs, name=name: inputs.setdefault(name, args[0].clone())) for name, m in seqs])
     outermost = [n for n in inputs if not any(n.startswith(o + ".") for o in inputs if o != n)]
     for name in outermost:
         new, _ = _fold_seq(work.get_submodule(name), report, f"{name}.", inputs[name], cheaper_only=cheaper_only)
