@@ -691,6 +691,51 @@ def _cmd_activations(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- play
+
+
+def _port(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {value!r}") from None
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {value!r}")
+    return n
+
+
+def _add_play(sub) -> None:
+    p = sub.add_parser(
+        "play",
+        help="the interactive playground: many seeds at once, live, in your browser",
+        description=(
+            "Start a local web server and open the playground: TensorFlow Playground's lesson (datasets, features, "
+            "layers, activation, learning rate, regularisation, heatmaps) trained for 1–1,000 seeds at once, with the "
+            "live success rate and its 95% interval, loss quartiles over seeds, two activations compared on the same "
+            "seeds, the exact collapsed map when every layer is linear, your own points or CSV, and export. "
+            "TensorFlow Playground links work: its URL-hash keys are read as it writes them. Works offline."
+        ),
+        epilog=(
+            "examples:\n  actlab play\n  actlab play --port 8001 --no-browser\n"
+            "  then open http://127.0.0.1:8000/#activation=linear&dataset=xor&seeds=100"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; others warn)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--device", default="auto", help="where to train: cpu, cuda or auto (default: the GPU when there is one)")
+    p.set_defaults(func=_cmd_play)
+
+
+def _cmd_play(args) -> int:
+    from .play.server import serve
+    from .train import resolve_device
+
+    serve(host=args.host, port=args.port, open_browser=not args.no_browser, device=str(resolve_device(args.device)))
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -713,6 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(sub)
     _add_hidden(sub)
     _add_activations(sub)
+    _add_play(sub)
     return parser
 
 

@@ -182,8 +182,13 @@ def _uniform01(seeds: torch.Tensor, n: int) -> torch.Tensor:
 
 def init_params(config: TrainConfig, seeds: torch.Tensor | Sequence[int], n_in: int, n_out: int = 1) -> torch.Tensor:
     """(S, P) initial parameters: glorot-uniform weights U(±√(6/(fan_in+fan_out))), zero biases."""
+    return init_weights(layer_sizes(config, n_in, n_out), seeds, config.torch_dtype)
+
+
+def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``init_params`` for explicit (rows, cols) layer sizes (the playground's networks may
+    have no hidden layer): (S, P), weights then biases of each layer, row-major."""
     seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
-    sizes = layer_sizes(config, n_in, n_out)
     u = _uniform01(seeds, n_params(sizes))  # (S, P)
     out = torch.zeros_like(u)
     pos = 0
@@ -191,7 +196,7 @@ def init_params(config: TrainConfig, seeds: torch.Tensor | Sequence[int], n_in: 
         a = math.sqrt(6.0 / (rows + cols))
         out[:, pos : pos + rows * cols] = (2 * u[:, pos : pos + rows * cols] - 1) * a
         pos += rows * cols + rows  # biases stay zero
-    return out.to(config.torch_dtype)
+    return out.to(dtype)
 
 
 def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

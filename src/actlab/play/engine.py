@@ -1,0 +1,357 @@
+"""The playground's trainer: S networks (one per seed) advanced a few epochs at a time.
+
+TensorFlow Playground's lesson with actlab's arithmetic, all seeds in one batched pass:
+seeds are the first dimension of every weight (S, rows, cols), each minibatch (shared by all
+seeds, reshuffled each epoch from the data seed) goes through ``matmul``/``bmm`` layer by layer,
+backpropagation is written out with the same contractions, and one fused Adam kernel (or a
+foreach SGD step) updates every tensor. Loss ½(ŷ−y)² as TensorFlow Playground (so that its
+learning rates mean the same) or cross-entropy on the output logit; L1/L2 on the weights as
+TensorFlow Playground applies them (L1 zeroes a weight that crosses 0). The output unit is
+linear (TensorFlow Playground uses tanh for classification): an all-linear network is then one
+affine map, which the page shows. Initial weights are actlab's counter-based glorot draws, so
+seed s starts as in ``actlab xor`` or ``actlab.train``.
+
+Snapshots (``stats``, ``frame``) evaluate every seed on the whole training and test sets and on
+coarse grids; this module computes, the server sends, the page draws.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import activations
+from ..train import _act_and_deriv, _Maxout, flush_denormals, init_weights
+from .data import PlayData, features
+from .settings import Settings
+
+__all__ = ["Engine", "GRID", "THUMB", "quantize"]
+
+GRID, THUMB = 100, 20  # output heatmap and neuron thumbnails (cells per side)
+MAXOUT_K = 2
+
+
+def quantize(v: torch.Tensor) -> np.ndarray:
+    """Values in [−1, 1] (clamped; NaN → 0) as uint8 0..255, the page's colour index."""
+    v = torch.nan_to_num(v.float(), nan=0.0).clamp(-1, 1)
+    return ((v + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+def _deriv_fn(name: str):
+    """σ and σ' for the common activations by formula; others through autograd (one op)."""
+    if name == "linear":
+        return lambda z: (z, None)
+    if name == "tanh":
+        return lambda z: (lambda a: (a, torch.addcmul(torch.ones_like(a), a, a, value=-1)))(torch.tanh(z))
+    if name == "sigmoid":
+        return lambda z: (lambda a: (a, a * (1 - a)))(torch.sigmoid(z))
+    if name == "relu":
+        return lambda z: (torch.relu(z), (z > 0).to(z.dtype))
+    fn = activations.get(name).fn
+    return lambda z: _act_and_deriv(fn, z, True)
+
+
+class Engine:
+    """S networks of ``settings`` on ``data``; ``activation`` overrides the settings' (compare)."""
+
+    def __init__(self, settings: Settings, data: PlayData, *, activation: str | None = None, device: str | torch.device = "cpu"):
+        self.settings, self.data = settings, data
+        self.activation = activation or settings.activation
+        self.device = torch.device(device)
+        self.dtype = torch.float32
+        self.k = MAXOUT_K if self.activation == "maxout" else 1
+        self.n_in = len(settings.features)
+        widths = [self.n_in, *settings.networkShape]
+        self.sizes = [(self.k * widths[i + 1], widths[i]) for i in range(len(widths) - 1)] + [(1, widths[-1])]
+        self.seeds = torch.arange(settings.seeds)
+        flat = init_weights(self.sizes, self.seeds, self.dtype)  # (S, P): actlab's initial weights
+        self.W, self.b = [], []
+        pos = 0
+        for rows, cols in self.sizes:
+            self.W.append(flat[:, pos : pos + rows * cols].reshape(-1, rows, cols).contiguous().to(self.device))
+            pos += rows * cols
+            self.b.append(flat[:, pos : pos + rows].contiguous().to(self.device))
+            pos += rows
+        self.params = [t for pair in zip(self.W, self.b) for t in pair]
+        self.grads = [torch.zeros_like(t) for t in self.params]
+        self.gW, self.gb = self.grads[0::2], self.grads[1::2]
+        if settings.optimizer == "adam":
+            self.m = [torch.zeros_like(t) for t in self.params]
+            self.v = [torch.zeros_like(t) for t in self.params]
+            self.steps = [torch.zeros((), dtype=torch.float32, device=self.device) for _ in self.params]
+        self.act = None if self.activation == "maxout" else _deriv_fn(self.activation)
+        self.act_fn = None if self.activation == "maxout" else activations.get(self.activation).fn
+        Xtr, ytr, Xte, yte = data.split()
+        as_t = lambda a: torch.as_tensor(a, dtype=self.dtype, device=self.device)  # noqa: E731
+        self.X_train, self.y_train = as_t(features(Xtr, settings.features)), as_t(ytr)
+        self.X_test, self.y_test = as_t(features(Xte, settings.features)), as_t(yte)
+        if data.classes is not None:  # the loss's targets: cross-entropy wants 0/1
+            lo, hi = data.classes
+            self.t_train = (self.y_train - lo) / (hi - lo) if settings.loss == "bce" else self.y_train
+        else:
+            self.t_train = self.y_train
+        self.gen = torch.Generator().manual_seed(settings.data_seed)
+        self.epoch = 0
+        self._perm, self._pos = None, 0  # the current epoch's shuffled training set, and the next row
+        self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (GRID, THUMB)}
+
+    # ------------------------------------------------------------------ the model
+
+    @property
+    def fraction(self) -> float:
+        """How far into the current epoch the run is (0 ≤ fraction < 1)."""
+        N = self.X_train.shape[0]
+        return 0.0 if self._perm is None or not N or self._pos >= N else self._pos / N
+
+    @property
+    def n_params(self) -> int:
+        return sum(t[0].numel() for t in self.params)
+
+    def _grid(self, g: int) -> np.ndarray:
+        """(g², 2) cell centres over the data's square, row 0 at the top (largest x₂)."""
+        lo, hi = self.data.domain
+        c = lo + (np.arange(g) + 0.5) * (hi - lo) / g
+        xx, yy = np.meshgrid(c, c[::-1])
+        return np.stack([xx.ravel(), yy.ravel()], 1)
+
+    def _hidden(self, z: torch.Tensor, keep: bool):
+        if self.act is None:  # maxout: the max of k pieces; the gradient shared between ties (amax's rule)
+            pieces = z.unflatten(-1, (self.k, -1))
+            h = pieces.amax(dim=-2)
+            if not keep:
+                return h, None
+            mask = (pieces == h.unsqueeze(-2)).to(z.dtype)
+            return h, mask / mask.sum(dim=-2, keepdim=True)
+        if not keep:
+            return self.act_fn(z), None
+        return self.act(z)
+
+    def forward(self, x: torch.Tensor, seeds: slice | None = None, keep: bool = False):
+        """(S, B) outputs on shared inputs x (B, n_in); ``keep``: also the tape for backward,
+        ``seeds``: a slice of seeds (the selected one's heatmaps)."""
+        sl = seeds or slice(None)
+        W, b = [w[sl] for w in self.W], [v[sl] for v in self.b]
+        h, tape = x, []
+        for l, (w, bias) in enumerate(zip(W, b)):
+            if l == 0:  # inputs shared by all seeds: one GEMM (B, n_in) @ (n_in, S·rows), not S small ones
+                S, rows, cols = w.shape
+                z = torch.mm(h, w.reshape(S * rows, cols).T).view(-1, S, rows).transpose(0, 1) + bias[:, None, :]
+            else:
+                z = torch.baddbmm(bias[:, None, :], h, w.transpose(1, 2))  # (S, B, rows)
+            if l == len(W) - 1:
+                return z[..., 0], tape
+            a, d = self._hidden(z, keep)
+            tape.append((h, a, d))
+            h = a
+        raise AssertionError("unreachable")
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        out, tape = self.forward(x, keep=True)  # (S, B)
+        B = x.shape[0]
+        g = (out - y) / B if self.settings.loss == "mse" else (torch.sigmoid(out) - y) / B  # d loss / d out
+        g = g.unsqueeze(-1)  # (S, B, 1)
+        for l in range(len(self.W) - 1, -1, -1):
+            h_in = tape[l - 1][1] if l else x
+            if l:
+                torch.bmm(g.transpose(1, 2), h_in, out=self.gW[l])
+            else:  # one GEMM: (S·rows, B) @ (B, n_in)
+                S, rows, cols = self.gW[0].shape
+                torch.mm(g.permute(0, 2, 1).reshape(S * rows, -1), h_in, out=self.gW[0].view(S * rows, cols))
+            torch.sum(g, dim=1, out=self.gb[l])
+            if l:
+                g_a = torch.bmm(g, self.W[l])  # (S, B, cols)
+                d = tape[l - 1][2]
+                if d is None:  # linear
+                    g = g_a
+                elif self.act is None:  # maxout: back to the k pieces
+                    g = (d * g_a.unsqueeze(-2)).flatten(-2)
+                else:
+                    g = g_a * d
+        self._update()
+
+    def _update(self) -> None:
+        s = self.settings
+        rate = s.regularizationRate if s.regularization != "none" else 0.0
+        if rate:
+            reg = self.W if s.regularization == "L2" else torch._foreach_sign(self.W)
+            torch._foreach_add_(self.gW, reg, alpha=rate)
+            before = torch._foreach_sign(self.W) if s.regularization == "L1" else None
+        if s.optimizer == "adam":  # torch.optim.Adam(fused=True)'s kernel, without torch.optim (no torch._dynamo import)
+            torch._foreach_add_(self.steps, 1)
+            torch._fused_adam_(self.params, self.grads, self.m, self.v, [], self.steps, lr=s.learningRate,
+                               beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
+        else:
+            torch._foreach_add_(self.params, self.grads, alpha=-s.learningRate)
+        if rate and before is not None:  # TensorFlow Playground's L1: a weight that crosses 0 stops there
+            for w, sb in zip(self.W, before):
+                w.masked_fill_(w.sign() * sb < 0, 0.0)
+
+    def train_epochs(self, n: int = 1) -> None:
+        """Finish the current epoch and train ``n − 1`` more (each a fresh shuffle of the
+        training set in minibatches of batchSize, shared by all seeds)."""
+        target = self.epoch + n
+        while self.epoch < target and self.X_train.shape[0]:
+            self.train_for(math.inf, until_epoch=target)
+
+    def train_for(self, budget_s: float, until_epoch: int | None = None) -> int:
+        """Minibatch steps for about ``budget_s`` seconds (at least one step), stopping early at
+        the end of epoch ``until_epoch``; a run may pause mid-epoch. Returns the steps taken."""
+        N = self.X_train.shape[0]
+        if N == 0:
+            return 0
+        B = min(self.settings.batchSize, N)
+        t0, steps = time.perf_counter(), 0
+        with flush_denormals(), torch.no_grad():
+            while True:
+                if self._pos >= N or self._perm is None:
+                    perm = torch.randperm(N, generator=self.gen).to(self.device)
+                    self._perm, self._pos = (self.X_train[perm], self.t_train[perm]), 0
+                Xp, tp = self._perm
+                self._step(Xp[self._pos : self._pos + B], tp[self._pos : self._pos + B])
+                self._pos += B
+                steps += 1
+                if self._pos >= N:
+                    self.epoch += 1
+                    if until_epoch is not None and self.epoch >= until_epoch:
+                        break
+                if time.perf_counter() - t0 >= budget_s:
+                    break
+        return steps
+
+    # ------------------------------------------------------------------ measurements
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(S,) mean loss: ½(ŷ−y)² (TensorFlow Playground's), or cross-entropy with 0/1 targets."""
+        if y.numel() == 0:
+            return torch.full((out.shape[0],), math.nan, device=out.device)
+        if self.settings.loss == "mse" or self.data.classes is None:
+            return 0.5 * (out - y).square().mean(dim=1)
+        lo, hi = self.data.classes
+        return torch.nn.functional.binary_cross_entropy_with_logits(out, ((y - lo) / (hi - lo)).expand_as(out), reduction="none").mean(dim=1)
+
+    def _threshold(self) -> float:
+        """The output value between the classes: 0 for a logit, the labels' midpoint for ½(ŷ−y)²."""
+        return 0.0 if self.settings.loss == "bce" else self.data.threshold
+
+    def solved(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(S,) bool. Classification: training accuracy ≥ 0.9; the 4-point XOR: every output
+        within 0.4 of its label (as ``actlab xor``); regression: R² ≥ 0.9."""
+        if y.numel() == 0:
+            return torch.zeros(out.shape[0], dtype=torch.bool, device=out.device)
+        if self.data.name == "xor4":
+            pred = torch.sigmoid(out) if self.settings.loss == "bce" else out
+            return ((pred - y).abs() < 0.4).all(dim=1)
+        if self.data.classes is None:
+            var = (y - y.mean()).square().mean().clamp_min(1e-12)
+            return 1 - (out - y).square().mean(dim=1) / var >= 0.9
+        pos = y > self.data.threshold
+        return ((out > self._threshold()) == pos).to(torch.float32).mean(dim=1) >= 0.9
+
+    def stats(self, strip: int = 0) -> dict[str, Any]:
+        """Every seed's train/test loss, success and divergence (tensors on the CPU); with
+        ``strip`` = g > 0 also every seed's output on a g×g grid (uint8 colours, (S, g²)) — the
+        strip of small boundary maps — from the same forward pass."""
+        parts = [self.X_train, self.X_test]
+        if strip:
+            key = ("strip", strip)
+            if key not in self.grid_in:
+                self.grid_in[key] = torch.as_tensor(features(self._grid(strip), self.settings.features), dtype=self.dtype, device=self.device)
+            parts.append(self.grid_in[key])
+        n_tr, n_te = self.X_train.shape[0], self.X_test.shape[0]
+        with torch.no_grad():
+            out, _ = self.forward(torch.cat(parts))  # one pass over all the rows
+            out_tr, out_te = out[:, :n_tr], out[:, n_tr : n_tr + n_te]
+            loss_tr, loss_te = self._loss(out_tr, self.y_train), self._loss(out_te, self.y_test)
+            diverged = ~torch.isfinite(loss_tr) if n_tr else torch.zeros_like(loss_tr, dtype=torch.bool)
+            for p in self.params:  # a seed with non-finite weights has diverged, whatever its loss
+                diverged |= ~torch.isfinite(p.flatten(1)).all(dim=1)
+            solved = self.solved(out_tr, self.y_train) & ~diverged
+        res = {"loss": loss_tr.cpu(), "test_loss": loss_te.cpu(), "solved": solved.cpu(), "diverged": diverged.cpu()}
+        if strip:
+            res["strip"] = quantize(self.colour(out[:, n_tr + n_te :]))
+        return res
+
+    def colour(self, out: torch.Tensor) -> torch.Tensor:
+        """Outputs mapped to [−1, 1] for drawing: ±1 the two classes (or the regression range)."""
+        if self.data.classes is None:
+            return out
+        if self.settings.loss == "bce":
+            return torch.tanh(out / 2)  # 2σ(ŷ) − 1
+        lo, hi = self.data.classes
+        return (out - (lo + hi) / 2) / ((hi - lo) / 2)
+
+    def heatmap(self, seed: int, compute_neurons: bool = True) -> dict[str, np.ndarray]:
+        """The selected seed's output on the GRID² grid, and every input feature's and hidden
+        neuron's value on the THUMB² grid (uint8 colour indices, clamped to [−1, 1] as
+        TensorFlow Playground colours them)."""
+        sl = slice(seed, seed + 1)
+        with torch.no_grad():
+            out, _ = self.forward(self.grid_in[GRID], sl)
+            res = {"output": quantize(self.colour(out[0]))}
+            if compute_neurons:
+                x = self.grid_in[THUMB]
+                _, tape = self.forward(x, sl, keep=True)
+                cols = [x.T] + [a[0].T for _, a, _ in tape]  # (units, THUMB²) per layer
+                res["neurons"] = quantize(torch.cat(cols, 0))
+        return res
+
+    def strip(self, g: int) -> np.ndarray:
+        """(S, g²) every seed's output on a g×g grid (the strip of small boundary maps)."""
+        return self.stats(strip=g)["strip"]
+
+    def weights(self, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [w[seed].cpu().numpy() for w in self.W], [b[seed].cpu().numpy() for b in self.b]
+
+    # ------------------------------------------------------------------ one seed as a model
+
+    def module(self, seed: int, with_features: bool = False) -> nn.Module:
+        """Seed ``seed``'s network as a plain nn.Sequential (float32) of Linear and activation
+        modules; ``with_features``: preceded by the input features, so that it takes (n, 2) points."""
+        from ..nets import Act
+
+        layers: list[nn.Module] = [Features(self.settings.features)] if with_features else []
+        for l, (w, b) in enumerate(zip(self.W, self.b)):
+            lin = nn.Linear(w.shape[2], w.shape[1])
+            with torch.no_grad():
+                lin.weight.copy_(w[seed])
+                lin.bias.copy_(b[seed])
+            layers.append(lin)
+            if l < len(self.W) - 1:
+                layers.append(_Maxout(self.k) if self.activation == "maxout" else Act(self.activation))
+        return nn.Sequential(*layers).cpu()
+
+    def to_json(self, seed: int) -> dict[str, Any]:
+        """Seed ``seed``'s parameters and set-up, for export."""
+        W, b = self.weights(seed)
+        return {
+            "format": "actlab.play/1",
+            "seed": int(self.seeds[seed]),
+            "epoch": self.epoch,
+            "activation": self.activation,
+            "features": list(self.settings.features),
+            "output": "linear (a logit for cross-entropy)",
+            "loss": self.settings.loss,
+            "settings": self.settings.to_hash(),
+            "layers": [{"weight": w.tolist(), "bias": v.tolist()} for w, v in zip(W, b)],
+        }
+
+
+class Features(nn.Module):
+    """(n, 2) points → TensorFlow Playground's input features, in its order."""
+
+    def __init__(self, names: tuple[str, ...]):
+        super().__init__()
+        self.names = tuple(names)
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        x, y = p[:, 0], p[:, 1]
+        table = {"x": x, "y": y, "xSquared": x * x, "ySquared": y * y, "xTimesY": x * y, "sinX": torch.sin(x), "sinY": torch.sin(y)}
+        return torch.stack([table[n] for n in self.names], dim=1)
+
+    def extra_repr(self) -> str:
+        return ", ".join(self.names)

@@ -1,0 +1,253 @@
+"""The playground's web server: Starlette + uvicorn, one WebSocket per page.
+
+    GET  /                       the page (static HTML + plain JavaScript, nothing from the internet)
+    WS   /ws                     messages in (JSON), state / analysis (JSON) and frames (binary) out
+    GET  /export/{token}/{seed}.json   the selected seed's parameters and set-up
+    GET  /export/{token}/{seed}.pt2    the same network (with its input features) as torch.export
+
+Per page: a trainer task advances the run in a worker thread in chunks that end when the next frame is due and
+sends a frame when the page has drawn (acknowledged) the previous one: at most 30 frames a
+second, stale frames are never queued. Any control change rebuilds the run with a new
+version number; the old run stops at its chunk's end. Closing the tab ends its training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ipaddress
+import json
+import secrets
+import sys
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .data import MAX_CSV_BYTES
+from .session import FPS, MessageError, Session
+
+__all__ = ["make_app", "serve", "STATIC"]
+
+STATIC = Path(__file__).with_name("static")
+MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
+ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
+
+
+# All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
+# spread over asyncio.to_thread's many threads left several pools spinning on 2 cores (measured:
+# half the epochs per second).
+_TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlab-play-torch")
+
+
+def _torch(fn, *args):
+    return asyncio.get_running_loop().run_in_executor(_TORCH_THREAD, fn, *args)
+
+
+def make_app(device: str = "cpu") -> Starlette:
+    sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+
+    async def index(request):
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def export(request):
+        token, seed, fmt = request.path_params["token"], request.path_params["seed"], request.path_params["fmt"]
+        session = sessions.get(token)
+        if session is None:
+            return JSONResponse({"error": "no such page session (it was closed, or the server restarted)"}, status_code=404)
+        if not 0 <= seed < session.settings.seeds:
+            return JSONResponse({"error": f"seed must be in 0..{session.settings.seeds - 1}, got {seed}"}, status_code=400)
+        engine = session.engines[0]
+        name = f"actlab-play-seed{seed}-{engine.activation}-epoch{engine.epoch}"
+        if fmt == "json":
+            body = json.dumps(await _torch(engine.to_json, seed), indent=1).encode()
+            return Response(body, media_type="application/json",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+        if fmt == "pt2":
+            body = await _torch(_export_pt2, engine, seed)
+            return Response(body, media_type="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.pt2"'})
+        return JSONResponse({"error": f"format must be json or pt2, got {fmt!r}"}, status_code=400)
+
+    async def ws_endpoint(ws: WebSocket):
+        await ws.accept()
+        session = await _torch(Session, device)
+        token = secrets.token_urlsafe(12)
+        sessions[token] = session
+        await _PageLink(ws, session, token).run()
+
+    routes = [
+        Route("/", index),
+        Route("/export/{token}/{seed:int}.{fmt}", export),
+        WebSocketRoute("/ws", ws_endpoint),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sessions = sessions
+    return app
+
+
+def _export_pt2(engine, seed: int) -> bytes:
+    import torch
+
+    model = engine.module(seed, with_features=True).eval()
+    ep = torch.export.export(model, (torch.zeros(4, 2),), dynamic_shapes=({0: torch.export.Dim.AUTO},))
+    buf = io.BytesIO()
+    torch.export.save(ep, buf)
+    return buf.getvalue()
+
+
+class _PageLink:
+    """One WebSocket: a receiver (messages in) and a trainer (chunks, frames, analyses)."""
+
+    def __init__(self, ws: WebSocket, session: Session, token: str):
+        self.ws, self.session, self.token = ws, session, token
+        self.lock = asyncio.Lock()  # the session is touched by one worker thread at a time
+        self.wake = asyncio.Event()
+        self.ready = True  # the page has drawn the last frame
+        self.sent_at = 0.0
+        self.next_at = 0.0  # when the next frame is due
+        self.dirty = True  # something changed: send a frame even when paused
+        self.analysis_key = None
+        self.analysis_at = 0.0
+
+    async def send(self, msg: dict) -> None:
+        await self.ws.send_text(json.dumps(msg, allow_nan=False))
+
+    async def run(self) -> None:
+        await self.send({"type": "hello", "token": self.token, "fps_cap": FPS, "max_message": MAX_MESSAGE})
+        await self.send(self.session.state_message())
+        trainer = asyncio.create_task(self.trainer())
+        try:
+            await self.receiver()
+        finally:
+            trainer.cancel()  # the tab closed: its training stops
+            self.session.playing = False
+
+    async def receiver(self) -> None:
+        while True:
+            try:
+                event = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if event["type"] == "websocket.disconnect":
+                return
+            text = event.get("text")
+            try:
+                if text is None:
+                    raise MessageError("expected a JSON text message, got binary data")
+                if len(text) > MAX_MESSAGE:
+                    raise MessageError(f"message too large: {len(text):,} characters (at most {MAX_MESSAGE:,})")
+                try:
+                    msg = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise MessageError(f"expected JSON, got {text[:40]!r}… ({e.msg})") from None
+                if isinstance(msg, dict) and msg.get("type") == "ack":
+                    self.ready = True
+                    self.wake.set()
+                    continue
+                async with self.lock:
+                    replies = await _torch(self.session.handle, msg)
+                for r in replies:
+                    await self.send(r)
+            except MessageError as e:
+                await self.send({"type": "error", "message": str(e)})
+            except Exception as e:  # never take the server down for one page's message
+                await self.send({"type": "error", "message": f"internal error: {type(e).__name__}: {e}"})
+            self.dirty = True
+            self.wake.set()
+
+    async def trainer(self) -> None:
+        s = self.session
+        period = 1.0 / FPS
+        frame_cost = 0.005  # running estimate of one frame's computation
+        try:
+            while True:
+                train = s.playing or s.pending_steps
+                if train:
+                    async with self.lock:
+                        if s.pending_steps:
+                            s.pending_steps -= 1
+                            await _torch(s.advance, None)  # one epoch
+                        elif s.playing:  # train until the next frame is due
+                            budget = self.next_at - frame_cost - time.perf_counter()
+                            await _torch(s.advance, min(period, max(0.002, budget)))
+                    self.dirty = True
+                now = time.perf_counter()
+                if not self.ready and now - self.sent_at > 2.0:
+                    self.ready = True  # an unacknowledged frame: go on rather than stall
+                if self.dirty and self.ready and now >= self.next_at - 0.002:
+                    async with self.lock:
+                        t0 = time.perf_counter()
+                        buf = await _torch(s.frame)
+                        frame_cost = 0.8 * frame_cost + 0.2 * (time.perf_counter() - t0)
+                    self.ready, self.dirty, self.sent_at = False, False, time.perf_counter()
+                    # frames on a fixed schedule (30 a second on average); a late one is not made up twice
+                    self.next_at = max(self.next_at + period, self.sent_at - period)
+                    await self.ws.send_bytes(buf)
+                key = (s.version, s.selected, s.engines[0].epoch)
+                stale = key[:2] != (self.analysis_key or (None, None))[:2]
+                due = key != self.analysis_key and (not s.playing or now - self.analysis_at > ANALYSIS_EVERY_S)
+                if stale or due:
+                    async with self.lock:
+                        msg = await _torch(s.analysis)
+                    self.analysis_key, self.analysis_at = key, time.perf_counter()
+                    await self.send(msg)
+                if not (s.playing or s.pending_steps or self.dirty):
+                    self.wake.clear()
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), timeout=0.25)
+                    except asyncio.TimeoutError:
+                        pass
+                elif not train:
+                    await asyncio.sleep(0.003)  # waiting for the page's acknowledgement
+        except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+            return
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, device: str = "cpu",
+          ready: threading.Event | None = None) -> None:
+    """Start the playground and block until Ctrl-C. Binds 127.0.0.1 unless told otherwise."""
+    import uvicorn
+
+    if not _is_loopback(host):
+        print(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the playground "
+              "(and its CPU); use --host 127.0.0.1 to keep it local", file=sys.stderr)
+    app = make_app(device)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
+    server = uvicorn.Server(config)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+
+    def announce():
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        print(f"actlab play: {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        if ready is not None:
+            ready.set()
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+    if not server.started:
+        raise OSError(f"could not listen on {host}:{port} (in use, or not allowed); try another --port")

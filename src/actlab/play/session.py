@@ -1,0 +1,332 @@
+"""One page's run: settings, data, the engines (one, or two to compare), and the messages.
+
+No web framework here: ``Session`` takes decoded messages (``handle``) and produces what to
+send (JSON-able dicts and binary frames), so tests can drive it directly. The server
+(``server.py``) owns the socket and the timing.
+
+Binary frame layout: uint32 little-endian header length, the header (UTF-8 JSON), zero padding
+to a multiple of 4, then the sections the header lists (name, dtype, shape, offset from the
+start of the payload), each aligned to 4 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import activations
+from ..experiments.xor import wilson
+from .data import MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
+from .engine import GRID, THUMB, Engine, quantize  # noqa: F401
+from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, parse
+
+__all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
+
+FPS = 30  # at most this many frames a second
+
+
+class MessageError(ValueError):
+    """A bad message from the page: answered with an error message, the server keeps running."""
+
+
+def encode_frame(header: dict[str, Any], sections: dict[str, np.ndarray]) -> bytes:
+    parts, layout, offset = [], [], 0
+    for name, arr in sections.items():
+        arr = np.ascontiguousarray(arr)
+        raw = arr.tobytes()
+        layout.append({"name": name, "dtype": str(arr.dtype), "shape": list(arr.shape), "offset": offset})
+        pad = (-len(raw)) % 4
+        parts.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    head = json.dumps({**header, "sections": layout}, allow_nan=False).encode()
+    head += b" " * ((-(4 + len(head))) % 4)
+    return struct.pack("<I", len(head)) + head + b"".join(parts)
+
+
+def decode_frame(buf: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The inverse of ``encode_frame`` (for tests and scripts)."""
+    (n,) = struct.unpack_from("<I", buf)
+    header = json.loads(buf[4 : 4 + n])
+    base = 4 + n
+    out = {}
+    for s in header["sections"]:
+        count = math.prod(s["shape"])
+        out[s["name"]] = np.frombuffer(buf, dtype=s["dtype"], count=count, offset=base + s["offset"]).reshape(s["shape"])
+    return header, out
+
+
+def _num(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _summary(st: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Statistics over seeds: success rate with its 95 % Wilson interval, loss quartiles over
+    the seeds that did not diverge (diverged ones are counted, never averaged)."""
+    S = st["solved"].numel()
+    k = int(st["solved"].sum())
+    lo, hi = wilson(k, S)
+    ok = ~st["diverged"]
+    out: dict[str, Any] = {"n_seeds": S, "n_solved": k, "n_diverged": int(st["diverged"].sum()),
+                           "success_rate": k / S, "success_ci": [lo, hi]}
+    for key, name in (("loss", "loss"), ("test_loss", "test_loss")):
+        vals = st[key][ok & torch.isfinite(st[key])].double()
+        if vals.numel():
+            q = torch.quantile(vals, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+            out[f"{name}_q1"], out[f"{name}_median"], out[f"{name}_q3"] = (_num(v) for v in q)
+        else:
+            out[f"{name}_q1"] = out[f"{name}_median"] = out[f"{name}_q3"] = None
+    out["status"] = "".join("d" if d else ("s" if s else "f") for s, d in zip(st["solved"].tolist(), st["diverged"].tolist()))
+    return out
+
+
+class Session:
+    """The state of one page. ``handle(msg)`` returns the JSON replies; ``frame()`` the next
+    binary frame; ``analysis()`` the collapse / audit panel; ``advance(budget)`` trains."""
+
+    def __init__(self, device: str | torch.device = "cpu", values: dict[str, Any] | None = None):
+        self.device = torch.device(device)
+        self.settings, self.notices = parse(values or {})
+        self.custom: np.ndarray | None = None
+        self.version = 0
+        self.frame_no = 0
+        self.playing = False
+        self.selected = 0
+        self.pending_steps = 0
+        self.rate_window: list[tuple[float, int]] = []
+        self._build()
+
+    # ------------------------------------------------------------------ runs
+
+    def _build(self) -> None:
+        s = self.settings
+        self.data: PlayData = make_data(s, self.custom)
+        self.engines = [Engine(s, self.data, device=self.device)]
+        if s.compare != "none":
+            self.engines.append(Engine(s, self.data, activation=s.compare, device=self.device))
+        self.version += 1
+        self.selected = min(self.selected, s.seeds - 1)
+        self.rate_window = []
+        self._ols_cache = None
+
+    def state_message(self) -> dict[str, Any]:
+        d = self.data
+        pts = np.column_stack([d.points, d.labels, d.train]).round(4).tolist()
+        e = self.engines[0]
+        return {
+            "type": "state", "version": self.version, "settings": self.settings.to_hash(), "notices": self.notices,
+            "points": pts, "domain": list(d.domain), "classes": None if d.classes is None else list(d.classes),
+            "features": list(self.settings.features), "all_features": list(FEATURES),
+            "sizes": [list(t) for t in e.sizes], "n_params": e.n_params, "maxout_k": e.k,
+            "activations": list(activations.names()) + ["maxout"],
+            "datasets": list(CLASSIFY_SETS), "reg_datasets": list(REGRESS_SETS), "limits": LIMITS,
+            "selected": self.selected, "device": str(self.device),
+        }
+
+    def handle(self, msg: Any) -> list[dict[str, Any]]:
+        """Apply one message from the page; returns the JSON replies. Raises MessageError."""
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            raise MessageError('a message must be a JSON object with a "type", e.g. {"type": "play"}')
+        kind = msg["type"]
+        if kind == "set":
+            values = msg.get("values")
+            if not isinstance(values, dict):
+                raise MessageError('"set" needs "values": an object of URL-hash keys, e.g. {"activation": "relu"}')
+            new, self.notices = parse(values, base=self.settings)
+            if new.data_name == "custom" and self.custom is None:
+                self.custom = np.column_stack([self.data.points, self.data.labels]) if self.data.name != "xor4" else None
+            self.settings = new
+            self._build()
+            return [self.state_message()]
+        if kind == "step":  # one epoch, then paused (the server trains it and sends the frame)
+            self.playing = False
+            self.pending_steps = min(self.pending_steps + 1, 100)
+            return [{"type": "playing", "playing": False, "version": self.version}]
+        if kind in ("play", "pause"):
+            self.playing = kind == "play"
+            return [{"type": "playing", "playing": self.playing, "version": self.version}]
+        if kind == "reset":
+            self.notices = []
+            self._build()
+            self.playing = False
+            return [self.state_message(), {"type": "playing", "playing": False, "version": self.version}]
+        if kind == "regenerate":
+            self.settings = replace(self.settings, seed=f"{random.random():.5f}")
+            self.notices = []
+            self._build()
+            return [self.state_message()]
+        if kind == "select":
+            seed = msg.get("seed")
+            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < self.settings.seeds:
+                raise MessageError(f'"select" needs "seed": an integer in 0..{self.settings.seeds - 1}, got {seed!r}')
+            self.selected = seed
+            return []
+        if kind == "add_point":
+            x, y, label = msg.get("x"), msg.get("y"), msg.get("label", 1)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y, label)):
+                raise MessageError(f'"add_point" needs finite numbers "x", "y" and "label", got {x!r}, {y!r}, {label!r}')
+            base = self.custom if self.data.name == "custom" else (
+                None if self.data.name == "xor4" else np.column_stack([self.data.points, self.data.labels]))
+            base = np.zeros((0, 3)) if base is None else base
+            if len(base) >= MAX_POINTS:
+                raise MessageError(f"at most {MAX_POINTS} points")
+            if self.settings.problem == "classification":
+                label = 1.0 if label > 0 else -1.0
+            self.custom = np.vstack([base, [[float(x), float(y), float(label)]]])
+            return self._use_custom()
+        if kind == "clear_points":
+            self.custom = np.zeros((0, 3))
+            return self._use_custom()
+        if kind == "csv":
+            text = msg.get("text")
+            if not isinstance(text, str):
+                raise MessageError('"csv" needs "text": the file\'s contents')
+            if len(text) > MAX_CSV_BYTES:
+                raise MessageError(f"the CSV is larger than {MAX_CSV_BYTES // 1024} KiB")
+            try:
+                self.custom = parse_csv(text, self.settings.problem)
+            except ValueError as e:
+                raise MessageError(str(e)) from None
+            return self._use_custom()
+        if kind == "ack":
+            return []
+        raise MessageError(f"unknown message type {kind!r}; expected set, play, pause, step, reset, regenerate, "
+                           "select, add_point, clear_points, csv or ack")
+
+    def _use_custom(self) -> list[dict[str, Any]]:
+        key = "dataset" if self.settings.problem == "classification" else "regDataset"
+        self.settings = replace(self.settings, **{key: "custom"})
+        self.notices = []
+        self._build()
+        return [self.state_message()]
+
+    # ------------------------------------------------------------------ training and frames
+
+    def advance(self, budget_s: float | None) -> None:
+        """Train every engine for about ``budget_s`` seconds in all (runs may pause mid-epoch);
+        None: one epoch (to the end of the current one, or a whole one from an epoch's start)."""
+        if budget_s is None:
+            for e in self.engines:
+                e.train_epochs(1)
+        else:
+            for e in self.engines:
+                e.train_for(budget_s / len(self.engines))
+        now = time.perf_counter()
+        self.rate_window.append((now, self.engines[0].epoch + self.engines[0].fraction))
+        while len(self.rate_window) > 2 and now - self.rate_window[0][0] > 1.0:
+            self.rate_window.pop(0)
+
+    def epochs_per_s(self) -> float | None:
+        w = self.rate_window
+        if len(w) < 2 or w[-1][0] <= w[0][0]:
+            return None
+        return (w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0])
+
+    def frame(self) -> bytes:
+        """The next binary frame: statistics (header) and heatmaps (sections)."""
+        self.frame_no += 1
+        main = self.engines[0]
+        S = self.settings.seeds
+        g = 24 if S <= 100 else 16 if S <= 400 else 10
+        st = main.stats(strip=g)
+        sel = self.selected
+        hm = main.heatmap(sel)
+        W, b = main.weights(sel)
+        sections = {"output": hm["output"], "neurons": hm["neurons"], "strip": st.pop("strip"),
+                    "weights": np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]).astype(np.float32)}
+        header: dict[str, Any] = {
+            "type": "frame", "version": self.version, "frame": self.frame_no, "epoch": main.epoch,
+            "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": GRID, "thumb": THUMB,
+            "stats": _summary(st), "playing": self.playing,
+        }
+        if not np.isfinite(sections["weights"]).all():  # a diverged seed: weights drawn grey, never NaN on screen
+            sections["weights"] = np.nan_to_num(sections["weights"], nan=0.0, posinf=0.0, neginf=0.0)
+            header["selected_diverged"] = True
+        if len(self.engines) > 1:
+            other = self.engines[1]
+            st2 = other.stats()
+            a, c = st["solved"], st2["solved"]
+            header["compare"] = {
+                "activation": other.activation, "stats": _summary(st2),
+                "paired": {"both": int((a & c).sum()), "only_main": int((a & ~c).sum()),
+                           "only_compare": int((~a & c).sum()), "neither": int((~a & ~c).sum())},
+            }
+            sections["output_compare"] = other.heatmap(sel, compute_neurons=False)["output"]
+        return encode_frame(header, sections)
+
+    # ------------------------------------------------------------------ the article's point
+
+    def analysis(self) -> dict[str, Any]:
+        """The selected seed, judged: when every layer is affine, the exact collapsed map
+        W′x + b′ (``actlab.collapse``, certified) beside the best affine fit (least squares on the
+        training set); otherwise the audit's verdict (``actlab.audit``) on the training inputs."""
+        from ..affine import NonFiniteError, NotAffineError, collapse
+
+        main, sel = self.engines[0], self.selected
+        out: dict[str, Any] = {"type": "analysis", "version": self.version, "seed": sel, "epoch": main.epoch,
+                               "features": list(self.settings.features), "collapse": None, "audit": None}
+        model = main.module(sel)
+        X = main.X_train if main.X_train.shape[0] else main.grid_in[THUMB]
+        affine_layers = main.activation == "linear"
+        if affine_layers:
+            try:
+                m = collapse(model, in_shape=(main.n_in,))
+            except (NotAffineError, NonFiniteError) as e:
+                out["note"] = f"no collapsed map: {e}"
+            else:
+                out["collapse"] = {"weight": [_num(v) for v in m.weight[0].tolist()], "bias": _num(m.bias[0]),
+                                   "residual": _num(m.residual) if m.residual is not None else None}
+            out["best_affine"] = self._ols()
+            linear_feats = set(self.settings.features) <= {"x", "y"}
+            out["why"] = (
+                "Every layer is affine, so the whole network is one affine map ŷ = W′x + b′ of its inputs"
+                + (": the boundary W′x + b′ = " + (f"{self._threshold():g}" if self.data.classes else "c")
+                   + " is a straight line, whatever the depth or width." if linear_feats
+                   else " — here of the features (" + ", ".join(self.settings.features)
+                   + "), so the boundary is a level set of an affine function of them: curved in (x₁, x₂) only because the features are.")
+            )
+        else:
+            from ..analysis.audit import audit
+
+            try:
+                rep = audit(model, X.double().cpu()[:256])
+                out["audit"] = {"is_affine": rep.is_affine, "first_nonlinear": rep.first_nonlinear,
+                                "modules": [{"name": r.name, "type": r.type, "affine": r.affine} for r in rep.rows if r.name],
+                                "seconds": rep.seconds}
+                out["why"] = ("On the training inputs this network is affine (for instance ReLU units that never switch): "
+                              "its boundary is still a line." if rep.is_affine else
+                              f"Not affine: the first nonlinear module is {rep.first_nonlinear!r} ({main.activation}); "
+                              "bends between layers let the boundary curve.")
+            except Exception as e:  # the audit is a panel, never a reason to stop the run
+                out["note"] = f"audit failed: {e}"
+        return out
+
+    def _threshold(self) -> float:
+        return self.engines[0]._threshold()
+
+    def _ols(self) -> dict[str, Any] | None:
+        """Least squares of the training labels on the features (sklearn's LinearRegression);
+        the data's, so computed once per run."""
+        if self._ols_cache is None or self._ols_cache[0] != self.version:
+            self._ols_cache = (self.version, self._fit_ols())
+        return self._ols_cache[1]
+
+    def _fit_ols(self) -> dict[str, Any] | None:
+        from sklearn.linear_model import LinearRegression
+
+        main = self.engines[0]
+        X, y = main.X_train.double().cpu().numpy(), main.y_train.double().cpu().numpy()
+        if len(y) < 2:
+            return None
+        fit = LinearRegression().fit(X, y)
+        return {"weight": [_num(v) for v in fit.coef_], "bias": _num(fit.intercept_), "r2": _num(fit.score(X, y))}
+
+
