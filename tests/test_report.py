@@ -2,7 +2,6 @@
 half-written, and a real browser shows it without broken images or console errors."""
 
 import json
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -80,19 +79,9 @@ def test_interrupted_run_leaves_the_old_report(tmp_path, monkeypatch):
 
 
 def _chrome():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("chromium and chromedriver are not installed (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-file-access-from-files"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    from selenium.webdriver.chrome.service import Service
+    from _browser import chrome
 
-    return webdriver.Chrome(options=opts, service=Service(driver))
+    return chrome()
 
 
 def test_browser_shows_the_report(report, tmp_path):

@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .data import MAX_CSV_BYTES
 from .session import FPS, MessageError, Session
 
-__all__ = ["make_app", "serve", "STATIC"]
+__all__ = ["make_app", "make_server", "serve", "STATIC"]
 
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
@@ -221,18 +221,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, device: str = "cpu",
-          ready: threading.Event | None = None) -> None:
-    """Start the playground and block until Ctrl-C. Binds 127.0.0.1 unless told otherwise."""
+def make_server(host: str = "127.0.0.1", port: int = 8000, device: str = "cpu"):
+    """(uvicorn.Server, bound socket, URL): the playground ready to ``run(sockets=[sock])``
+    (port 0: any free port). Binding here makes a busy port an OSError naming the address."""
     import uvicorn
 
+    sock = _bind(host, port)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(make_app(device), host=host, port=port, log_level="warning",
+                            ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    return uvicorn.Server(config), sock, url
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, device: str = "cpu") -> None:
+    """Start the playground and block until Ctrl-C. Binds 127.0.0.1 unless told otherwise."""
     if not _is_loopback(host):
         print(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the playground "
               "(and its CPU); use --host 127.0.0.1 to keep it local", file=sys.stderr)
-    app = make_app(device)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
-    server = uvicorn.Server(config)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    server, sock, url = make_server(host, port, device)
 
     def announce():
         while not server.started:
@@ -240,14 +247,29 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, 
                 return
             time.sleep(0.05)
         print(f"actlab play: {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        if ready is not None:
-            ready.set()
         if open_browser:
             import webbrowser
 
             webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run()
-    if not server.started:
-        raise OSError(f"could not listen on {host}:{port} (in use, or not allowed); try another --port")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int):
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port} ({e.strerror}); try another --port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

@@ -9,7 +9,7 @@
     checkerboard: "checker", xor4: "XOR (4 pts)", custom: "your data", "reg-plane": "plane", "reg-gauss": "gaussian" };
 
   // TensorFlow Playground's colours: orange (−1) through light grey (0) to blue (+1)
-  const LUT = new Uint8ClampedArray(256 * 4), LUT_DISC = new Uint8ClampedArray(256 * 4);
+  const LUT = new Uint8ClampedArray(256 * 4), LUT_DISC = new Uint8ClampedArray(256 * 4), LUT_HEAT = new Uint8ClampedArray(256 * 4);
   (function () {
     const neg = [245, 147, 34], mid = [232, 234, 235], pos = [8, 119, 189];
     for (let i = 0; i < 256; i++) {
@@ -19,6 +19,8 @@
         LUT_DISC[i * 4 + c] = (v < 0 ? neg : pos)[c] * 0.85 + mid[c] * 0.15;
       }
       LUT[i * 4 + 3] = 255; LUT_DISC[i * 4 + 3] = 255;
+      for (let c = 0; c < 3; c++) LUT_HEAT[i * 4 + c] = mid[c] + (end[c] - mid[c]) * a * 0.7;  // lighter: the points stand out
+      LUT_HEAT[i * 4 + 3] = 255;
     }
   })();
   const colourOf = (v) => { const i = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4; return `rgb(${LUT[i]},${LUT[i + 1]},${LUT[i + 2]})`; };
@@ -253,7 +255,7 @@
     const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
     const disc = S.settings.discretize === "true";
     ctx.imageSmoothingEnabled = !disc;
-    ctx.drawImage(imageOf(canvas.id, vals, g, g, disc ? LUT_DISC : LUT), 0, 0, W, H);
+    ctx.drawImage(imageOf(canvas.id, vals, g, g, disc ? LUT_DISC : LUT_HEAT), 0, 0, W, H);
     if (grey) { ctx.fillStyle = "rgba(128,128,128,0.75)"; ctx.fillRect(0, 0, W, H); ctx.fillStyle = "#fff"; ctx.font = "16px sans-serif"; ctx.fillText("diverged", 10, 24); }
     if (!points || !S.state) return;
     const [lo, hi] = S.state.domain, showTest = S.settings.showTestData === "true", cls = S.state.classes;

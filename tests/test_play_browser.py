@@ -1,0 +1,75 @@
+"""The playground page in headless Chromium: the issue's acceptance run, driven through
+``window.playground`` as users' scripts do. Saves play-screenshot.png at the repository root."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _browser import chrome
+
+from actlab.play.server import make_server
+
+
+@pytest.fixture(scope="module")
+def url():
+    server, sock, url = make_server("127.0.0.1", 0)
+    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    t.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    t.join(10)
+    sock.close()
+
+
+def _wait(drv, cond, timeout=30.0, what=""):
+    end = time.time() + timeout
+    while time.time() < end:
+        st = drv.execute_script("return window.playground && window.playground.state()")
+        if st and cond(st):
+            return st
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last state: {st}")
+
+
+def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url):
+    drv = chrome()
+    try:
+        drv.set_window_size(1400, 1000)
+        drv.get(url + "#activation=linear&dataset=xor&seeds=100")
+        _wait(drv, lambda s: s["activation"] == "linear" and s["dataset"] == "xor" and s["seeds"] == 100, what="the hash's settings")
+        drv.execute_script("window.playground.play()")
+        st = _wait(drv, lambda s: s["epoch"] >= 30 and s["collapse"] is not None, what="30 epochs and the collapse panel")
+        assert st["success_rate"] == 0 and st["seeds"] == 100
+        assert len(st["collapse"]["weight"]) == 2
+        shown = drv.find_element("id", "collapseMap").text
+        assert shown.startswith("ŷ =") and "x₁" in shown and "x₂" in shown
+        assert "activation=linear" in drv.execute_script("return location.hash")
+        drv.execute_script("window.playground.set({activation: 'tanh'})")
+        st = _wait(drv, lambda s: s["activation"] == "tanh" and s["epoch"] >= 100, what="100 tanh epochs")
+        assert st["success_rate"] > 0.5 and st["collapse"] is None and st["audit"]["is_affine"] is False
+        assert st["fps"] > 5 and st["frames_drawn"] > 10 and st["errors"] == []
+        shot = Path(__file__).resolve().parent.parent / "play-screenshot.png"
+        drv.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
+        # a bad value in a link: a visible notice, and the default is used
+        drv.get(url + "#activation=bogus&dataset=circle&seeds=7")
+        st = _wait(drv, lambda s: s["dataset"] == "circle" and s["seeds"] == 7, what="the second link")
+        assert st["activation"] == "tanh" and "activation='bogus'" in drv.find_element("id", "notices").text
+        # click the output to add a point: the run switches to your own data
+        drv.execute_script("window.playground.step()")
+        _wait(drv, lambda s: s["epoch"] >= 1, what="one step")
+        heat = drv.find_element("id", "heat")
+        from selenium.webdriver import ActionChains
+
+        ActionChains(drv).move_to_element_with_offset(heat, 50, -60).click().perform()
+        _wait(drv, lambda s: s["dataset"] == "custom", what="the clicked point")
+        errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        drv.quit()
