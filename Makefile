@@ -1,5 +1,6 @@
 # make demo   — install into .venv if needed, then run the main job
 # make test   — install into .venv if needed, then run the tests
+# make play    — the interactive playground in your browser
 # make figures — regenerate docs/img/ and the README's measured tables
 # A second run installs nothing: the venv is rebuilt only when pyproject.toml or
 # constraints.txt change.
@@ -9,7 +10,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench figures clean
+.PHONY: install demo test test-slow bench figures play clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/actlab demo --out actlab-report
+
+# the interactive playground on http://127.0.0.1:8000/ (Ctrl-C stops it)
+play: $(STAMP)
+	$(VENV)/bin/actlab play
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -33,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_fold.py
 	$(PY) benchmarks/bench_audit.py
 	$(PY) benchmarks/bench_xor_command.py
+	$(PY) benchmarks/bench_play.py
 
 # docs/img/ and the README's measured tables, regenerated on this machine (about ten minutes)
 figures: $(STAMP)

@@ -12,6 +12,7 @@ derivation_2-2-1.png. Tables: each README block between `<!-- figures:NAME -->` 
   train        benchmarks/bench_train.py (CPU rows)
   audit        benchmarks/bench_audit.py (the zoo)
   fold         benchmarks/bench_fold.py
+  play         benchmarks/bench_play.py (server and page), and docs/img/playground.png
 Every block says which command produced it. --skip-bench regenerates the figures and the xor
 block only (a minute instead of ten).
 """
@@ -172,8 +173,25 @@ def fold_block() -> str:
     return "\n".join(["(`python benchmarks/bench_fold.py`, 2 CPU cores, float32, medians of 7.)", "", dense, resnet])
 
 
+def play_block() -> str:
+    d = _bench("bench_play.py", "--screenshot", str(IMG / "playground.png"))
+    page = d["page"]
+    return (f"`python benchmarks/bench_play.py` ({d['threads']} CPU threads, medians of {d['repeats']} runs of "
+            f"{d['seconds']:g} s; 100 seeds of TensorFlow Playground's default 2-4-2-1 tanh network, 250 training points, "
+            f"batch 10, SGD): the server trains **{d['server_epochs_per_s']:.0f} epochs/s** for all 100 seeds together while "
+            f"sending {d['server_frames_per_s']:.1f} frames/s to a WebSocket client (the engine alone, no frames: "
+            f"{d['engine_epochs_per_s']:.0f}); the same 100 networks trained one after another the plain way "
+            f"(nn.Sequential + torch.optim.SGD): {d['plain_loop_epochs_per_s']:.2f} epochs/s — "
+            f"{d['server_epochs_per_s'] / d['plain_loop_epochs_per_s']:.0f}× slower. "
+            + ("" if page is None else
+               f"The page in headless Chromium on the same 2 cores draws **{page['fps']:.1f} frames/s** (the server sends at "
+               f"most 30), {page['draw_ms']:.1f} ms of JavaScript per frame, while the server, sharing the cores with the "
+               f"browser, trains {page['epochs_per_s']:.0f} epochs/s."))
+
+
 BLOCKS = {"xor": xor_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
-          "train": train_block, "audit": audit_block, "fold": fold_block}
+          "train": train_block, "audit": audit_block, "fold": fold_block,
+          "play": play_block}
 
 
 def main() -> int:

@@ -121,6 +121,14 @@ class _PageLink:
     async def send(self, msg: dict) -> None:
         await self.ws.send_text(json.dumps(msg, allow_nan=False))
 
+    async def _try_send(self, msg: dict) -> bool:
+        """Send, or say False when the page has gone."""
+        try:
+            await self.send(msg)
+            return True
+        except (WebSocketDisconnect, RuntimeError):
+            return False
+
     async def run(self) -> None:
         await self.send({"type": "hello", "token": self.token, "fps_cap": FPS, "max_message": MAX_MESSAGE})
         await self.send(self.session.state_message())
@@ -157,10 +165,14 @@ class _PageLink:
                     replies = await _torch(self.session.handle, msg)
                 for r in replies:
                     await self.send(r)
+            except WebSocketDisconnect:
+                return
             except MessageError as e:
-                await self.send({"type": "error", "message": str(e)})
+                if not await self._try_send({"type": "error", "message": str(e)}):
+                    return
             except Exception as e:  # never take the server down for one page's message
-                await self.send({"type": "error", "message": f"internal error: {type(e).__name__}: {e}"})
+                if not await self._try_send({"type": "error", "message": f"internal error: {type(e).__name__}: {e}"}):
+                    return
             self.dirty = True
             self.wake.set()
 
