@@ -30,24 +30,25 @@ def _activation(value: str) -> str:
 _INT_MAX = 2**62  # counts and seeds are int64 tensors; anything near this is a typo, not a request
 
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if not 1 <= n <= _INT_MAX:
-        raise argparse.ArgumentTypeError(f"expected a positive integer up to 2^62, got {value!r}")
-    return n
+def _int_in(lo: int, hi: int, what: str, range_what: str):
+    """An argparse type: an integer in [lo, hi]; ``what`` names it when it is not an integer,
+    ``range_what`` when it is out of range."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"expected {range_what}, got {value!r}")
+        return n
+
+    return parse
 
 
-def _nonneg_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {value!r}") from None
-    if not 0 <= n <= _INT_MAX:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0 and at most 2^62, got {value!r}")
-    return n
+_positive_int = _int_in(1, _INT_MAX, "a positive integer", "a positive integer up to 2^62")
+_nonneg_int = _int_in(0, _INT_MAX, "an integer ≥ 0", "an integer ≥ 0 and at most 2^62")
+_port = _int_in(1, 65535, "a port number 1..65535", "a port number 1..65535")
 
 
 def _folder(value: str) -> str:
@@ -692,16 +693,6 @@ def _cmd_activations(args) -> int:
 
 
 # ---------------------------------------------------------------------------- play
-
-
-def _port(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {value!r}") from None
-    if not 1 <= n <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {value!r}")
-    return n
 
 
 def _add_play(sub) -> None:
