@@ -441,3 +441,17 @@ def test_cli_refuses_a_busy_port_with_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["play", "--port", "70000"])
     assert e.value.code == 2
+
+
+def test_an_empty_custom_set_cannot_play_and_one_point_still_trains():
+    sess = Session(values={"seeds": 3})
+    sess.handle({"type": "clear_points"})
+    assert not sess.data.train.any()
+    with pytest.raises(MessageError, match="no training data"):
+        sess.handle({"type": "play"})
+    assert sess.playing is False
+    sess.handle({"type": "add_point", "x": 1.0, "y": 2.0, "label": 1})
+    assert sess.data.train.sum() == 1
+    sess.handle({"type": "play"})
+    sess.advance(0.01)
+    assert sess.engines[0].epoch >= 1

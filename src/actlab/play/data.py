@@ -132,8 +132,8 @@ def make_data(settings: Settings, custom: np.ndarray | None = None) -> PlayData:
         rows = _GENERATORS[name](n, settings.noise / 100, rng)
     rows = rows[rng.permutation(len(rows))]
     n_train = int(round(len(rows) * settings.percTrainData / 100))
-    if len(rows) >= 2:
-        n_train = min(max(n_train, 1), len(rows) - 1)
+    if len(rows):  # at least one training point, and one test point when there are two
+        n_train = max(n_train, 1) if len(rows) == 1 else min(max(n_train, 1), len(rows) - 1)
     train = np.arange(len(rows)) < n_train
     lo = min(-6.0, float(rows[:, :2].min()) if len(rows) else -6.0)
     hi = max(6.0, float(rows[:, :2].max()) if len(rows) else 6.0)

@@ -222,6 +222,9 @@ class _PageLink:
                     await asyncio.sleep(0.003)  # waiting for the page's acknowledgement
         except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
             return
+        except Exception as e:  # a failure of the run itself: say so on the page, stop training, keep serving
+            s.playing = False
+            await self._try_send({"type": "error", "message": f"training stopped: {type(e).__name__}: {e}"})
 
 
 def _is_loopback(host: str) -> bool:

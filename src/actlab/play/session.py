@@ -128,7 +128,7 @@ class Session:
             "sizes": [list(t) for t in e.sizes], "n_params": e.n_params, "maxout_k": e.k,
             "activations": list(activations.names()) + ["maxout"],
             "datasets": list(CLASSIFY_SETS), "reg_datasets": list(REGRESS_SETS), "limits": LIMITS,
-            "selected": self.selected, "device": str(self.device),
+            "selected": self.selected, "device": str(self.device), "playing": self.playing,
         }
 
     def handle(self, msg: Any) -> list[dict[str, Any]]:
@@ -150,6 +150,9 @@ class Session:
             self.playing = False
             self.pending_steps = min(self.pending_steps + 1, 100)
             return [{"type": "playing", "playing": False, "version": self.version}]
+        if kind == "play" and not self.data.train.any():
+            self.playing = False
+            raise MessageError("no training data: add points (click the output) or upload a CSV, or pick a dataset")
         if kind in ("play", "pause"):
             self.playing = kind == "play"
             return [{"type": "playing", "playing": self.playing, "version": self.version}]
@@ -206,6 +209,8 @@ class Session:
         self.settings = replace(self.settings, **{key: "custom"})
         self.notices = []
         self._build()
+        if not self.data.train.any():
+            self.playing = False
         return [self.state_message()]
 
     # ------------------------------------------------------------------ training and frames

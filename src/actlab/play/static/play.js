@@ -43,12 +43,13 @@
     };
     ws.onclose = () => { setError("The connection to the server closed: restart `actlab play` and reload."); };
   }
+  function setPlaying(on) { S.playing = on; $("play").textContent = on ? "❚❚" : "▶"; }
   function send(msg) { if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify(msg)); }
 
   function onJson(m) {
     if (m.type === "hello") { S.token = m.token; }
     else if (m.type === "state") { onState(m); }
-    else if (m.type === "playing") { S.playing = m.playing; $("play").textContent = m.playing ? "❚❚" : "▶"; }
+    else if (m.type === "playing") { setPlaying(m.playing); }
     else if (m.type === "analysis") { if (m.version === S.version) { S.analysis = m; drawAnalysis(); } }
     else if (m.type === "error") { setError(m.message); }
   }
@@ -69,6 +70,7 @@
     const [h, sec] = decode(buf);
     if (h.version !== S.version) return;  // a stale run's frame
     S.frame = h; S.sections = sec;
+    if (h.playing !== S.playing) setPlaying(h.playing);
     const st = h.stats;
     const last = S.curve[S.curve.length - 1];
     if (!last || h.epoch !== last.epoch) {
@@ -99,6 +101,7 @@
     S.version = m.version; S.state = m; S.settings = m.settings; S.curve = []; S.frame = null; S.sections = null;
     S.analysis = null; S.errors = [];
     S.notices = m.notices || [];
+    setPlaying(m.playing);
     writeHash(m.settings);
     buildControls(m);
     renderNotices();
