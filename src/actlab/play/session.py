@@ -116,6 +116,7 @@ class Session:
         self.selected = min(self.selected, s.seeds - 1)
         self.rate_window = []
         self._ols_cache = None
+        self._stats_cache: dict[int, dict[str, Any]] = {}
 
     def state_message(self) -> dict[str, Any]:
         d = self.data
@@ -241,23 +242,23 @@ class Session:
         main = self.engines[0]
         S = self.settings.seeds
         g = 24 if S <= 100 else 16 if S <= 400 else 10
-        st = main.stats(strip=g)
+        st = self._stats(g)
         sel = self.selected
         hm = main.heatmap(sel)
         W, b = main.weights(sel)
-        sections = {"output": hm["output"], "neurons": hm["neurons"], "strip": st.pop("strip"),
+        sections = {"output": hm["output"], "neurons": hm["neurons"], "strip": st["strip"],
                     "weights": np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]).astype(np.float32)}
         header: dict[str, Any] = {
             "type": "frame", "version": self.version, "frame": self.frame_no, "epoch": main.epoch,
             "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": GRID, "thumb": THUMB,
-            "stats": _summary(st), "playing": self.playing,
+            "stats": _summary(st), "stats_epoch": st["epoch"], "playing": self.playing,
         }
         if not np.isfinite(sections["weights"]).all():  # a diverged seed: weights drawn grey, never NaN on screen
             sections["weights"] = np.nan_to_num(sections["weights"], nan=0.0, posinf=0.0, neginf=0.0)
             header["selected_diverged"] = True
         if len(self.engines) > 1:
             other = self.engines[1]
-            st2 = other.stats()
+            st2 = self._stats(0, which=1)
             a, c = st["solved"], st2["solved"]
             header["compare"] = {
                 "activation": other.activation, "stats": _summary(st2),
@@ -266,6 +267,21 @@ class Session:
             }
             sections["output_compare"] = other.heatmap(sel, compute_neurons=False)["output"]
         return encode_frame(header, sections)
+
+    def _stats(self, g: int, which: int = 0) -> dict[str, Any]:
+        """An engine's statistics over all seeds on the whole data (and the strip's maps). For
+        many seeds this pass costs more than a frame's worth of training, so it is redone only
+        when at least three times its cost has passed since the last one: at most a quarter of
+        the time goes to statistics, the selected seed's maps are fresh in every frame."""
+        engine = self.engines[which]
+        now = time.perf_counter()
+        cached = self._stats_cache.get(which)
+        if (cached is None or now - cached["at"] >= 3 * cached["cost"] or cached["version"] != self.version
+                or cached["g"] != g or not self.playing):
+            st = engine.stats(strip=g)
+            st.update(epoch=engine.epoch, at=now, cost=time.perf_counter() - now, version=self.version, g=g)
+            self._stats_cache[which] = cached = st
+        return cached
 
     # ------------------------------------------------------------------ the article's point
 

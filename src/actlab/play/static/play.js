@@ -72,10 +72,10 @@
     S.frame = h; S.sections = sec;
     if (h.playing !== S.playing) setPlaying(h.playing);
     const st = h.stats;
-    const last = S.curve[S.curve.length - 1];
-    if (!last || h.epoch !== last.epoch) {
-      if (last && h.epoch < last.epoch) S.curve = [];
-      S.curve.push({ epoch: h.epoch, q1: st.loss_q1, med: st.loss_median, q3: st.loss_q3, test: st.test_loss_median });
+    const last = S.curve[S.curve.length - 1], ep = h.stats_epoch;  // the epoch the statistics were taken at
+    if (!last || ep !== last.epoch) {
+      if (last && ep < last.epoch) S.curve = [];
+      S.curve.push({ epoch: ep, q1: st.loss_q1, med: st.loss_median, q3: st.loss_q3, test: st.test_loss_median });
       if (S.curve.length > 2000) S.curve = S.curve.filter((_, i) => i % 2 === 0);
     }
     if (!S.pending) S.pending = requestAnimationFrame(draw);
