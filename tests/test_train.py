@@ -217,3 +217,33 @@ def test_config_takes_numpy_integers_and_names_bad_values():
     for bad in ((4.5,), (0,), (True,), ()):
         with pytest.raises(ValueError, match="hidden must be"):
             train.TrainConfig(hidden=bad)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(activation="relu", stop_loss=1e-5),
+    dict(activation="tanh", stop_loss=1e-5, record_every=7),
+    dict(activation="linear", stop_delta=1e-10, optimizer="sgd", lr=0.1),
+    dict(activation="gelu", stop_loss=1e-5, dtype="float64"),
+])
+def test_dropping_stopped_seeds_changes_no_bit(monkeypatch, kw):
+    """The working set sheds stopped seeds every COMPACT_EVERY steps; the oracle is the same run
+    with shedding switched off."""
+    cfg = train.TrainConfig(n_steps=500, **kw)
+    shed = train.train(cfg, XOR.X, XOR.y, 700, track=[0, 9], track_every=7)
+    assert (shed.steps_run < 300).float().mean() > 0.25  # enough stopped early for the set to shrink
+    monkeypatch.setattr(train, "COMPACT_EVERY", 10**9)
+    whole = train.train(cfg, XOR.X, XOR.y, 700, track=[0, 9], track_every=7)
+    for name in ("params", "loss_history", "first_hit", "steps_run", "final_loss"):
+        assert torch.equal(getattr(shed, name).nan_to_num(), getattr(whole, name).nan_to_num()), name
+    assert torch.equal(shed.tracked[9], whole.tracked[9])
+
+
+def test_a_seed_trains_to_the_same_bits_in_any_batch():
+    """Blocks are padded to a multiple of 64 columns: no seed sits in a kernel's scalar tail."""
+    cfg = train.TrainConfig(activation="sigmoid", stop_loss=1e-5, n_steps=400)
+    a = train.train(cfg, XOR.X, XOR.y, 77)
+    b = train.train(cfg, XOR.X, XOR.y, 1000)
+    c = train.train(cfg, XOR.X, XOR.y, torch.arange(40, 77))
+    assert a.params.shape[0] == 77 and a.loss_history.shape[1] == 77
+    assert torch.equal(a.params, b.params[:77]) and torch.equal(a.loss_history, b.loss_history[:, :77])
+    assert torch.equal(a.params[40:], c.params) and torch.equal(a.first_hit[40:], c.first_hit)

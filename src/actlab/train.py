@@ -17,6 +17,12 @@ runs a pure-tensor step with Adam written out, fused by torch.compile (for GPUs)
 blocks of one tensor: the same bits as separate runs, one loop's overhead. The per-seed
 oracle (``train_reference``) uses nn.Sequential and torch.optim.Adam itself.
 
+Seeds that meet a stop rule leave the working set (every 20 steps, once a quarter of it has
+stopped): later steps compute only the seeds still training — on XOR with ReLU about half the
+work, with tanh a third. Each block of seeds is padded to a multiple of 64 columns (copies of
+its first seed, cut off at the end), so that every kernel runs its vector code on every seed:
+a seed's bits depend neither on its position, nor on the batch, nor on that shedding (tested).
+
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
 whatever the activation: comparisons between activations are paired.
@@ -245,7 +251,16 @@ def _act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Te
         return act(z), None
     if torch.compiler.is_compiling():  # traceable: no graph break
         return torch.func.jvp(act, (z,), (torch.ones_like(z),))
-    # eager: autograd through one elementwise op is cheaper than a jvp; σ'(z) is the gradient of
+    if act is torch.relu:  # the common ones by formula: two or three kernels instead of autograd's six
+        h = torch.relu(z)
+        return h, (z > 0).to(z.dtype)
+    if act is torch.tanh:
+        h = torch.tanh(z)
+        return h, torch.addcmul(torch.ones_like(h), h, h, value=-1)  # 1 − h²
+    if act is torch.sigmoid:
+        h = torch.sigmoid(z)
+        return h, h * (1 - h)
+    # others: autograd through one elementwise op is cheaper than a jvp; σ'(z) is the gradient of
     # Σσ(z) — an explicit grad_outputs tensor would make autograd import torch.fx's symbolic
     # shapes, and sympy with them (0.5 s per process)
     z_ = z.detach().requires_grad_(True)
@@ -382,6 +397,12 @@ class _FusedAdam:
         self.exp_avg_sq = torch.zeros_like(params)
         self.state_step = torch.zeros((), dtype=torch.float32, device=params.device)  # as torch.optim keeps it
 
+    def compact(self, keep: torch.Tensor, params: torch.Tensor) -> None:
+        """Keep the columns ``keep`` (seeds still training); ``params`` is their new tensor."""
+        self.params = params
+        self.exp_avg = self.exp_avg[:, keep].contiguous()
+        self.exp_avg_sq = self.exp_avg_sq[:, keep].contiguous()
+
     def step(self) -> None:
         self.state_step += 1
         torch._fused_adam_(
@@ -391,17 +412,116 @@ class _FusedAdam:
         )
 
 
+COMPACT_EVERY = 20  # steps between checks for stopped seeds to drop from the working set
+# Every block of the working set stays a multiple of this wide: kernels run the same vector code
+# on every column then, with no scalar tail whose rounding could differ — a seed's bits do not
+# depend on its position or on how many others are still training.
+COMPACT_MULTIPLE = 64
+
+
+class _WorkingSet:
+    """The seeds (columns) still training, and what is kept of those that stopped.
+
+    Up to the first compaction the working set is every column, in order (``cols`` None) and
+    the tensors are the full ones. A stopped seed is frozen: its parameters are written back
+    to ``full_params`` and its last loss to ``frozen`` — the loss it would be given again at
+    every later step, since neither its parameters nor the data change."""
+
+    def __init__(self, S: int, params: torch.Tensor, blocks, stops):
+        self.S, self.full_params, self.stops = S, params, stops
+        self.cols: torch.Tensor | None = None
+        self.frozen: torch.Tensor | None = None
+        self._pos: torch.Tensor | None = None
+        self.blocks = blocks
+        self._bounds = [(None, 0, S)] if blocks is None else [(act, sl.start, sl.stop) for act, sl in blocks]
+
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        return t if self.cols is None else t[self.cols]
+
+    def scatter(self, full: torch.Tensor, part: torch.Tensor) -> None:
+        if self.cols is None:
+            full.copy_(part)
+        else:
+            full[self.cols] = part
+
+    def add(self, full: torch.Tensor, part: torch.Tensor) -> None:
+        if self.cols is None:
+            full += part
+        else:
+            full.index_add_(0, self.cols, part.to(full.dtype))
+
+    def full(self, loss: torch.Tensor) -> torch.Tensor:
+        """(S,) losses: the working set's, and the frozen ones."""
+        if self.cols is None:
+            return loss
+        row = self.frozen.clone()
+        row[self.cols] = loss
+        return row
+
+    def column(self, i: int, params: torch.Tensor) -> torch.Tensor:
+        if self.cols is None:
+            return params[:, i]
+        p = int(self._pos[i])
+        return params[:, p] if p >= 0 else self.full_params[:, i]
+
+    def compact(self, params: torch.Tensor, active: torch.Tensor, loss: torch.Tensor, opt):
+        """Drop the stopped seeds once they are a quarter of the working set; returns the
+        (possibly smaller) parameters, active mask and previous losses. Each block keeps its
+        active seeds and enough stopped ones (still frozen by the mask) to stay a multiple of
+        COMPACT_MULTIPLE wide."""
+        W = params.shape[1]
+        cols = torch.arange(self.S, device=params.device) if self.cols is None else self.cols
+        stay = active.clone()
+        widths = []
+        for _, lo, hi in self._bounds:
+            inside = (cols >= lo) & (cols < hi)
+            n = int((active & inside).sum())
+            pad = -n % COMPACT_MULTIPLE
+            if pad:
+                stay[(inside & ~active).nonzero().squeeze(1)[:pad]] = True
+            widths.append(n + pad)
+        if sum(widths) > 0.75 * W:
+            return params, active, loss
+        keep, gone = stay.nonzero().squeeze(1), (~stay).nonzero().squeeze(1)
+        if self.frozen is None:
+            self.frozen = torch.full((self.S,), math.nan, dtype=loss.dtype, device=loss.device)
+        self.frozen[cols[gone]] = loss[gone]
+        if self.cols is not None:  # before the first compaction, full_params is the working tensor itself
+            self.full_params[:, cols[gone]] = params[:, gone]
+        self.cols = cols[keep]
+        params = params[:, keep].contiguous()
+        if opt is not None:
+            opt.compact(keep, params)
+        if self.stops is not None:
+            self.stops = tuple(t[keep] for t in self.stops)
+        if self.blocks is not None:  # each activation's block stays contiguous, and shrinks
+            starts = [0]
+            for w in widths:
+                starts.append(starts[-1] + w)
+            self.blocks = [(act, slice(a, b)) for (act, _, _), a, b in zip(self._bounds, starts, starts[1:])]
+        self._pos = torch.full((self.S,), -1, dtype=torch.int64)
+        self._pos[self.cols.cpu()] = torch.arange(len(keep))
+        return params, active[keep], loss[keep]
+
+    def finish(self, params: torch.Tensor) -> torch.Tensor:
+        """(P, S): every seed's final parameters."""
+        if self.cols is None:
+            return params
+        self.full_params[:, self.cols] = params
+        return self.full_params
+
+
 def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, masked: bool) -> None:
     """One optimiser step in place: Adam with torch.optim.Adam(fused=True)'s kernel on the (P, S)
     parameters — one kernel, and torch's own arithmetic — or SGD; stopped seeds keep their
     parameters (``masked``: some seed can stop)."""
     if config.optimizer == "adam":
-        masked = masked and not bool(active.all())  # nobody stopped yet: nothing to restore
-        before = params.clone() if masked else None
+        if masked and not bool(active.all()):  # a stopped seed: zero gradient and zero first moment,
+            # so Adam's step for it is lr·0/(√v̂ + ε) = 0 exactly and its parameters do not move
+            grad = torch.where(active, grad, 0)  # where, not a product: a diverged seed's NaN stays out
+            opt.exp_avg.masked_fill_(~active, 0.0)
         params.grad = grad
         opt.step()
-        if masked:
-            torch.where(active, params, before, out=params)  # in place: one pass, not two
     else:
         params.sub_(torch.where(active, grad, 0), alpha=config.lr)
 
@@ -549,12 +669,17 @@ def train_many(
         raise ValueError(f"track_every must be ≥ 1, got {track_every}")
     device = resolve_device(config.device)
     X, y = _as_data(config, X, y, device)
-    S1, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
+    S0, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
+    # Each block is padded to a multiple of COMPACT_MULTIPLE columns with copies of its first
+    # seed (they train as it does and are cut off at the end): every kernel then runs its vector
+    # code on every seed, so a seed's bits depend neither on its position nor on how many seeds
+    # train beside it, and dropping stopped seeds (see _WorkingSet) changes no result.
+    S1 = S0 if compile else -(-S0 // COMPACT_MULTIPLE) * COMPACT_MULTIPLE
     S = S1 * n_blocks
     _check_memory(config, layer_sizes(config, X.shape[1]), S, X.shape[0])
     for i in track:
-        if not 0 <= i < S1:
-            raise ValueError(f"track index {i} out of range for {S1} seeds")
+        if not 0 <= i < S0:
+            raise ValueError(f"track index {i} out of range for {S0} seeds")
     blocks = [(c.activation, slice(b * S1, (b + 1) * S1)) for b, c in enumerate(configs)] if n_blocks > 1 else None
     stops = None
     if n_blocks > 1:  # per-seed stop rules: −inf and 0 never stop a seed
@@ -565,7 +690,9 @@ def train_many(
         )
     sizes = layer_sizes(config, X.shape[1])
     # the same initial weights for every block: comparisons between activations are paired
-    params = init_params(config, seeds, X.shape[1]).T.contiguous().repeat(1, n_blocks).to(device)  # (P, S)
+    init = init_params(config, seeds, X.shape[1])
+    init = torch.cat([init, init[:1].expand(S1 - S0, -1)])  # the padding: copies of the first seed
+    params = init.T.contiguous().repeat(1, n_blocks).to(device)  # (P, S)
     masked = any(c.stop_loss is not None or c.stop_delta is not None for c in configs)
     # a float32 loss history of every step holds first_hit already: no per-step bookkeeping
     hit_from_history = not compile and config.record_every == 1 and config.torch_dtype == torch.float32
@@ -585,12 +712,17 @@ def train_many(
         step_tensors = torch.arange(T + 1, device=device)  # made once: a host-to-device copy per step would sync
     elif config.optimizer == "adam":
         opt = _FusedAdam(params, lr=config.lr)
+    # Stopped seeds leave the working set: every COMPACT_EVERY steps, once a quarter of it has
+    # stopped, the active columns are gathered into smaller tensors (parameters, Adam moments,
+    # stop rules). A stopped seed's parameters are frozen, so its loss from then on is the loss
+    # it stopped with: rows of the history are that frozen loss with the working set's scattered in.
+    work = _WorkingSet(S, params, blocks, stops) if not compile else None
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
             if tracked_idx and step % track_every == 0:
                 for i in tracked_idx:
-                    tracked[i].append(params[:, i].clone())
+                    tracked[i].append((work.column(i, params) if work else params[:, i]).clone())
                 tracked_steps.append(step)
             idx = batch_at(step)
             xb, yb = (X, y) if idx is None else (X[idx], y[idx])
@@ -601,20 +733,35 @@ def train_many(
                 steps_run += active  # counts the updates each seed received
                 prev = loss
             elif step < T:
-                loss, grad = _loss_and_grad(config, sizes, params, xb, yb, blocks)  # (S,), (P, S)
-                active, hit = _track(config, loss, prev, active, None if hit_from_history else first_hit, step, stops)
-                first_hit = first_hit if hit_from_history else hit
-                _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked)
-                steps_run += active
-                prev = loss
+                if params.shape[1]:
+                    loss, grad = _loss_and_grad(config, sizes, params, xb, yb, work.blocks)  # (W,), (P, W)
+                    fh = None if hit_from_history else work.gather(first_hit)
+                    active, fh = _track(config, loss, prev, active, fh, step, work.stops)
+                    if not hit_from_history:
+                        work.scatter(first_hit, fh)
+                    _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked)
+                    work.add(steps_run, active)
+                    prev = loss
+                else:  # every seed has stopped
+                    loss = prev
             else:  # the final loss, at the final parameters
-                loss = _loss(config, _forward_ps(config, sizes, params, xb, blocks=blocks), yb)
-                first_hit = torch.where((first_hit < 0) & (loss < config.hit_loss), step, first_hit)
+                loss = _loss(config, _forward_ps(config, sizes, params, xb, blocks=work.blocks if work else blocks), yb) \
+                    if params.shape[1] else prev
+                fh = work.gather(first_hit) if work else first_hit
+                fh = torch.where((fh < 0) & (loss < config.hit_loss), step, fh)
+                work.scatter(first_hit, fh) if work else None
+                first_hit = first_hit if work else fh
+            full_loss = work.full(loss) if work else loss
             if config.record_every and step % config.record_every == 0:
-                hist.append(loss.to(torch.float32, copy=True))
+                hist.append(full_loss.to(torch.float32, copy=True))
                 hist_steps.append(step)
+            if work is not None and step < T and step % COMPACT_EVERY == COMPACT_EVERY - 1:
+                params, active, prev = work.compact(params, active, loss, opt if config.optimizer == "adam" else None)
             if progress is not None and (step + 1) % 50 == 0:
                 progress(step + 1)
+        if work is not None:
+            params = work.finish(params)
+            loss = full_loss
     if progress is not None:
         progress(T)
     seconds = time.perf_counter() - t0
@@ -625,7 +772,7 @@ def train_many(
     params, final = params.T.contiguous().cpu(), loss.cpu()
     runs = []
     for b, c in enumerate(configs):
-        sl = slice(b * S1, (b + 1) * S1)
+        sl = slice(b * S1, b * S1 + S0)
         runs.append(TrainRun(
             config=c,
             seeds=seeds,
