@@ -251,9 +251,9 @@ def _act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Te
         return act(z), None
     if torch.compiler.is_compiling():  # traceable: no graph break
         return torch.func.jvp(act, (z,), (torch.ones_like(z),))
-    if act is torch.relu:  # the common ones by formula: two or three kernels instead of autograd's six
+    if act is torch.relu:  # the common ones by formula: one or two kernels instead of autograd's six
         h = torch.relu(z)
-        return h, (z > 0).to(z.dtype)
+        return h, torch.sign(h)  # 1 where z > 0, else 0
     if act is torch.tanh:
         h = torch.tanh(z)
         return h, torch.addcmul(torch.ones_like(h), h, h, value=-1)  # 1 − h²
@@ -315,6 +315,13 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
 def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, blocks=None):
     """Loss per seed (S,) and its gradient (P, S): backpropagation by hand, layer by layer,
     with the same seeds-last contractions as the forward pass."""
+    loss, g, tape = _loss_and_output_grad(config, sizes, params_ps, x, y, blocks)
+    return loss, _backward(config, sizes, params_ps, x, g, tape)
+
+
+def _loss_and_output_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, blocks=None):
+    """The forward pass: loss per seed (S,), its gradient with respect to the outputs (B, S),
+    and the tape for ``_backward``."""
     out, tape = _forward_ps(config, sizes, params_ps, x, keep=True, blocks=blocks)  # (B, S)
     B = out.shape[0]
     if config.loss == "mse":
@@ -324,6 +331,12 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
     else:
         loss = F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
         g = (torch.sigmoid(out) - y[:, None]) / B
+    return loss, g, tape
+
+
+def _backward(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, g: torch.Tensor, tape) -> torch.Tensor:
+    """The gradient (P, S) from the outputs' gradient g (B, S); a seed whose g is zero gets zero."""
+    B = g.shape[0]
     g_z = g[None]  # (1, B, S)
     grad = torch.empty_like(params_ps)  # (P, S): each layer's gradient is written into its view
     views = list(_unpack(grad, sizes))
@@ -345,7 +358,7 @@ def _loss_and_grad(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch
                 g_z = (deriv * g_h[None]).flatten(0, 1)  # back to the k·width pieces
             else:
                 g_z = g_h * deriv
-    return loss, grad  # (S,), (P, S)
+    return grad
 
 
 def _track(config: TrainConfig, loss, prev, active, first_hit, step, stops=None):
@@ -511,15 +524,17 @@ class _WorkingSet:
         return self.full_params
 
 
-def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, masked: bool) -> None:
+def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, masked: bool,
+                  was_active: torch.Tensor | None = None) -> None:
     """One optimiser step in place: Adam with torch.optim.Adam(fused=True)'s kernel on the (P, S)
     parameters — one kernel, and torch's own arithmetic — or SGD; stopped seeds keep their
     parameters (``masked``: some seed can stop)."""
     if config.optimizer == "adam":
-        if masked and not bool(active.all()):  # a stopped seed: zero gradient and zero first moment,
-            # so Adam's step for it is lr·0/(√v̂ + ε) = 0 exactly and its parameters do not move
-            grad = torch.where(active, grad, 0)  # where, not a product: a diverged seed's NaN stays out
-            opt.exp_avg.masked_fill_(~active, 0.0)
+        if masked:  # a stopped seed has a zero gradient (the loop zeroes its outputs' gradient); its
+            # first moment is zeroed when it stops, so that Adam's step for it is lr·0/(√v̂ + ε) = 0 exactly
+            newly = ~active if was_active is None else was_active & ~active
+            if bool(newly.any()):
+                opt.exp_avg.masked_fill_(newly, 0.0)
         params.grad = grad
         opt.step()
     else:
@@ -734,12 +749,18 @@ def train_many(
                 prev = loss
             elif step < T:
                 if params.shape[1]:
-                    loss, grad = _loss_and_grad(config, sizes, params, xb, yb, work.blocks)  # (W,), (P, W)
+                    loss, g, tape = _loss_and_output_grad(config, sizes, params, xb, yb, work.blocks)  # (W,), (B, W)
+                    was_active = active
                     fh = None if hit_from_history else work.gather(first_hit)
                     active, fh = _track(config, loss, prev, active, fh, step, work.stops)
                     if not hit_from_history:
                         work.scatter(first_hit, fh)
-                    _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked)
+                    if masked:  # a stopped seed gets a zero gradient: its outputs' gradient is zeroed,
+                        # a (B, W) fill rather than one over all P parameters (where, not a product:
+                        # a diverged seed's NaN stays out)
+                        g = torch.where(active, g, 0)
+                    grad = _backward(config, sizes, params, xb, g, tape)
+                    _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked, was_active)
                     work.add(steps_run, active)
                     prev = loss
                 else:  # every seed has stopped
