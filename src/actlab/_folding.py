@@ -67,12 +67,24 @@ def _with_bn(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module
     return out
 
 
+_CONV_TEMPLATE: list[nn.Conv2d] = []
+
+
 def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.Conv2d:
-    """An nn.Conv2d holding ``weight`` (o, i, kh, kw) and ``bias`` (built on the meta device:
-    no random initialisation to overwrite)."""
-    conv = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=stride, padding=padding, device="meta")
-    conv.weight = nn.Parameter(weight)
-    conv.bias = nn.Parameter(bias)
+    """An nn.Conv2d holding ``weight`` (o, i, kh, kw) and ``bias``: a shallow copy of a template
+    with its own parameters and geometry — nn.Conv2d's constructor initialises weights (even on
+    the meta device) and cost 0.35 ms a conv, a tenth of a warm collapse of the seed's conv net."""
+    if not _CONV_TEMPLATE:
+        _CONV_TEMPLATE.append(nn.Conv2d(1, 1, 1, device="meta"))
+    conv = copy.copy(_CONV_TEMPLATE[0])
+    # its own attribute dict, and a fresh one for every dict in it (parameters, buffers, the
+    # template's empty hook registries): nothing is shared with the template or other copies
+    conv.__dict__ = {k: type(v)() if isinstance(v, dict) else v for k, v in conv.__dict__.items()}
+    conv._parameters.update(weight=nn.Parameter(weight), bias=nn.Parameter(bias))
+    conv.out_channels, conv.in_channels = weight.shape[0], weight.shape[1]
+    conv.kernel_size = tuple(weight.shape[2:])
+    conv.stride, conv.padding = _pair(stride), _pair(padding)
+    conv._reversed_padding_repeated_twice = [p for p in reversed(conv.padding) for _ in range(2)]
     return conv
 
 
