@@ -455,3 +455,25 @@ def test_an_empty_custom_set_cannot_play_and_one_point_still_trains():
     sess.handle({"type": "play"})
     sess.advance(0.01)
     assert sess.engines[0].epoch >= 1
+
+
+def test_a_link_is_a_whole_state_and_set_changes_only_its_keys():
+    sess = Session(values={"problem": "regression", "seeds": 9, "compare": "relu"})
+    sess.handle({"type": "set", "values": {"activation": "sigmoid"}})  # set: the other keys stay
+    assert (sess.settings.problem, sess.settings.seeds, sess.settings.compare) == ("regression", 9, "relu")
+    sess.handle({"type": "set", "values": {"dataset": "gauss"}, "base": "defaults"})  # a link: the rest defaults
+    d = Settings()
+    assert (sess.settings.dataset, sess.settings.problem, sess.settings.seeds, sess.settings.compare) == (
+        "gauss", d.problem, d.seeds, d.compare)
+    with pytest.raises(MessageError, match='"base"'):
+        sess.handle({"type": "set", "values": {}, "base": "other"})
+
+
+def test_a_diverged_seed_gets_a_note_not_a_map():
+    sess = Session(values={"activation": "linear", "dataset": "circle", "seeds": 4, "xSquared": True,
+                           "ySquared": True, "learningRate": 3})
+    sess.engines[0].train_epochs(3)
+    assert sess.engines[0].stats()["diverged"].all()
+    a = sess.analysis()
+    assert a["collapse"] is None and "diverged" in a["note"]
+    json.dumps(a, allow_nan=False)

@@ -26,7 +26,7 @@ from .. import activations
 from ..experiments.xor import wilson
 from .data import MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
 from .engine import GRID, THUMB, Engine, quantize  # noqa: F401
-from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, parse
+from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, parse
 
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
@@ -141,7 +141,10 @@ class Session:
             values = msg.get("values")
             if not isinstance(values, dict):
                 raise MessageError('"set" needs "values": an object of URL-hash keys, e.g. {"activation": "relu"}')
-            new, self.notices = parse(values, base=self.settings)
+            if msg.get("base", "current") not in ("current", "defaults"):
+                raise MessageError(f'"base" must be "current" (change these keys) or "defaults" (a whole link), got {msg.get("base")!r}')
+            # a link (the page's hash) is a whole state: keys it leaves out take their defaults
+            new, self.notices = parse(values, base=Settings() if msg.get("base") == "defaults" else self.settings)
             if new.data_name == "custom" and self.custom is None:
                 self.custom = np.column_stack([self.data.points, self.data.labels]) if self.data.name != "xor4" else None
             self.settings = new
@@ -294,6 +297,9 @@ class Session:
         main, sel = self.engines[0], self.selected
         out: dict[str, Any] = {"type": "analysis", "version": self.version, "seed": sel, "epoch": main.epoch,
                                "features": list(self.settings.features), "collapse": None, "audit": None}
+        if not all(bool(torch.isfinite(p[sel]).all()) for p in main.params):
+            out["note"] = f"seed {sel} has diverged (non-finite weights): no map to show; try a smaller learning rate or Adam"
+            return out
         model = main.module(sel)
         X = main.X_train if main.X_train.shape[0] else main.grid_in[THUMB]
         affine_layers = main.activation == "linear"

@@ -36,7 +36,7 @@
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
     ws.binaryType = "arraybuffer";
     S.ws = ws;
-    ws.onopen = () => { const h = hashValues(); if (Object.keys(h).length) send({ type: "set", values: h }); };
+    ws.onopen = () => { const h = hashValues(); if (Object.keys(h).length) send({ type: "set", values: h, base: "defaults" }); };
     ws.onmessage = (ev) => {
       if (typeof ev.data === "string") onJson(JSON.parse(ev.data));
       else { onFrame(ev.data); send({ type: "ack" }); }
@@ -478,7 +478,7 @@
   };
   window.playground = api;
   window.addEventListener("error", () => { S.consoleErrors++; });
-  window.addEventListener("hashchange", () => send({ type: "set", values: hashValues() }));
+  window.addEventListener("hashchange", () => send({ type: "set", values: hashValues(), base: "defaults" }));
   window.addEventListener("resize", layoutNetwork);
   bindControls();
   connect();
