@@ -280,9 +280,12 @@
     ctx.clearRect(0, 0, W, H);
     if (pts.length < 1) return;
     const e0 = pts[0].epoch, e1 = Math.max(pts[pts.length - 1].epoch, e0 + 1);
-    let ymax = 0; for (const p of pts) ymax = Math.max(ymax, p.q3 ?? 0, p.test ?? 0, p.med);
-    ymax = ymax || 1;
-    const X = (e) => (e - e0) / (e1 - e0) * (W - 4) + 2, Y = (v) => H - 4 - v / ymax * (H - 16);
+    let ymax = 0, ymin = Infinity;
+    for (const p of pts) for (const v of [p.q1, p.med, p.q3, p.test]) if (v != null && v > 0) { ymax = Math.max(ymax, v); ymin = Math.min(ymin, v); }
+    ymax = ymax || 1; ymin = Math.min(ymin, ymax);
+    const log = ymax / ymin > 50;  // losses spanning decades: a log axis, else TensorFlow Playground's linear one
+    const f = (v) => (log ? Math.log(Math.max(v, ymin)) : v), f0 = log ? Math.log(ymin) : 0, f1 = f(ymax) === f0 ? f0 + 1 : f(ymax);
+    const X = (e) => (e - e0) / (e1 - e0) * (W - 4) + 2, Y = (v) => H - 4 - (f(v) - f0) / (f1 - f0) * (H - 16);
     ctx.beginPath();
     pts.forEach((p, i) => (i ? ctx.lineTo(X(p.epoch), Y(p.q3)) : ctx.moveTo(X(p.epoch), Y(p.q3))));
     for (let i = pts.length - 1; i >= 0; i--) ctx.lineTo(X(pts[i].epoch), Y(pts[i].q1));
@@ -293,7 +296,7 @@
       ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.stroke();
     }
     ctx.fillStyle = "#555"; ctx.font = "10px sans-serif";
-    ctx.fillText(`loss (median, quartiles over seeds; black: test)  max ${fmt(ymax)}`, 4, 10);
+    ctx.fillText(`loss (median, quartiles over seeds; black: test)  ${log ? `log scale ${fmt(ymin)}–` : "max "}${fmt(ymax)}`, 4, 10);
   }
 
   function stripGeometry() {
