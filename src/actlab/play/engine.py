@@ -43,15 +43,9 @@ def quantize(v: torch.Tensor) -> np.ndarray:
 
 
 def _deriv_fn(name: str):
-    """σ and σ' for the common activations by formula; others through autograd (one op)."""
+    """σ and σ' (None for the identity: nothing to multiply by); actlab.train's rules."""
     if name == "linear":
         return lambda z: (z, None)
-    if name == "tanh":
-        return lambda z: (lambda a: (a, torch.addcmul(torch.ones_like(a), a, a, value=-1)))(torch.tanh(z))
-    if name == "sigmoid":
-        return lambda z: (lambda a: (a, a * (1 - a)))(torch.sigmoid(z))
-    if name == "relu":
-        return lambda z: (torch.relu(z), (z > 0).to(z.dtype))
     fn = activations.get(name).fn
     return lambda z: _act_and_deriv(fn, z, True)
 
