@@ -14,14 +14,17 @@ gradient is seed s's own. The eager step applies torch.optim.Adam(fused=True)'s 
 whole tensor (or plain SGD); seeds that meet a stop rule are frozen by a mask. ``compile=True``
 runs a pure-tensor step with Adam written out, fused by torch.compile (for GPUs).
 ``train_many`` trains several set-ups that differ only in the activation and stop rules as
-blocks of one tensor: the same bits as separate runs, one loop's overhead. The per-seed
+blocks of one tensor: the same bits as separate runs (for blocks of at least 256 seeds, or a
+multiple of 64: smaller ones can sit differently against the kernels' vector width, and a
+few seeds may then differ in the last bit), one loop's overhead. The per-seed
 oracle (``train_reference``) uses nn.Sequential and torch.optim.Adam itself.
 
-Seeds that meet a stop rule leave the working set (every 20 steps, once a quarter of it has
-stopped): later steps compute only the seeds still training — on XOR with ReLU about half the
-work, with tanh a third. Each block of seeds is padded to a multiple of 64 columns (copies of
-its first seed, cut off at the end), so that every kernel runs its vector code on every seed:
-a seed's bits depend neither on its position, nor on the batch, nor on that shedding (tested).
+From 256 seeds on, seeds that meet a stop rule leave the working set (every 20 steps, once a
+quarter of it has stopped): later steps compute only the seeds still training — on XOR with
+ReLU about half the work, with tanh a third. Each block of seeds is then padded to a multiple
+of 64 columns (copies of its first seed, cut off at the end), so that every kernel runs its
+vector code on every seed: a seed's bits depend neither on its position, nor on the batch (of
+at least 256), nor on that shedding (tested).
 
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
@@ -46,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import activations
+from ._working_set import COMPACT_MULTIPLE, _WorkingSet
 
 __all__ = [
     "TrainConfig",
@@ -426,102 +430,7 @@ class _FusedAdam:
 
 
 COMPACT_EVERY = 20  # steps between checks for stopped seeds to drop from the working set
-# Every block of the working set stays a multiple of this wide: kernels run the same vector code
-# on every column then, with no scalar tail whose rounding could differ — a seed's bits do not
-# depend on its position or on how many others are still training.
-COMPACT_MULTIPLE = 64
-
-
-class _WorkingSet:
-    """The seeds (columns) still training, and what is kept of those that stopped.
-
-    Up to the first compaction the working set is every column, in order (``cols`` None) and
-    the tensors are the full ones. A stopped seed is frozen: its parameters are written back
-    to ``full_params`` and its last loss to ``frozen`` — the loss it would be given again at
-    every later step, since neither its parameters nor the data change."""
-
-    def __init__(self, S: int, params: torch.Tensor, blocks, stops):
-        self.S, self.full_params, self.stops = S, params, stops
-        self.cols: torch.Tensor | None = None
-        self.frozen: torch.Tensor | None = None
-        self._pos: torch.Tensor | None = None
-        self.blocks = blocks
-        self._bounds = [(None, 0, S)] if blocks is None else [(act, sl.start, sl.stop) for act, sl in blocks]
-
-    def gather(self, t: torch.Tensor) -> torch.Tensor:
-        return t if self.cols is None else t[self.cols]
-
-    def scatter(self, full: torch.Tensor, part: torch.Tensor) -> None:
-        if self.cols is None:
-            full.copy_(part)
-        else:
-            full[self.cols] = part
-
-    def add(self, full: torch.Tensor, part: torch.Tensor) -> None:
-        if self.cols is None:
-            full += part
-        else:
-            full.index_add_(0, self.cols, part.to(full.dtype))
-
-    def full(self, loss: torch.Tensor) -> torch.Tensor:
-        """(S,) losses: the working set's, and the frozen ones."""
-        if self.cols is None:
-            return loss
-        row = self.frozen.clone()
-        row[self.cols] = loss
-        return row
-
-    def column(self, i: int, params: torch.Tensor) -> torch.Tensor:
-        if self.cols is None:
-            return params[:, i]
-        p = int(self._pos[i])
-        return params[:, p] if p >= 0 else self.full_params[:, i]
-
-    def compact(self, params: torch.Tensor, active: torch.Tensor, loss: torch.Tensor, opt):
-        """Drop the stopped seeds once they are a quarter of the working set; returns the
-        (possibly smaller) parameters, active mask and previous losses. Each block keeps its
-        active seeds and enough stopped ones (still frozen by the mask) to stay a multiple of
-        COMPACT_MULTIPLE wide."""
-        W = params.shape[1]
-        cols = torch.arange(self.S, device=params.device) if self.cols is None else self.cols
-        stay = active.clone()
-        widths = []
-        for _, lo, hi in self._bounds:
-            inside = (cols >= lo) & (cols < hi)
-            n = int((active & inside).sum())
-            pad = -n % COMPACT_MULTIPLE
-            if pad:
-                stay[(inside & ~active).nonzero().squeeze(1)[:pad]] = True
-            widths.append(n + pad)
-        if sum(widths) > 0.75 * W:
-            return params, active, loss
-        keep, gone = stay.nonzero().squeeze(1), (~stay).nonzero().squeeze(1)
-        if self.frozen is None:
-            self.frozen = torch.full((self.S,), math.nan, dtype=loss.dtype, device=loss.device)
-        self.frozen[cols[gone]] = loss[gone]
-        if self.cols is not None:  # before the first compaction, full_params is the working tensor itself
-            self.full_params[:, cols[gone]] = params[:, gone]
-        self.cols = cols[keep]
-        params = params[:, keep].contiguous()
-        if opt is not None:
-            opt.compact(keep, params)
-        if self.stops is not None:
-            self.stops = tuple(t[keep] for t in self.stops)
-        if self.blocks is not None:  # each activation's block stays contiguous, and shrinks
-            starts = [0]
-            for w in widths:
-                starts.append(starts[-1] + w)
-            self.blocks = [(act, slice(a, b)) for (act, _, _), a, b in zip(self._bounds, starts, starts[1:])]
-        self._pos = torch.full((self.S,), -1, dtype=torch.int64)
-        self._pos[self.cols.cpu()] = torch.arange(len(keep))
-        return params, active[keep], loss[keep]
-
-    def finish(self, params: torch.Tensor) -> torch.Tensor:
-        """(P, S): every seed's final parameters."""
-        if self.cols is None:
-            return params
-        self.full_params[:, self.cols] = params
-        return self.full_params
+SHED_MIN_SEEDS = 256  # below this a step costs about the same for any number of seeds: no padding, no shedding
 
 
 def _eager_update(config: TrainConfig, opt, params: torch.Tensor, grad: torch.Tensor, active: torch.Tensor, masked: bool,
@@ -685,11 +594,13 @@ def train_many(
     device = resolve_device(config.device)
     X, y = _as_data(config, X, y, device)
     S0, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
-    # Each block is padded to a multiple of COMPACT_MULTIPLE columns with copies of its first
-    # seed (they train as it does and are cut off at the end): every kernel then runs its vector
-    # code on every seed, so a seed's bits depend neither on its position nor on how many seeds
-    # train beside it, and dropping stopped seeds (see _WorkingSet) changes no result.
-    S1 = S0 if compile else -(-S0 // COMPACT_MULTIPLE) * COMPACT_MULTIPLE
+    # From SHED_MIN_SEEDS seeds on, each block is padded to a multiple of COMPACT_MULTIPLE
+    # columns with copies of its first seed (they train as it does and are cut off at the end):
+    # every kernel then runs its vector code on every seed, so a seed's bits depend neither on
+    # its position nor on how many seeds train beside it, and dropping stopped seeds (see
+    # _WorkingSet) changes no result. Fewer seeds cost little per step and are left as they are.
+    shed = not compile and S0 >= SHED_MIN_SEEDS
+    S1 = -(-S0 // COMPACT_MULTIPLE) * COMPACT_MULTIPLE if shed else S0
     S = S1 * n_blocks
     _check_memory(config, layer_sizes(config, X.shape[1]), S, X.shape[0])
     for i in track:
@@ -731,7 +642,7 @@ def train_many(
     # stopped, the active columns are gathered into smaller tensors (parameters, Adam moments,
     # stop rules). A stopped seed's parameters are frozen, so its loss from then on is the loss
     # it stopped with: rows of the history are that frozen loss with the working set's scattered in.
-    work = _WorkingSet(S, params, blocks, stops) if not compile else None
+    work = _WorkingSet(S, params, blocks, stops, shed) if not compile else None
     t0 = time.perf_counter()
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
