@@ -200,9 +200,9 @@ class _PageLink:
                         t0 = time.perf_counter()
                         buf = await _torch(s.frame)
                         frame_cost = 0.8 * frame_cost + 0.2 * (time.perf_counter() - t0)
-                    # frames take at most a quarter of the time: a large network's frames (every
+                    # frames take at most half of the time: a large network's frames (every
                     # neuron's heatmap, every seed's statistics) lower the frame rate, not the training
-                    period = max(1.0 / FPS, 4 * frame_cost)
+                    period = max(1.0 / FPS, 2 * frame_cost)
                     self.ready, self.dirty, self.sent_at = False, False, time.perf_counter()
                     # frames on a fixed schedule (30 a second on average); a late one is not made up twice
                     self.next_at = max(self.next_at + period, self.sent_at - period)
