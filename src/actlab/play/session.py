@@ -31,6 +31,7 @@ from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, p
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
 FPS = 30  # at most this many frames a second
+STATS_EVERY_S = 0.1  # statistics over all seeds (success rate, loss quartiles, the strip) at most 10 times a second
 
 
 class MessageError(ValueError):
@@ -272,14 +273,14 @@ class Session:
         return encode_frame(header, sections)
 
     def _stats(self, g: int, which: int = 0) -> dict[str, Any]:
-        """An engine's statistics over all seeds on the whole data (and the strip's maps). For
-        many seeds this pass costs more than a frame's worth of training, so it is redone only
-        when at least three times its cost has passed since the last one: at most a quarter of
-        the time goes to statistics, the selected seed's maps are fresh in every frame."""
+        """An engine's statistics over all seeds on the whole data (and the strip's maps),
+        redone at most every STATS_EVERY_S while playing, and only when three times its cost has
+        passed since the last (many seeds: at most a quarter of the time goes to statistics); the
+        selected seed's maps are fresh in every frame."""
         engine = self.engines[which]
         now = time.perf_counter()
         cached = self._stats_cache.get(which)
-        if (cached is None or now - cached["at"] >= 3 * cached["cost"] or cached["version"] != self.version
+        if (cached is None or now - cached["at"] >= max(STATS_EVERY_S, 3 * cached["cost"]) or cached["version"] != self.version
                 or cached["g"] != g or not self.playing):
             st = engine.stats(strip=g)
             st.update(epoch=engine.epoch, at=now, cost=time.perf_counter() - now, version=self.version, g=g)
