@@ -184,8 +184,9 @@ def play_block() -> str:
             f"(nn.Sequential + torch.optim.SGD): {d['plain_loop_epochs_per_s']:.2f} epochs/s — "
             f"{d['server_epochs_per_s'] / d['plain_loop_epochs_per_s']:.0f}× slower. "
             + ("" if page is None else
-               f"The page in headless Chromium on the same 2 cores draws **{page['fps']:.1f} frames/s** (the server sends at "
-               f"most 30), {page['draw_ms']:.1f} ms of JavaScript per frame, while the server, sharing the cores with the "
+               f"The page in headless Chromium on the same 2 cores draws **{page['fps']:.1f} frames/s** — "
+               f"{100 * page['drawn_of_received']:.0f} % of the {page['received_fps']:.1f} it receives (the server sends at "
+               f"most 30) — at {page['draw_ms']:.1f} ms of JavaScript per frame, while the server, sharing the cores with the "
                f"browser, trains {page['epochs_per_s']:.0f} epochs/s."))
 
 

@@ -195,6 +195,7 @@ class _PageLink:
                 now = time.perf_counter()
                 if not self.ready and now - self.sent_at > 2.0:
                     self.ready = True  # an unacknowledged frame: go on rather than stall
+                sent = False
                 if self.dirty and self.ready and now >= self.next_at - 0.002:
                     async with self.lock:
                         t0 = time.perf_counter()
@@ -207,9 +208,12 @@ class _PageLink:
                     # frames on a fixed schedule (30 a second on average); a late one is not made up twice
                     self.next_at = max(self.next_at + period, self.sent_at - period)
                     await self.ws.send_bytes(buf)
+                    sent = True
                 key = (s.version, s.selected, s.engines[0].epoch)
                 stale = key[:2] != (self.analysis_key or (None, None))[:2]
-                due = key != self.analysis_key and (not s.playing or now - self.analysis_at > ANALYSIS_EVERY_S)
+                # while playing, the panel is refreshed right after a frame: it then takes training
+                # time (the next chunk is shorter), never a frame's slot
+                due = key != self.analysis_key and (not s.playing or sent and now - self.analysis_at > ANALYSIS_EVERY_S)
                 if stale or due:
                     async with self.lock:
                         msg = await _torch(s.analysis)

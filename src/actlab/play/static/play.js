@@ -28,7 +28,7 @@
   const S = {  // what the page knows
     ws: null, token: null, version: 0, settings: {}, state: null, frame: null, sections: null,
     playing: false, curve: [], analysis: null, notices: [], errors: [], fpsTimes: [], drawMs: [],
-    framesDrawn: 0, pending: null, hover: null, consoleErrors: 0,
+    framesDrawn: 0, framesReceived: 0, pending: null, hover: null, consoleErrors: 0,
   };
 
   // ---------------------------------------------------------------- the socket
@@ -69,6 +69,7 @@
   function onFrame(buf) {
     const [h, sec] = decode(buf);
     if (h.version !== S.version) return;  // a stale run's frame
+    S.framesReceived++;
     S.frame = h; S.sections = sec;
     if (h.playing !== S.playing) setPlaying(h.playing);
     const st = h.stats;
@@ -460,7 +461,7 @@
         success_rate: st ? st.success_rate : null, success_ci: st ? st.success_ci : null,
         n_diverged: st ? st.n_diverged : null, loss_median: st ? st.loss_median : null,
         test_loss_median: st ? st.test_loss_median : null, epochs_per_s: h ? h.epochs_per_s : null,
-        fps: fpsNow(), frames_drawn: S.framesDrawn,
+        fps: fpsNow(), frames_drawn: S.framesDrawn, frames_received: S.framesReceived,
         draw_ms: S.drawMs.length ? S.drawMs.slice().sort((a, b) => a - b)[S.drawMs.length >> 1] : null,
         playing: S.playing, selected: h ? h.selected : 0,
         collapse: S.analysis && S.analysis.collapse ? { weight: S.analysis.collapse.weight, bias: S.analysis.collapse.bias } : null,
