@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {"dataset": "circle", "activation": "tanh", "networkShape": "4,2", "seeds": 100, "batchSize": 10,

@@ -36,7 +36,6 @@ slow on CPUs; training runs with flush-to-zero and restores the previous state a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import numbers
@@ -49,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import activations
-from ._working_set import COMPACT_MULTIPLE, _WorkingSet
+from ._train_state import COMPACT_MULTIPLE, _flush_denormal_active, _FusedAdam, _WorkingSet, flush_denormals  # noqa: F401
 
 __all__ = [
     "TrainConfig",
@@ -403,32 +402,6 @@ def _step(config: TrainConfig, sizes, x, y, params, m, v, active, first_hit, pre
     return params, m, v, active, first_hit, loss
 
 
-class _FusedAdam:
-    """torch.optim.Adam(fused=True)'s step on one tensor, without torch.optim: the same kernel
-    (``torch._fused_adam_``) and state, but constructing a torch.optim optimiser imports
-    torch._dynamo (1.2 s in a fresh process) — more than a whole 10,000-seed XOR run."""
-
-    def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
-        self.exp_avg = torch.zeros_like(params)
-        self.exp_avg_sq = torch.zeros_like(params)
-        self.state_step = torch.zeros((), dtype=torch.float32, device=params.device)  # as torch.optim keeps it
-
-    def compact(self, keep: torch.Tensor, params: torch.Tensor) -> None:
-        """Keep the columns ``keep`` (seeds still training); ``params`` is their new tensor."""
-        self.params = params
-        self.exp_avg = self.exp_avg[:, keep].contiguous()
-        self.exp_avg_sq = self.exp_avg_sq[:, keep].contiguous()
-
-    def step(self) -> None:
-        self.state_step += 1
-        torch._fused_adam_(
-            [self.params], [self.params.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.state_step],
-            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
-            amsgrad=False, maximize=False,
-        )
-
-
 COMPACT_EVERY = 20  # steps between checks for stopped seeds to drop from the working set
 SHED_MIN_SEEDS = 256  # below this a step costs about the same for any number of seeds: no padding, no shedding
 
@@ -461,25 +434,6 @@ def _loss(config: TrainConfig, out: torch.Tensor, y: torch.Tensor) -> torch.Tens
     if config.loss == "mse":
         return (out - y[:, None]).square().mean(dim=0)
     return F.binary_cross_entropy_with_logits(out, y[:, None].expand_as(out), reduction="none").mean(dim=0)
-
-
-# ---------------------------------------------------------------------------- denormals
-
-
-def _flush_denormal_active() -> bool:
-    tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32
-    return bool((tiny * 1.0).item() == 0.0)
-
-
-@contextlib.contextmanager
-def flush_denormals() -> Iterator[None]:
-    """Flush subnormals to zero inside the block; restore the previous state after."""
-    before = _flush_denormal_active()
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(before)
 
 
 # ---------------------------------------------------------------------------- the trainer

@@ -25,7 +25,7 @@ import torch
 from .. import activations
 from ..experiments.xor import wilson
 from .data import MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
-from .engine import GRID, THUMB, Engine, quantize  # noqa: F401
+from .engine import GRID, THUMB, Engine
 from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, parse
 
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
