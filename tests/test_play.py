@@ -125,6 +125,9 @@ def test_csv_upload_is_parsed_or_refused_with_the_line():
     with pytest.raises(ValueError, match="larger than"):
         parse_csv("0,0,1\n" * 200_000, "classification")
     assert parse_csv("0,0,0.3\n1,1,-2\n", "regression")[:, 2].tolist() == [0.3, -2]
+    assert parse_csv("0,0,1\r\n1,1,0\r2,2,1", "classification").shape == (3, 3)  # Windows and old Mac line ends
+    with pytest.raises(ValueError, match="cannot be read"):  # found by the message fuzz below
+        parse_csv('0,0,"1\n1,1,0', "classification")
 
 
 # ---------------------------------------------------------------------------- the engine against oracles
@@ -477,3 +480,56 @@ def test_a_diverged_seed_gets_a_note_not_a_map():
     a = sess.analysis()
     assert a["collapse"] is None and "diverged" in a["note"]
     json.dumps(a, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------- fuzz
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+from actlab.play.settings import KEYS  # noqa: E402
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
+                    st.text(max_size=12), st.lists(st.integers(-3, 70), max_size=10),
+                    st.sampled_from(["relu", "tanh", "maxout", "4,2", "64,64,64,64,64,64,64,64", "L1", "custom", "xor4",
+                                     "regression", "adam", "bce", "true", "0.3", "1e-7", "", "reg-gauss"]))
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(KEYS) + ["cosX", "junk"]), _values, max_size=8))
+def test_any_hash_values_give_valid_settings_and_a_notice_per_bad_one(values):
+    s, notices = parse(values)
+    again, more = parse(s.to_hash())
+    assert again == s and more == []  # what the page writes back is valid as it stands
+    assert s.features and 1 <= s.seeds <= LIMITS["seeds"] and len(s.networkShape) <= LIMITS["layers"]
+    from actlab.play.settings import n_params
+
+    assert s.seeds * n_params(s, len(s.features)) <= LIMITS["seed_params"]
+    assert all(isinstance(n, str) and n for n in notices)
+
+
+_messages = st.one_of(
+    st.fixed_dictionaries({"type": st.sampled_from(["set"]), "values": st.dictionaries(st.sampled_from(list(KEYS)), _values, max_size=4)}),
+    st.fixed_dictionaries({"type": st.sampled_from(["select"]), "seed": _values}),
+    st.fixed_dictionaries({"type": st.sampled_from(["add_point"]), "x": _values, "y": _values, "label": _values}),
+    st.fixed_dictionaries({"type": st.sampled_from(["csv"]), "text": st.text(max_size=60)}),
+    st.fixed_dictionaries({"type": st.sampled_from(["play", "pause", "step", "reset", "clear_points", "ack", "bogus"])}),
+    _values, st.dictionaries(st.text(max_size=5), _values, max_size=3),
+)
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_messages, min_size=1, max_size=6))
+def test_any_message_sequence_is_answered_or_refused_and_frames_stay_valid(msgs):
+    sess = Session(values={"seeds": 3, "networkShape": "2"})
+    for m in msgs:
+        if isinstance(m, dict) and m.get("type") == "set":
+            m["values"] = {**m["values"], "seeds": 3}  # keep the fuzz fast; the seeds key is fuzzed above
+        try:
+            for reply in sess.handle(m):
+                json.dumps(reply, allow_nan=False)
+        except MessageError as e:
+            assert str(e)
+    if sess.data.train.any():
+        sess.advance(None)
+    h, _ = decode_frame(sess.frame())
+    json.dumps(h, allow_nan=False)

@@ -15,11 +15,12 @@ import numpy as np
 from .. import datasets as _actlab_sets
 from .settings import FEATURES, Settings
 
-__all__ = ["PlayData", "make_data", "features", "parse_csv", "MAX_CSV_BYTES", "MAX_POINTS"]
+__all__ = ["PlayData", "make_data", "features", "parse_csv", "MAX_CSV_BYTES", "MAX_POINTS", "MAX_COORD"]
 
 N_CLASSIFY, N_REGRESS = 500, 1200  # TensorFlow Playground's sizes
 MAX_CSV_BYTES = 1 << 20
 MAX_POINTS = 5000
+MAX_COORD = 1e6  # coordinates and targets of the page's own points (x² features must stay finite in float32)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,12 @@ def parse_csv(text: str, problem: str) -> np.ndarray:
     if len(text.encode("utf-8", "replace")) > MAX_CSV_BYTES:
         raise ValueError(f"the CSV is larger than {MAX_CSV_BYTES // 1024} KiB")
     rows = []
-    for i, rec in enumerate(csv.reader(io.StringIO(text)), start=1):
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends
+    try:
+        records = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as e:
+        raise ValueError(f"the CSV cannot be read: {e}") from None
+    for i, rec in enumerate(records, start=1):
         if not rec or all(not c.strip() for c in rec):
             continue
         if len(rec) != 3:
@@ -175,8 +181,8 @@ def parse_csv(text: str, problem: str) -> np.ndarray:
             if not rows and i == 1:
                 continue  # a header
             raise ValueError(f"CSV line {i}: expected numbers, got {','.join(rec)[:60]!r}") from None
-        if not all(math.isfinite(v) for v in vals):
-            raise ValueError(f"CSV line {i}: values must be finite, got {','.join(rec)[:60]!r}")
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in vals):
+            raise ValueError(f"CSV line {i}: values must be finite and within ±{MAX_COORD:g}, got {','.join(rec)[:60]!r}")
         rows.append(vals)
         if len(rows) > MAX_POINTS:
             raise ValueError(f"the CSV has more than {MAX_POINTS} rows")

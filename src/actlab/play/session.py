@@ -24,7 +24,7 @@ import torch
 
 from .. import activations
 from ..experiments.xor import wilson
-from .data import MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
+from .data import MAX_COORD, MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
 from .engine import GRID, THUMB, Engine
 from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, parse
 
@@ -179,8 +179,10 @@ class Session:
             return []
         if kind == "add_point":
             x, y, label = msg.get("x"), msg.get("y"), msg.get("label", 1)
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y, label)):
-                raise MessageError(f'"add_point" needs finite numbers "x", "y" and "label", got {x!r}, {y!r}, {label!r}')
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_COORD
+                       for v in (x, y, label)):
+                raise MessageError(f'"add_point" needs finite numbers "x", "y" and "label" within ±{MAX_COORD:g}, '
+                                   f'got {x!r}, {y!r}, {label!r}')
             base = self.custom if self.data.name == "custom" else (
                 None if self.data.name == "xor4" else np.column_stack([self.data.points, self.data.labels]))
             base = np.zeros((0, 3)) if base is None else base
