@@ -436,14 +436,15 @@
     const box = $("analysisBody"), a = S.analysis;
     if (!a) { box.textContent = "…"; return; }
     const feats = a.features.map((f) => FEATURE_LABELS[f]);
+    const num = (v, d) => (v == null ? "–" : v.toFixed(d));  // null: not finite (the server never sends NaN)
+    const affine = (m) => m.weight.map((w, i) => `${w != null && w >= 0 && i ? "+ " : ""}${num(w, 4)}·${feats[i]}`).join(" ")
+      + ` ${m.bias != null && m.bias < 0 ? "−" : "+"} ${num(m.bias == null ? null : Math.abs(m.bias), 4)}`;
     let html = "";
     if (a.collapse) {
-      const terms = a.collapse.weight.map((w, i) => `${w >= 0 && i ? "+ " : ""}${w.toFixed(4)}·${feats[i]}`).join(" ");
-      html += `<div>Collapsed map of seed ${a.seed} (exact, <code>actlab.collapse</code>): <code id="collapseMap">ŷ = ${terms} ${a.collapse.bias >= 0 ? "+" : "−"} ${Math.abs(a.collapse.bias).toFixed(4)}</code></div>`;
+      html += `<div>Collapsed map of seed ${a.seed} (exact, <code>actlab.collapse</code>): <code id="collapseMap">ŷ = ${affine(a.collapse)}</code></div>`;
     }
     if (a.best_affine) {
-      const terms = a.best_affine.weight.map((w, i) => `${w >= 0 && i ? "+ " : ""}${w.toFixed(4)}·${feats[i]}`).join(" ");
-      html += `<div>Best affine fit (least squares on the training set, R² ${a.best_affine.r2.toFixed(3)}): <code>ŷ = ${terms} ${a.best_affine.bias >= 0 ? "+" : "−"} ${Math.abs(a.best_affine.bias).toFixed(4)}</code></div>`;
+      html += `<div>Best affine fit (least squares on the training set, R² ${num(a.best_affine.r2, 3)}): <code>ŷ = ${affine(a.best_affine)}</code></div>`;
     }
     if (a.audit) html += `<div>Audit (<code>actlab.audit</code> on the training inputs): ${a.audit.is_affine ? "affine" : "nonlinear, first at <code>" + a.audit.first_nonlinear + "</code>"}</div>`;
     if (a.why) html += `<p>${a.why}</p>`;
