@@ -69,6 +69,16 @@ def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url):
 
         ActionChains(drv).move_to_element_with_offset(heat, 50, -60).click().perform()
         _wait(drv, lambda s: s["dataset"] == "custom", what="the clicked point")
+        # a regression link and a comparison link: drawn without a console error
+        drv.get(url + "#problem=regression&regDataset=reg-gauss&seeds=20&networkShape=3")
+        _wait(drv, lambda s: s["problem"] == "regression" and s["seeds"] == 20, what="the regression link")
+        drv.execute_script("window.playground.play()")
+        _wait(drv, lambda s: s["epoch"] >= 3 and s["loss_median"] is not None, what="regression epochs")
+        drv.get(url + "#activation=linear&compare=relu&dataset=circle&seeds=30")
+        st = _wait(drv, lambda s: s["compare"] == "relu" and s["compare_stats"] is not None and s["seeds"] == 30,
+                   what="the comparison")
+        assert sum(st["compare_stats"]["paired"].values()) == 30 and st["problem"] == "classification"
+        assert drv.find_element("id", "comparePanel").is_displayed()
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
     finally:
