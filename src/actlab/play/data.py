@@ -15,7 +15,7 @@ import numpy as np
 from .. import datasets as _actlab_sets
 from .settings import FEATURES, Settings
 
-__all__ = ["PlayData", "make_data", "features", "parse_csv", "MAX_CSV_BYTES", "MAX_POINTS", "MAX_COORD"]
+__all__ = ["PlayData", "make_data", "features", "FEATURE_FNS", "parse_csv", "MAX_CSV_BYTES", "MAX_POINTS", "MAX_COORD"]
 
 N_CLASSIFY, N_REGRESS = 500, 1200  # TensorFlow Playground's sizes
 MAX_CSV_BYTES = 1 << 20
@@ -146,14 +146,24 @@ def make_data(settings: Settings, custom: np.ndarray | None = None) -> PlayData:
     return PlayData(rows[:, :2].copy(), rows[:, 2].copy(), train, (lo, hi), None if regression else (-1.0, 1.0), name)
 
 
+# TensorFlow Playground's input features of a point (x, y), for numpy or torch (``sin`` given)
+FEATURE_FNS = {
+    "x": lambda x, y, sin: x,
+    "y": lambda x, y, sin: y,
+    "xSquared": lambda x, y, sin: x * x,
+    "ySquared": lambda x, y, sin: y * y,
+    "xTimesY": lambda x, y, sin: x * y,
+    "sinX": lambda x, y, sin: sin(x),
+    "sinY": lambda x, y, sin: sin(y),
+}
+
+
 def features(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """(n, len(names)) input features of (n, 2) points, TensorFlow Playground's definitions."""
-    x, y = points[:, 0], points[:, 1]
-    table = {"x": x, "y": y, "xSquared": x * x, "ySquared": y * y, "xTimesY": x * y, "sinX": np.sin(x), "sinY": np.sin(y)}
     unknown = [n for n in names if n not in FEATURES]
     if unknown:
         raise ValueError(f"unknown features {unknown}; expected some of {', '.join(FEATURES)}")
-    return np.stack([table[n] for n in names], axis=1)
+    return np.stack([FEATURE_FNS[n](points[:, 0], points[:, 1], np.sin) for n in names], axis=1)
 
 
 def parse_csv(text: str, problem: str) -> np.ndarray:

@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import activations
 from ..train import _act_and_deriv, _Maxout, flush_denormals, init_weights
-from .data import PlayData, features
+from .data import FEATURE_FNS, PlayData, features
 from .settings import Settings
 
 __all__ = ["Engine", "GRID", "THUMB", "quantize"]
@@ -294,10 +294,6 @@ class Engine:
                 res["neurons"] = quantize(torch.cat(cols, 0))
         return res
 
-    def strip(self, g: int) -> np.ndarray:
-        """(S, g²) every seed's output on a g×g grid (the strip of small boundary maps)."""
-        return self.stats(strip=g)["strip"]
-
     def weights(self, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return [w[seed].cpu().numpy() for w in self.W], [b[seed].cpu().numpy() for b in self.b]
 
@@ -343,9 +339,7 @@ class Features(nn.Module):
         self.names = tuple(names)
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
-        x, y = p[:, 0], p[:, 1]
-        table = {"x": x, "y": y, "xSquared": x * x, "ySquared": y * y, "xTimesY": x * y, "sinX": torch.sin(x), "sinY": torch.sin(y)}
-        return torch.stack([table[n] for n in self.names], dim=1)
+        return torch.stack([FEATURE_FNS[n](p[:, 0], p[:, 1], torch.sin) for n in self.names], dim=1)
 
     def extra_repr(self) -> str:
         return ", ".join(self.names)
