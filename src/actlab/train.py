@@ -11,7 +11,8 @@ weights, the others contract small dimensions over long rows of seeds. Backpropa
 written out by hand with the same contractions (σ'(z) from autograd through the one
 elementwise op, or maxout's tie-sharing rule); seeds do not interact, so column s of the
 gradient is seed s's own. The eager step applies torch.optim.Adam(fused=True)'s kernel to the
-whole tensor (or plain SGD); seeds that meet a stop rule are frozen by a mask. ``compile=True``
+whole tensor (or plain SGD); a seed that meets a stop rule is frozen (zero gradient, and for
+Adam a zeroed first moment, so that its step is exactly 0). ``compile=True``
 runs a pure-tensor step with Adam written out, fused by torch.compile (for GPUs).
 ``train_many`` trains several set-ups that differ only in the activation and stop rules as
 blocks of one tensor: the same bits as separate runs (for blocks of at least 256 seeds, or a
