@@ -277,8 +277,8 @@ def test_collapse_verifies_against_the_model_not_the_folded_copy(monkeypatch):
 
     real = folding._conv_conv
 
-    def broken(a, b):
-        out, why = real(a, b)
+    def broken(a, b, budget=None):
+        out, why = real(a, b, budget)
         if out is not None:
             with torch.no_grad():
                 out.weight.mul_(1 + 1e-6)
@@ -496,3 +496,131 @@ def test_both_reverse_passes_agree_with_forward_probing():
             W, b = rev(t, 3, "cpu")  # chunks of 3 rows: several chunks
             torch.testing.assert_close(W, W0, rtol=1e-10, atol=1e-12)
             torch.testing.assert_close(b, b0, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------
+# W read off plain layers (no autograd) against autograd's reverse pass
+
+
+@st.composite
+def _plain_stacks(draw):
+    seed = draw(st.integers(0, 10_000))
+    h, w = draw(st.integers(6, 14)), draw(st.integers(6, 14))
+    c = draw(st.integers(1, 3))
+    layers: list[nn.Module] = []
+    c_in = c
+    for _ in range(draw(st.integers(1, 3))):
+        c_out = draw(st.integers(1, 4))
+        kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+        dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        layers.append(nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation,
+                                bias=draw(st.booleans())))
+        if draw(st.booleans()):
+            layers.append(nn.Identity())
+        c_in = c_out
+    head = draw(st.sampled_from(["conv", "flatten-linear", "linear-on-rows"]))
+    return seed, (c, h, w), layers, head
+
+
+@settings(max_examples=60, deadline=None)
+@given(_plain_stacks())
+def test_property_plain_pullback_equals_autograd_reverse(stack):
+    """Strides, paddings, dilations, non-square kernels, both ways of adding patches back."""
+    from actlab._probing import _prepare, _reverse, _reverse_plain
+
+    seed, in_shape, layers, head = stack
+    torch.manual_seed(seed)
+    model = nn.Sequential(*layers).double()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, *in_shape, dtype=torch.float64))
+    except RuntimeError:  # the drawn stack shrinks the image below one pixel: not a valid draw
+        assume(False)
+    if head == "flatten-linear":
+        model.append(nn.Flatten()).append(nn.Linear(out[0].numel(), 3).double())
+    elif head == "linear-on-rows":  # a Linear on the last axis of a 4-D tensor
+        model.append(nn.Linear(out.shape[-1], 2).double())
+    t = _prepare(model, in_shape)
+    t.plain = t.module  # what _folded_target sets for a folded model
+    got = _reverse_plain(t, "cpu")
+    assert got is not None
+    weight, bias = _reverse(t, 256, "cpu")
+    scale = weight.abs().max().item()
+    torch.testing.assert_close(got[0], weight, rtol=0, atol=1e-13 * scale + 1e-300)
+    torch.testing.assert_close(got[1], bias, rtol=0, atol=1e-13 * bias.abs().max().item() + 1e-300)
+
+
+class _ScaledConv(nn.Conv2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+@pytest.mark.parametrize("case", ["subclass", "groups", "hook", "same-padding", "reflect"])
+def test_plain_pullback_refuses_layers_it_cannot_read(case):
+    from actlab._probing import _prepare, _reverse_plain
+
+    torch.manual_seed(0)
+    conv = {
+        "subclass": lambda: _ScaledConv(2, 4, 3),
+        "groups": lambda: nn.Conv2d(2, 4, 3, groups=2),
+        "hook": lambda: nn.Conv2d(2, 4, 3),
+        "same-padding": lambda: nn.Conv2d(2, 4, 3, padding="same"),
+        "reflect": lambda: nn.Conv2d(2, 4, 3, padding=1, padding_mode="reflect"),
+    }[case]()
+    if case == "hook":
+        conv.register_forward_hook(lambda mod, args, out: 3 * out)
+    model = nn.Sequential(conv, nn.Flatten()).double()
+    t = _prepare(model, (2, 7, 7))
+    t.plain = t.module
+    assert _reverse_plain(t, "cpu") is None
+    # and collapse still gets the model's own map (autograd), certified
+    m = actlab.collapse(model, (2, 7, 7))
+    x = torch.randn(3, 2, 7, 7, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x).reshape(3, -1), model(x).reshape(3, -1), rtol=1e-10, atol=1e-10)
+
+
+def test_a_wrong_plain_pullback_is_caught_and_autograd_takes_over(monkeypatch):
+    """The plain W is checked against the function's own values before it is used."""
+    import actlab._probing as probing
+
+    real = probing._conv_pullback
+    monkeypatch.setattr(probing, "_conv_pullback", lambda g, conv, shape: 1.01 * real(g, conv, shape))
+    in_shape, model = _seed_conv_net()
+    m = actlab.collapse(model, in_shape)
+    assert m.verified and m.method == "reverse" and m.folded
+    monkeypatch.setattr(actlab.affine, "_reverse", lambda *a: (_ for _ in ()).throw(RuntimeError("no autograd")))
+    assert actlab.collapse(model, in_shape).method == "forward"  # neither W from the layers nor autograd's
+    monkeypatch.setattr(probing, "_conv_pullback", real)
+    assert actlab.collapse(model, in_shape).method == "reverse"  # the right plain W, without autograd
+
+
+def test_collapse_leaves_a_float64_models_buffers_alone():
+    """BatchNorm in training mode updates its buffers on every call: the copy must own them."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten()).double().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    actlab.collapse(model, (2, 6, 6), strict=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+class _NoEmptyBatch(nn.Module):
+    """Affine, but refuses an empty batch (as some user modules do)."""
+
+    def forward(self, x):
+        if x.shape[0] == 0:
+            raise RuntimeError("empty batch")
+        return 2 * x
+
+
+def test_fold_sizes_layers_on_a_real_sample_when_a_layer_refuses_an_empty_batch():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.AvgPool2d(2), nn.Conv2d(4, 4, 2), nn.Flatten(), _NoEmptyBatch()).double()
+    m = actlab.collapse(model, (2, 10, 10))
+    assert m.verified and any("→" in s for s in m.folded)
+    x = torch.randn(2, 2, 10, 10, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x).reshape(2, -1), model(x), rtol=1e-12, atol=1e-12)

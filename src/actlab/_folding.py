@@ -98,7 +98,9 @@ def _avgpool_as_conv(p: nn.AvgPool2d, channels: int, like: torch.Tensor) -> nn.C
     return _new_conv(weight, torch.zeros(channels, dtype=like.dtype, device=like.device), s, 0)
 
 
-def _conv_conv(a: nn.Conv2d, b: nn.Conv2d) -> tuple[nn.Conv2d | None, str]:
+def _conv_conv(a: nn.Conv2d, b: nn.Conv2d, budget: tuple[int, int] | None = None) -> tuple[nn.Conv2d | None, str]:
+    """``b ∘ a`` as one conv, or (None, why). ``budget`` = (the pair's multiply-adds per sample,
+    the merged output's size per sample): refuse, before building it, a kernel dearer than the pair."""
     if a.groups != 1 or b.groups != 1:
         return None, "grouped convolutions are not merged"
     if _pair(b.padding) != (0, 0) or isinstance(b.padding, str):
@@ -109,6 +111,8 @@ def _conv_conv(a: nn.Conv2d, b: nn.Conv2d) -> tuple[nn.Conv2d | None, str]:
     (s1h, s1w), (s2h, s2w) = a.stride, b.stride
     (d1h, d1w), (d2h, d2w) = a.dilation, b.dilation
     eh, ew = d1h * (k1h - 1) + s1h * d2h * (k2h - 1) + 1, d1w * (k1w - 1) + s1w * d2w * (k2w - 1) + 1
+    if budget is not None and budget[1] * a.in_channels * eh * ew > budget[0]:
+        return None, f"the merged kernel would cost {budget[1] * a.in_channels * eh * ew:,} multiply-adds per sample, the pair {budget[0]:,}"
     w1, w2 = a.weight.detach(), b.weight.detach()  # (m, i, k1h, k1w), (o, m, k2h, k2w)
     # kernel[o, i, y, x] = Σ_m Σ_pq w2[o, m, p, q] · w1↑d₁[m, i, y − p·s₁d₂, x − q·s₁d₂]: output tap
     # (p, q) of conv₂ reads conv₁'s output p·s₁d₂ input pixels further on. That sum is one
@@ -128,7 +132,7 @@ def _conv_conv(a: nn.Conv2d, b: nn.Conv2d) -> tuple[nn.Conv2d | None, str]:
 def _conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:
     """Multiply-adds of ``conv`` per sample, given its output."""
     kh, kw = conv.kernel_size
-    return out[0].numel() * (conv.in_channels // conv.groups) * kh * kw
+    return math.prod(out.shape[1:]) * (conv.in_channels // conv.groups) * kh * kw
 
 
 def _dearer(merged: nn.Conv2d, out: torch.Tensor, before: int) -> str:
@@ -186,17 +190,18 @@ def merge_pair(
             return None, "", f"{type(b).__name__} does not act on {type(a).__name__}'s output channels"
         merged, why, what = _with_bn(a, b), "", f"(BatchNorm, eval) → one {type(a).__name__}"
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
-        merged, why = _conv_conv(a, b)
         before = _conv_macs(a, b_in) + _conv_macs(b, b_out)  # the pair's multiply-adds per sample
+        merged, why = _conv_conv(a, b, (before, math.prod(b_out.shape[1:])) if cheaper_only else None)
         what = "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}"
     elif isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
         pool, channels = (b, b_in.shape[1]) if isinstance(b, nn.AvgPool2d) else (a, a_in.shape[1])
         conv = _avgpool_as_conv(pool, channels, b_in)
         if conv is None:
             return None, "", "average pooling with padding, ceil mode or a divisor is not a convolution here"
-        merged, why = _conv_conv(a, conv) if pool is b else _conv_conv(conv, b)
-        pool_macs = (b_out if pool is b else b_in)[0].numel() * math.prod(conv.kernel_size)
+        pool_macs = math.prod((b_out if pool is b else b_in).shape[1:]) * math.prod(conv.kernel_size)
         before = pool_macs + (_conv_macs(a, b_in) if pool is b else _conv_macs(b, b_out))
+        budget = (before, math.prod(b_out.shape[1:])) if cheaper_only else None
+        merged, why = _conv_conv(a, conv, budget) if pool is b else _conv_conv(conv, b, budget)
         what = "" if merged is None else f"(AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}"
     else:
         return None, "", ""
@@ -291,23 +296,35 @@ def _float64_copy(model: nn.Module, device) -> nn.Module:
         k: None if v is None else nn.Parameter(v.detach().to(device=device, dtype=torch.float64), requires_grad=False)
         for k, v in model._parameters.items()
     }
-    out._buffers = {
-        k: None if v is None else v.to(device=device, dtype=torch.float64 if v.is_floating_point() else v.dtype)
+    out._buffers = {  # copies even where no conversion is needed: BatchNorm in training mode updates its buffers
+        k: None if v is None else v.to(device=device, dtype=torch.float64 if v.is_floating_point() else v.dtype, copy=True)
         for k, v in model._buffers.items()
     }
     return out
 
 
-def fold_for_reverse(model: nn.Module, sample: torch.Tensor) -> tuple[nn.Sequential, FoldReport] | None:
+def fold_for_reverse(
+    model: nn.Module, sample: torch.Tensor, work: nn.Sequential | None = None
+) -> tuple[nn.Sequential, FoldReport] | None:
     """A float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded where that is
     cheaper, for a reverse pass; None when ``model`` is not a Sequential with such a pair (then
-    folding would only cost time). Linear∘Linear pairs are left (see ``_fold_seq``)."""
+    folding would only cost time). Linear∘Linear pairs are left (see ``_fold_seq``). ``work``:
+    a ``_float64_copy`` of ``model`` already made (its layers are reused, never changed)."""
     if not isinstance(model, nn.Sequential) or not _has_conv_pair(model):
         return None
-    work = _float64_copy(model, sample.device)
-    report = FoldReport()
-    # no per-merge check: collapse certifies the result against the model itself
-    folded, _ = _fold_seq(work, report, "", sample.to(torch.float64), linear=False, cheaper_only=True, verify=False)
+    work = _float64_copy(model, sample.device) if work is None else work
+    # shapes and costs from an empty batch (nothing computed), else from the sample; no per-merge
+    # check: collapse certifies the result against the model itself
+    for batch in (sample[:0], sample):
+        report = FoldReport()
+        try:
+            folded, out = _fold_seq(work, report, "", batch.to(torch.float64), linear=False, cheaper_only=True, verify=False)
+        except Exception:  # a layer that refuses an empty batch
+            if batch.shape[0]:
+                raise
+            continue
+        if batch.shape[0] or out.shape[0] == 0:  # a layer that makes up rows cannot be sized by an empty batch
+            break
     if not any("→" in m for m in report.merged):
         return None
     folded.requires_grad_(False)

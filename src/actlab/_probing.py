@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._folding import _float64_copy
+
 # ----------------------------------------------------------------------------------------
 # Wrapping a module or a black box as a float64 torch function on batches
 
@@ -31,6 +33,8 @@ class _Target:
     dtype: torch.dtype  # precision the function really computes in
     differentiable: bool  # torch autograd flows from input to output
     description: str
+    plain: nn.Sequential | None = None  # fn is this float64 Sequential: W may be read off its layers
+    module: nn.Module | None = None  # the float64 copy of the model that fn calls, when it calls one
 
     @property
     def d_in(self) -> int:
@@ -90,6 +94,7 @@ def _prepare(model_or_fn: Any, in_shape: Any, device: str = "cpu") -> _Target:
                 dtype=precision,
                 differentiable=True,
                 description=f"{what} of {type(model_or_fn).__name__}, {str(precision).removeprefix('torch.')} precision",
+                module=fn if isinstance(fn, nn.Module) and in_dtype == torch.float64 else None,
             )
         raise ValueError(
             f"the model raised on an input of shape {(2, *in_shape)}: {type(error).__name__}: {error}"
@@ -142,15 +147,28 @@ def _float64_versions(model: nn.Module, device: str):
     """Ways to run ``model`` without touching it, most precise and cheapest first, as
     (function, input dtype, description).
 
-    ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
+    An nn.Sequential is first copied layer by layer (``actlab._folding._float64_copy``: shallow
+    copies of its leaves holding float64 parameters), which runs as fast as the model itself:
+    ``functional_call`` swaps every parameter in and out on each call (0.4 ms on the seed's conv
+    net, a tenth of a collapse). Otherwise ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
     once (a deepcopy copies, then converts). A module that keeps float32 tensors outside its
     parameters and buffers fails that way on float64 input; a deepcopy converted with ``.to``
     is the fallback. A module that casts its input internally (``x.float()`` before its layers)
     fails both: it is then run as it is, at its own precision.
     """
+    if isinstance(model, nn.Sequential):
+        try:
+            copied = _float64_copy(model, device)
+        except Exception:  # a leaf that cannot be copied: the ways below
+            pass
+        else:
+            yield copied, torch.float64, "float64 copy"
     state = {
         name: t.detach().to(device=device, dtype=torch.float64) if t.is_floating_point() else t.to(device)
-        for name, t in (*model.named_parameters(), *model.named_buffers())
+        for name, t in model.named_parameters()
+    } | {  # buffers copied even where no conversion is needed: BatchNorm in training mode updates them
+        name: t.to(device=device, dtype=torch.float64 if t.is_floating_point() else t.dtype, copy=True)
+        for name, t in model.named_buffers()
     }
     yield (lambda x: torch.func.functional_call(model, state, (x,), strict=False)), torch.float64, "float64 copy"
     try:
@@ -220,6 +238,98 @@ def _reverse_vmapped(t: _Target, chunk_size: int, device: str) -> tuple[torch.Te
         rows = eye[start : start + chunk_size]  # (k, m)
         weight[start : start + rows.shape[0]] = torch.func.vmap(pull)(rows).reshape(rows.shape[0], d)
     return weight, y.detach()  # (m, d), (m,)
+
+
+# ----------------------------------------------------------------------------------------
+# Reverse mode without autograd, for a Sequential of plain layers
+
+
+def _plain_layers(seq: nn.Sequential) -> list[nn.Module] | None:
+    """The leaves of ``seq`` when every one is exactly an nn.Linear, an ungrouped zero-padded
+    nn.Conv2d, an nn.Flatten or an nn.Identity and no forward hook is set anywhere (so that each
+    computes what its class says), else None."""
+    from torch.nn.modules import module as torch_module
+
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return None
+    out: list[nn.Module] = []
+    for mod in seq.children():
+        if mod._forward_hooks or mod._forward_pre_hooks:
+            return None
+        if type(mod) is nn.Sequential:
+            inner = _plain_layers(mod)
+            if inner is None:
+                return None
+            out += inner
+        elif type(mod) in (nn.Linear, nn.Flatten, nn.Identity) or (
+            type(mod) is nn.Conv2d and mod.groups == 1 and mod.padding_mode == "zeros" and not isinstance(mod.padding, str)
+        ):
+            out.append(mod)
+        else:
+            return None
+    return out
+
+
+def _conv_pullback(g: torch.Tensor, conv: nn.Conv2d, in_shape: tuple[int, ...]) -> torch.Tensor:
+    """Cotangents (O, H', W', m) on ``conv``'s output → on its input (C, H, W, m), the m
+    cotangents last: the transpose of the convolution. One matrix product gives every output
+    pixel's patch pulled back, then each patch is added where it was read from (m contiguous
+    doubles at a time). torch's float64 convolution backward runs a small product per cotangent
+    and costs about 1.5× this here."""
+    o, ho, wo, m = g.shape
+    c, h, w = in_shape[-3:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    weight = conv.weight.detach().permute(1, 2, 3, 0).reshape(c * kh * kw, o)  # rows (c, p, q)
+    patches = (weight @ g.reshape(o, ho * wo * m)).view(c, kh, kw, ho, wo, m)
+    out = torch.zeros((c, h + 2 * ph, w + 2 * pw, m), dtype=g.dtype, device=g.device)
+    if ho * wo <= kh * kw:  # fewer output pixels than taps: add patch by patch
+        for y in range(ho):
+            for x in range(wo):
+                out[:, y * sh : y * sh + dh * (kh - 1) + 1 : dh, x * sw : x * sw + dw * (kw - 1) + 1 : dw] += patches[:, :, :, y, x]
+    else:  # tap by tap: tap (p, q) of every output pixel lands on a strided grid
+        for p in range(kh):
+            for q in range(kw):
+                out[:, p * dh : p * dh + sh * (ho - 1) + 1 : sh, q * dw : q * dw + sw * (wo - 1) + 1 : sw] += patches[:, p, q]
+    return out[:, ph : ph + h, pw : pw + w]  # (c, h, w, m), a view when padded
+
+
+def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """W read off ``t.plain``'s layers — the output basis pulled back layer by layer with
+    their transposes (W = Wₙ ⋯ W₁ for linear layers, a transposed convolution for a conv) —
+    and b = f(0); None when a layer is not plain (``_plain_layers``) or when W disagrees with
+    the function's own values (``_gradients_disagree``): then autograd builds it."""
+    layers = None if t.plain is None else _plain_layers(t.plain)
+    if not layers:
+        return None
+    shapes = []  # each layer's input shape, without the batch dimension
+    h = torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device)
+    with torch.no_grad():
+        for mod in layers:
+            shapes.append(tuple(h.shape[1:]))
+            h = mod(h)
+    if tuple(h.shape[1:]) != t.out_shape:
+        return None
+    m = t.d_out
+    # g: cotangents on the current layer's output, (*its shape, m) — the m output rows last, so
+    # that a Linear's pullback is one product and a conv's reads them without a transpose
+    g = torch.eye(m, dtype=torch.float64, device=device).reshape(*t.out_shape, m)
+    identity = True  # g is still the identity
+    for mod, shape in zip(reversed(layers), reversed(shapes)):
+        if isinstance(mod, nn.Linear) and identity and len(shape) == 1:
+            g = mod.weight.detach().T  # the identity pulled back through the last Linear: its weight
+        elif isinstance(mod, nn.Linear):  # acts on the last axis of its input: (..., out, m) → (..., in, m)
+            g = torch.matmul(mod.weight.detach().T, g)
+        elif isinstance(mod, nn.Conv2d):
+            if len(shape) != 3:
+                return None  # an unbatched or 5-D use: leave it to autograd
+            g = _conv_pullback(g.contiguous(), mod, shape)
+        else:  # Flatten, Identity: a reshape
+            g = g.reshape(*shape, m)
+            continue
+        identity = False
+    weight = g.reshape(t.d_in, m).T.contiguous()  # (m, d_in)
+    bias = h.reshape(m)
+    return None if _gradients_disagree(t, weight, bias, device) else (weight, bias)
 
 
 def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
