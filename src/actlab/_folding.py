@@ -78,13 +78,18 @@ def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.C
         _CONV_TEMPLATE.append(nn.Conv2d(1, 1, 1, device="meta"))
     conv = copy.copy(_CONV_TEMPLATE[0])
     # its own attribute dict, and a fresh one for every dict in it (parameters, buffers, the
-    # template's empty hook registries): nothing is shared with the template or other copies
-    conv.__dict__ = {k: type(v)() if isinstance(v, dict) else v for k, v in conv.__dict__.items()}
+    # template's empty hook registries): nothing is shared with the template or other copies;
+    # plain attributes written into it directly (Module.__setattr__ costs microseconds each)
+    padding = _pair(padding)
+    conv.__dict__ = {k: type(v)() if isinstance(v, dict) else v for k, v in conv.__dict__.items()} | {
+        "out_channels": weight.shape[0],
+        "in_channels": weight.shape[1],
+        "kernel_size": tuple(weight.shape[2:]),
+        "stride": _pair(stride),
+        "padding": padding,
+        "_reversed_padding_repeated_twice": [p for p in reversed(padding) for _ in range(2)],
+    }
     conv._parameters.update(weight=nn.Parameter(weight), bias=nn.Parameter(bias))
-    conv.out_channels, conv.in_channels = weight.shape[0], weight.shape[1]
-    conv.kernel_size = tuple(weight.shape[2:])
-    conv.stride, conv.padding = _pair(stride), _pair(padding)
-    conv._reversed_padding_repeated_twice = [p for p in reversed(conv.padding) for _ in range(2)]
     return conv
 
 

@@ -302,8 +302,8 @@ def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor]
     if not layers:
         return None
     shapes = []  # each layer's input shape, without the batch dimension
-    h = torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device)
-    with torch.no_grad():
+    h = torch.stack([torch.zeros(t.in_shape, dtype=torch.float64, device=device), _CHECK_STEP * _check_direction(t, device)])
+    with torch.no_grad():  # f(0) (the bias) and f(εv) (for the check of W), sizing the layers on the way
         for mod in layers:
             shapes.append(tuple(h.shape[1:]))
             h = mod(h)
@@ -328,8 +328,8 @@ def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor]
             continue
         identity = False
     weight = g.reshape(t.d_in, m).T.contiguous()  # (m, d_in)
-    bias = h.reshape(m)
-    return None if _gradients_disagree(t, weight, bias, device) else (weight, bias)
+    bias = h[0].reshape(m)
+    return None if _gradients_disagree(t, weight, bias, device, f_eps=h[1]) else (weight, bias)
 
 
 def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -351,16 +351,29 @@ def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Te
     return weight, bias  # (m, d), (m,)
 
 
-def _gradients_disagree(t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str) -> str:
+_CHECK_STEP = 1e-3  # ε of the direction check
+
+
+def _check_direction(t: _Target, device: str) -> torch.Tensor:
+    """The fixed random direction v (*in_shape) along which ``_gradients_disagree`` checks W."""
+    g = torch.Generator().manual_seed(12345)
+    return torch.rand(t.in_shape, generator=g, dtype=torch.float64).mul_(2).sub_(1).to(device)
+
+
+def _gradients_disagree(
+    t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str, f_eps: torch.Tensor | None = None
+) -> str:
     """Why reverse-mode W cannot be trusted, or "": along one random direction v, the function's
     own difference quotient (f(εv) − f(0)) / ε must match W v. A forward that runs under
     torch.no_grad(), calls .detach() or uses a straight-through autograd.Function has
-    gradients that are not its values' — then they differ by far more than ε."""
-    g = torch.Generator().manual_seed(12345)
-    v = torch.rand(t.in_shape, generator=g, dtype=torch.float64).mul_(2).sub_(1).to(device)  # (*in_shape)
-    eps = 1e-3
-    with torch.no_grad():
-        f_eps = t.fn((eps * v).unsqueeze(0)).reshape(-1)  # (m,)
+    gradients that are not its values' — then they differ by far more than ε. ``f_eps``:
+    f(εv) when the caller has computed it already."""
+    v = _check_direction(t, device)  # (*in_shape)
+    eps = _CHECK_STEP
+    if f_eps is None:
+        with torch.no_grad():
+            f_eps = t.fn((eps * v).unsqueeze(0))
+    f_eps = f_eps.reshape(-1)  # (m,)
     quotient = (f_eps - bias) / eps
     wv = weight @ v.reshape(-1)  # (m,)
     scale = max(wv.abs().max().item(), quotient.abs().max().item(), 1e-300)
