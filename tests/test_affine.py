@@ -410,11 +410,13 @@ def test_forward_without_gradients_is_collapsed_by_probing(cls):
     """Was: 'not affine' — reverse mode read W off gradients the forward had cut."""
     torch.manual_seed(0)
     model = cls()
-    with warnings.catch_warnings(record=True):
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         m = actlab.collapse(model, (64,))
         c = actlab.check_affine(model, in_shape=(64,))
     assert m.verified and m.method == "forward" and c.is_affine
+    if cls is _DetachedLinear:  # (under no_grad autograd raises instead, and probing is used without a word)
+        assert any("gradients disagree" in str(w.message) for w in caught)
     assert torch.allclose(m.weight, model.lin.weight.double()) and torch.allclose(m.bias, model.lin.bias.double())
 
 
@@ -624,3 +626,15 @@ def test_fold_sizes_layers_on_a_real_sample_when_a_layer_refuses_an_empty_batch(
     x = torch.randn(2, 2, 10, 10, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(m(x).reshape(2, -1), model(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_kink_at_the_point_is_not_reported_as_cut_gradients():
+    """Was: a ReLU net with its kinks at 0 warned 'torch.no_grad(), .detach() … inside forward?'
+    (the demo printed it twice): the one-sided quotients differ there, nothing was cut."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16, bias=False), nn.ReLU(), nn.Linear(16, 2)).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = actlab.check_affine(model, in_shape=(8,))
+        m = actlab.collapse(model, (8,), strict=False)
+    assert not c.is_affine and not m.verified and m.method == "reverse"

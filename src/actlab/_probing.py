@@ -302,8 +302,9 @@ def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor]
     if not layers:
         return None
     shapes = []  # each layer's input shape, without the batch dimension
-    h = torch.stack([torch.zeros(t.in_shape, dtype=torch.float64, device=device), _CHECK_STEP * _check_direction(t, device)])
-    with torch.no_grad():  # f(0) (the bias) and f(εv) (for the check of W), sizing the layers on the way
+    step = _CHECK_STEP * _check_direction(t, device)
+    h = torch.stack([torch.zeros_like(step), step, -step])
+    with torch.no_grad():  # f(0) (the bias) and f(±εv) (for the check of W), sizing the layers on the way
         for mod in layers:
             shapes.append(tuple(h.shape[1:]))
             h = mod(h)
@@ -329,7 +330,7 @@ def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor]
         identity = False
     weight = g.reshape(t.d_in, m).T.contiguous()  # (m, d_in)
     bias = h[0].reshape(m)
-    return None if _gradients_disagree(t, weight, bias, device, f_eps=h[1]) else (weight, bias)
+    return None if _gradients_disagree(t, weight, bias, device, f_pm=h[1:]) else (weight, bias)
 
 
 def _reverse_batched(t: _Target, chunk_size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -361,30 +362,38 @@ def _check_direction(t: _Target, device: str) -> torch.Tensor:
 
 
 def _gradients_disagree(
-    t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str, f_eps: torch.Tensor | None = None
+    t: _Target, weight: torch.Tensor, bias: torch.Tensor, device: str, f_pm: torch.Tensor | None = None
 ) -> str:
     """Why reverse-mode W cannot be trusted, or "": along one random direction v, the function's
     own difference quotient (f(εv) − f(0)) / ε must match W v. A forward that runs under
     torch.no_grad(), calls .detach() or uses a straight-through autograd.Function has
-    gradients that are not its values' — then they differ by far more than ε. ``f_eps``:
-    f(εv) when the caller has computed it already."""
+    gradients that are not its values' — then they differ by far more than ε.
+
+    Only where f is affine on the segment from −εv to εv can the quotient be compared: a ReLU
+    net with a unit whose kink lies within ε of the point bends there, its one-sided quotients
+    differ, and W (the gradient at the point) is not judged here — the affinity test judges f.
+    ``f_pm``: f(εv) and f(−εv), (2, *out_shape), when the caller has computed them already."""
     v = _check_direction(t, device)  # (*in_shape)
     eps = _CHECK_STEP
-    if f_eps is None:
+    if f_pm is None:
         with torch.no_grad():
-            f_eps = t.fn((eps * v).unsqueeze(0))
-    f_eps = f_eps.reshape(-1)  # (m,)
-    quotient = (f_eps - bias) / eps
+            f_pm = t.fn(torch.stack([eps * v, -eps * v]))
+    f_plus, f_minus = f_pm.reshape(2, -1)  # (m,) each
+    quotient, back = (f_plus - bias) / eps, (bias - f_minus) / eps  # forward and backward quotients
     wv = weight @ v.reshape(-1)  # (m,)
     scale = max(wv.abs().max().item(), quotient.abs().max().item(), 1e-300)
     err = (quotient - wv).abs().max().item()
     # the quotient's own rounding at the working precision (float32 black boxes: ~1e-4 here);
     # gradients cut by no_grad or detach are off by the whole of W v
-    rounding = 64 * torch.finfo(t.dtype).eps * max(f_eps.abs().max().item(), bias.abs().max().item()) / eps
-    if not math.isfinite(err) or err > 0.01 * scale + rounding:
-        return (f"reverse-mode gradients disagree with the function's values (relative {err / scale:.2g} along a random "
-                "direction): torch.no_grad(), .detach() or a straight-through autograd.Function inside forward?")
-    return ""
+    rounding = 64 * torch.finfo(t.dtype).eps * max(f_plus.abs().max().item(), f_minus.abs().max().item(),
+                                                   bias.abs().max().item()) / eps
+    if math.isfinite(err) and err <= 0.01 * scale + rounding:
+        return ""
+    bend = (quotient - back).abs().max().item()
+    if math.isfinite(bend) and bend > 0.01 * scale + rounding:
+        return ""  # f bends within ε of the point: nothing to compare W with here
+    return (f"reverse-mode gradients disagree with the function's values (relative {err / scale:.2g} along a random "
+            "direction): torch.no_grad(), .detach() or a straight-through autograd.Function inside forward?")
 
 
 def _eval_batched(t: _Target, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
