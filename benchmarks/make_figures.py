@@ -116,8 +116,11 @@ def collapse_block() -> str:
                     f"| {1e3 * r['warm_seconds']:.1f} ms — {r['warm_ratio']:,.0f}× | {1e3 * r['collapse_seconds']:.1f} ms — "
                     f"{r['speedup']:,.0f}× | {1e3 * r['certify_seconds']:.1f} ms | {r['ols_max_rel_error']:.1e} "
                     f"| {r['collapse_max_rel_error']:.1e} | {r['collapse_method']} |")
+    first = ", ".join(f"{r['arch']} {1e3 * r['first_after_ols_seconds']:.0f} ms" for r in d["rows"])
     return "\n".join([f"(`python benchmarks/bench_collapse.py --repeats 3`, torch {d['torch']}, {d['threads']} threads, "
-                      "float64; ratios are the same run's OLS over the collapse figure.)", "", *rows])
+                      "float64; ratios are the same run's OLS over the collapse figure. Warm: the median of 15 calls, "
+                      "5 per round, each round timed after 0.2 s of untimed calls that follow its OLS — the first call "
+                      f"right after the OLS's numpy work took {first}.)", "", *rows])
 
 
 def xor_command_block() -> str:
