@@ -208,6 +208,11 @@ def relative_error(err: torch.Tensor, ref: torch.Tensor) -> float:
     every certificate and benchmark in actlab reports."""
     num = err.abs().max().item() if err.numel() else 0.0
     den = ref.abs().max().item() if ref.numel() else 0.0
+    return _ratio(num, den)
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den for relative_error's maxima: 0/0 → 0, x/0 → inf, non-finite → inf."""
     if not math.isfinite(num) or not math.isfinite(den):
         return math.inf
     if den == 0.0:
@@ -329,8 +334,7 @@ def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tu
         _ensure_finite(y[bad * n_points : (bad + 1) * n_points], f"f(x) at scale {scales[bad]:g}")
     err = (torch.addmm(bias, x.reshape(x.shape[0], -1), weight.T) - y).abs().reshape(k, -1)  # (k, P·m)
     num, den = err.amax(dim=1).tolist(), y.abs().reshape(k, -1).amax(dim=1).tolist()
-    rel = [math.inf if not (math.isfinite(a) and math.isfinite(b)) else (0.0 if a == 0 else math.inf) if b == 0 else a / b
-           for a, b in zip(num, den)]  # relative_error per scale
+    rel = [_ratio(a, b) for a, b in zip(num, den)]  # relative_error of each scale
     i = max(range(k), key=lambda i: (rel[i], i))  # the worst scale, the last of ties
     rows = err[i].reshape(n_points, -1).amax(dim=1)
     j = int(rows.argmax())
