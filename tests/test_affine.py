@@ -298,6 +298,15 @@ def test_collapse_with_relu_between_convs_does_not_fold_across_it():
     assert all("Act" not in s for s in m.folded)  # relu is never dropped as an identity
 
 
+def _reset_from_seed(model: nn.Module) -> None:
+    """Draw every layer's weights again from the global generator (just seeded by the test):
+    layers built inside a strategy take whatever state it had, so a replayed example would get
+    other weights (hypothesis then reports a failure as flaky instead of shrinking it)."""
+    for mod in model.modules():
+        if hasattr(mod, "reset_parameters") and mod is not model:
+            mod.reset_parameters()
+
+
 @st.composite
 def _conv_stacks(draw):
     seed = draw(st.integers(0, 10_000))
@@ -326,6 +335,7 @@ def test_property_folded_collapse_equals_basis_probing(stack):
     seed, size, c, layers = stack
     torch.manual_seed(seed)
     model = nn.Sequential(*layers, nn.Flatten())
+    _reset_from_seed(model)
     with torch.no_grad():
         for mod in model.modules():
             if isinstance(mod, nn.BatchNorm2d):
@@ -340,8 +350,13 @@ def test_property_folded_collapse_equals_basis_probing(stack):
         assume(False)
     model = nn.Sequential(*model, nn.Linear(out.shape[1], 2)).double().eval()
     m = actlab.collapse(model, (3, size, size), method="reverse")
-    oracle = actlab.collapse(model, (3, size, size), method="forward", fold=False)
-    torch.testing.assert_close(m.weight, oracle.weight, rtol=1e-11, atol=1e-12 * oracle.weight.abs().max().item())
+    # the oracle's certificate is not the test here: with W far below the bias its own probing error
+    # (below) can exceed the float64 tolerance at scale 1000
+    oracle = actlab.collapse(model, (3, size, size), method="forward", fold=False, strict=False)
+    # the oracle's column i is f(eᵢ) − f(0): it carries the rounding of f's values (~1e-16 |b|), which
+    # outweighs 1e-12 max|W| when pooling shrinks W far below the bias (was a flaky failure)
+    atol = 1e-12 * oracle.weight.abs().max().item() + 1e-13 * oracle.bias.abs().max().item()
+    torch.testing.assert_close(m.weight, oracle.weight, rtol=1e-11, atol=atol)
     torch.testing.assert_close(m.bias, oracle.bias, rtol=1e-11, atol=1e-12 * oracle.bias.abs().max().item() + 1e-15)
     assert m.verified
 
@@ -535,6 +550,7 @@ def test_property_plain_pullback_equals_autograd_reverse(stack):
     seed, in_shape, layers, head = stack
     torch.manual_seed(seed)
     model = nn.Sequential(*layers).double()
+    _reset_from_seed(model)
     try:
         with torch.no_grad():
             out = model(torch.zeros(1, *in_shape, dtype=torch.float64))
