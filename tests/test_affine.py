@@ -654,3 +654,24 @@ def test_a_kink_at_the_point_is_not_reported_as_cut_gradients():
         c = actlab.check_affine(model, in_shape=(8,))
         m = actlab.collapse(model, (8,), strict=False)
     assert not c.is_affine and not m.verified and m.method == "reverse"
+
+
+def test_probed_map_of_an_affine_black_box_with_a_huge_offset_is_certified():
+    """Was: NotAffineError (residual 5.6e-12 > 1.8e-12) for an exactly affine numpy function:
+    W[:, i] = f(eᵢ) − f(0) loses ~eps·|b| per entry, and at scale 1000 over 3,072 inputs that
+    rounding alone broke the tolerance. collapse probes again with a step |b|/|W|."""
+    rng = np.random.default_rng(2)
+    w, b = rng.normal(size=(3, 3072)), rng.normal(size=3) * 3e4  # one probing left a 5.6e-12 residual
+
+    def f(x, bend=0.0):
+        if not isinstance(x, np.ndarray):
+            raise TypeError("numpy arrays only")
+        return x @ w.T + b + bend * (x**2).sum(1, keepdims=True)
+
+    m = actlab.collapse(f, (3072,))
+    assert m.verified and m.method == "forward"
+    np.testing.assert_allclose(m.weight.numpy(), w, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(m.bias.numpy(), b, rtol=1e-15)
+    # a function a hair away from affine is still refused after the second probing
+    with pytest.raises(actlab.NotAffineError):
+        actlab.collapse(lambda x: f(x, bend=1e-14), (3072,))
