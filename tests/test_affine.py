@@ -672,6 +672,8 @@ def test_probed_map_of_an_affine_black_box_with_a_huge_offset_is_certified():
     assert m.verified and m.method == "forward"
     np.testing.assert_allclose(m.weight.numpy(), w, rtol=0, atol=1e-10)
     np.testing.assert_allclose(m.bias.numpy(), b, rtol=1e-15)
+    assert actlab.check_affine(f, in_shape=(3072,)).is_affine  # its map test probes the same way
     # a function a hair away from affine is still refused after the second probing
     with pytest.raises(actlab.NotAffineError):
         actlab.collapse(lambda x: f(x, bend=1e-14), (3072,))
+    assert not actlab.check_affine(lambda x: f(x, bend=1e-14), in_shape=(3072,)).is_affine
