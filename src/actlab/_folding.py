@@ -314,7 +314,7 @@ def fold_for_reverse(
     """A float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded where that is
     cheaper, for a reverse pass; None when ``model`` is not a Sequential with such a pair (then
     folding would only cost time). Linear∘Linear pairs are left (see ``_fold_seq``). ``work``:
-    a ``_float64_copy`` of ``model`` already made (its layers are reused, never changed)."""
+    a ``_float64_copy`` of ``model`` already made (its layers are reused; their values never change)."""
     if not isinstance(model, nn.Sequential) or not _has_conv_pair(model):
         return None
     work = _float64_copy(model, sample.device) if work is None else work
