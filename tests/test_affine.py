@@ -561,7 +561,6 @@ def test_property_plain_pullback_equals_autograd_reverse(stack):
     elif head == "linear-on-rows":  # a Linear on the last axis of a 4-D tensor
         model.append(nn.Linear(out.shape[-1], 2).double())
     t = _prepare(model, in_shape)
-    t.plain = t.module  # what _folded_target sets for a folded model
     got = _reverse_plain(t, "cpu")
     assert got is not None
     weight, bias = _reverse(t, 256, "cpu")
@@ -591,7 +590,6 @@ def test_plain_pullback_refuses_layers_it_cannot_read(case):
         conv.register_forward_hook(lambda mod, args, out: 3 * out)
     model = nn.Sequential(conv, nn.Flatten()).double()
     t = _prepare(model, (2, 7, 7))
-    t.plain = t.module
     assert _reverse_plain(t, "cpu") is None
     # and collapse still gets the model's own map (autograd), certified
     m = actlab.collapse(model, (2, 7, 7))

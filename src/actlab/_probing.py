@@ -33,8 +33,8 @@ class _Target:
     dtype: torch.dtype  # precision the function really computes in
     differentiable: bool  # torch autograd flows from input to output
     description: str
-    plain: nn.Sequential | None = None  # fn is this float64 Sequential: W may be read off its layers
-    module: nn.Module | None = None  # the float64 copy of the model that fn calls, when it calls one
+    module: nn.Module | None = None  # the float64 module fn calls, when it calls one (a Sequential's
+    # plain layers let _reverse_plain read W off them)
 
     @property
     def d_in(self) -> int:
@@ -294,11 +294,11 @@ def _conv_pullback(g: torch.Tensor, conv: nn.Conv2d, in_shape: tuple[int, ...]) 
 
 
 def _reverse_plain(t: _Target, device: str) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """W read off ``t.plain``'s layers — the output basis pulled back layer by layer with
-    their transposes (W = Wₙ ⋯ W₁ for linear layers, a transposed convolution for a conv) —
-    and b = f(0); None when a layer is not plain (``_plain_layers``) or when W disagrees with
+    """W read off the layers of ``t.module`` (the model's float64 copy, or its folded copy) —
+    the output basis pulled back layer by layer with their transposes (W = Wₙ ⋯ W₁ for linear
+    layers, a transposed convolution for a conv) — and b = f(0); None when a layer is not plain (``_plain_layers``) or when W disagrees with
     the function's own values (``_gradients_disagree``): then autograd builds it."""
-    layers = None if t.plain is None else _plain_layers(t.plain)
+    layers = _plain_layers(t.module) if isinstance(t.module, nn.Sequential) else None
     if not layers:
         return None
     shapes = []  # each layer's input shape, without the batch dimension

@@ -316,7 +316,7 @@ def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[
         dtype=t.dtype,
         differentiable=True,
         description=f"{t.description}, folded",
-        plain=folded,
+        module=folded,
     )
     return fast, tuple(report.merged)
 
