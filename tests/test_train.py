@@ -258,3 +258,90 @@ def test_a_seed_trains_to_the_same_bits_in_any_batch_of_256_or_more():
     assert a.params.shape[0] == 301 and a.loss_history.shape[1] == 301
     assert torch.equal(a.params, b.params[:301]) and torch.equal(a.loss_history, b.loss_history[:, :301])
     assert torch.equal(a.params[40:], c.params) and torch.equal(a.first_hit[40:], c.first_hit)
+
+
+def _module_params(model):
+    """A to_module network's parameters in actlab's flat order: each Linear's weight then bias,
+    then the skip connections' weights."""
+    body, skip = (model.body, model.skip) if isinstance(model, train.SkipMLP) else (model, None)
+    flat = [torch.cat([m.weight.flatten(), m.bias]) for m in body if isinstance(m, torch.nn.Linear)]
+    return torch.cat(flat + ([skip.weight.flatten()] if skip is not None else []))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(activation="sigmoid", hidden=(2,), init="uniform", init_scale=2.0, optimizer="sgd", lr=0.5),
+        dict(activation="tanh", hidden=(3, 2), init="orthogonal", init_scale=1.5),
+        dict(activation="sigmoid", hidden=(1,), skip=True, optimizer="sgd", lr=0.5),
+        dict(activation="tanh", hidden=(1,), skip=True, init="uniform", init_scale=0.5, stop_loss=1e-3),
+        dict(activation="linear", hidden=(4, 4), skip=True, init="orthogonal"),
+    ],
+    ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
+)
+def test_init_and_skip_options_equal_per_seed_torch_optim(kw):
+    """The new trainer options against each seed trained alone by nn.Module + torch.optim."""
+    cfg = train.TrainConfig(dtype="float64", n_steps=300, **kw)
+    seeds = [0, 3, 11]
+    run = train.train(cfg, XOR.X, XOR.y, seeds)
+    assert run.params.shape[1] == train.param_count(cfg, 2)
+    for i, s in enumerate(seeds):
+        model, losses = train.train_reference(cfg, XOR.X, XOR.y, s)
+        torch.testing.assert_close(run.params[i], _module_params(model), rtol=1e-9, atol=1e-9)
+        assert run.final_loss[i].item() == pytest.approx(losses[-1], rel=1e-9, abs=1e-12)
+        assert run.steps_run[i].item() == len(losses) - 1
+
+
+def test_skip_gradient_matches_autograd():
+    cfg = train.TrainConfig(dtype="float64", activation="sigmoid", hidden=(1,), skip=True, init="uniform")
+    data = datasets.make("moons", n=30, seed=1)
+    p = train.init_params(cfg, [4, 5], 2)
+    X, y = torch.tensor(data.X), torch.tensor(data.y)
+    loss, grad = train._loss_and_grad(cfg, train.layer_sizes(cfg, 2), p.T.contiguous(), X, y)
+    for i in range(2):
+        model = train.to_module(cfg, p[i], 2)
+        assert isinstance(model, train.SkipMLP)
+        torch.testing.assert_close(model(X)[:, 0], train.forward(cfg, p[i : i + 1], X)[0], rtol=0, atol=1e-14)
+        ref = F.mse_loss(model(X)[:, 0], y)
+        ref.backward()
+        assert loss[i].item() == pytest.approx(ref.item(), rel=1e-12)
+        g = torch.cat([torch.cat([m.weight.grad.flatten(), m.bias.grad]) for m in model.body if isinstance(m, torch.nn.Linear)]
+                      + [model.skip.weight.grad.flatten()])
+        torch.testing.assert_close(grad[:, i], g, rtol=1e-10, atol=1e-14)
+
+
+def test_uniform_and_orthogonal_init_closed_forms():
+    """U(−r, r) covers weights and biases; orthogonal weights satisfy W Wᵀ = g² I (or Wᵀ W)."""
+    r = 0.7
+    cfg = train.TrainConfig(hidden=(3,), init="uniform", init_scale=r, dtype="float64")
+    p = train.init_params(cfg, torch.arange(2000), 2)  # W1 (3, 2), b1 (3), W2 (1, 3), b2 (1)
+    assert p.abs().max() <= r and (p[:, 6:9].abs() > 0).all()  # biases drawn too
+    assert p.flatten().var().item() == pytest.approx(r * r / 3, rel=0.03)
+    glorot = train.init_params(train.TrainConfig(hidden=(3,), dtype="float64"), torch.arange(5), 2)
+    scaled = train.init_params(train.TrainConfig(hidden=(3,), dtype="float64", init_scale=0.25), torch.arange(5), 2)
+    torch.testing.assert_close(scaled, 0.25 * glorot, rtol=1e-15, atol=0)  # the same draws, scaled: paired
+    g = 1.5
+    cfg = train.TrainConfig(hidden=(5, 3), init="orthogonal", init_scale=g, dtype="float64")
+    p = train.init_params(cfg, torch.arange(50), 4)
+    for w, b in train._unpack(p.T.contiguous(), train.layer_sizes(cfg, 4)):
+        w = w.permute(2, 0, 1)  # (S, rows, cols)
+        small = w @ w.transpose(1, 2) if w.shape[1] <= w.shape[2] else w.transpose(1, 2) @ w
+        eye = torch.eye(small.shape[-1], dtype=torch.float64).expand_as(small)
+        torch.testing.assert_close(small, g * g * eye, rtol=0, atol=1e-12)
+        assert b.abs().max() == 0
+    with pytest.raises(ValueError, match="init must be one of"):
+        train.TrainConfig(init="xavier")
+    with pytest.raises(ValueError, match="init_scale must be a positive number"):
+        train.TrainConfig(init_scale=0.0)
+
+
+def test_train_many_blocks_with_different_init_ranges_equal_separate_runs():
+    cfgs = [train.TrainConfig(activation=a, init="uniform", init_scale=r, hidden=(2,), skip=True, stop_loss=1e-4, n_steps=200)
+            for a in ("sigmoid", "tanh") for r in (0.5, 2.0)]
+    many = train.train_many(cfgs, XOR.X, XOR.y, 64)
+    for cfg, got in zip(cfgs, many):
+        ref = train.train(cfg, XOR.X, XOR.y, 64)
+        assert torch.equal(got.params, ref.params) and torch.equal(got.loss_history, ref.loss_history)
+        assert torch.equal(got.steps_run, ref.steps_run)
+    with pytest.raises(ValueError, match="may differ only"):
+        train.train_many([train.TrainConfig(), train.TrainConfig(skip=True)], XOR.X, XOR.y, 4)

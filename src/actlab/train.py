@@ -29,7 +29,14 @@ at least 256), nor on that shedding (tested).
 
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
-whatever the activation: comparisons between activations are paired.
+whatever the activation or the scale: comparisons between activations and between initial
+weight ranges are paired. Three schemes: glorot-uniform with zero biases (the article's),
+U(−r, r) for every weight and bias (Kolen & Pollack 1990's ranges), and orthogonal (QR of a
+Gaussian matrix, signs fixed by R's diagonal, as ``torch.nn.init.orthogonal_``) times a gain.
+
+``skip=True`` adds direct input→output connections, ŷ = W_L h_{L−1} + b_L + W_s x (the 2-1-1
+XOR net of Sprinkhuizen-Kuyper & Boers 1996): their weights W_s (n_out, n_in) follow every
+layer's in the flat parameters, with no bias of their own.
 
 Denormals: gradient descent on XOR drives values into the subnormal range, which is very
 slow on CPUs; training runs with flush-to-zero and restores the previous state after.
@@ -59,13 +66,20 @@ __all__ = [
     "train_many",
     "train_reference",
     "init_params",
+    "init_weights",
+    "n_params",
+    "param_count",
+    "SkipMLP",
+    "INITS",
     "forward",
     "layer_sizes",
     "flush_denormals",
     "resolve_device",
+    "check_memory",
 ]
 
 MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
+INITS = ("glorot", "uniform", "orthogonal")  # the initial-weight schemes (see init_weights)
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,9 @@ class TrainConfig:
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     record_every: int = 1  # loss history every k steps (0: none)
     data_seed: int = 0  # minibatch order (shared by all seeds)
+    init: str = "glorot"  # "glorot" (the article's: zero biases), "uniform" (U(±init_scale), biases too) or "orthogonal"
+    init_scale: float = 1.0  # glorot: multiplies the bound; uniform: the range r; orthogonal: the gain
+    skip: bool = False  # direct input→output connections (weights only), trained with the rest
 
     def __post_init__(self) -> None:
         hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else tuple(self.hidden)
@@ -106,6 +123,11 @@ class TrainConfig:
             raise ValueError(f"batch_size must be ≥ 1 or None (full batch), got {self.batch_size}")
         if self.record_every < 0:
             raise ValueError(f"record_every must be ≥ 0, got {self.record_every}")
+        _choice("init", self.init, INITS)
+        if not (isinstance(self.init_scale, numbers.Real) and math.isfinite(self.init_scale) and self.init_scale > 0):
+            raise ValueError(f"init_scale must be a positive number, got {self.init_scale!r}")
+        if not isinstance(self.skip, bool):
+            raise ValueError(f"skip must be True or False, got {self.skip!r}")
         resolve_device(self.device)
 
     @property
@@ -190,23 +212,57 @@ def _uniform01(seeds: torch.Tensor, n: int) -> torch.Tensor:
     return _shr(z, 11).to(torch.float64) * 2.0**-53
 
 
+def param_count(config: TrainConfig, n_in: int, n_out: int = 1) -> int:
+    """P: the layers' weights and biases, then the skip connections' weights (``skip``)."""
+    return n_params(layer_sizes(config, n_in, n_out)) + (n_out * n_in if config.skip else 0)
+
+
 def init_params(config: TrainConfig, seeds: torch.Tensor | Sequence[int], n_in: int, n_out: int = 1) -> torch.Tensor:
-    """(S, P) initial parameters: glorot-uniform weights U(±√(6/(fan_in+fan_out))), zero biases."""
-    return init_weights(layer_sizes(config, n_in, n_out), seeds, config.torch_dtype)
+    """(S, P) initial parameters by ``config.init`` and ``config.init_scale`` (see init_weights)."""
+    skip = (n_out, n_in) if config.skip else None
+    return init_weights(layer_sizes(config, n_in, n_out), seeds, config.torch_dtype,
+                        init=config.init, scale=config.init_scale, skip=skip)
 
 
-def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``init_params`` for explicit (rows, cols) layer sizes (the playground's networks may
-    have no hidden layer): (S, P), weights then biases of each layer, row-major."""
+def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[int], dtype: torch.dtype = torch.float32,
+                 *, init: str = "glorot", scale: float = 1.0, skip: tuple[int, int] | None = None) -> torch.Tensor:
+    """(S, P) initial parameters for explicit (rows, cols) layer sizes (the playground's
+    networks may have no hidden layer): weights then biases of each layer, row-major, then the
+    ``skip`` (rows, cols) weights if given.
+
+    glorot      weights U(±scale·√(6/(fan_in+fan_out))), zero biases
+    uniform     every weight and bias U(±scale)
+    orthogonal  weights = scale · Q, Q from the QR of a Gaussian matrix (orthonormal rows or
+                columns, whichever are fewer), zero biases
+    """
     seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
-    u = _uniform01(seeds, n_params(sizes))  # (S, P)
+    blocks = [(rows, cols, True) for rows, cols in sizes] + ([(*skip, False)] if skip else [])
+    u = _uniform01(seeds, sum(r * c + (r if bias else 0) for r, c, bias in blocks))  # (S, P)
     out = torch.zeros_like(u)
     pos = 0
-    for rows, cols in sizes:
-        a = math.sqrt(6.0 / (rows + cols))
-        out[:, pos : pos + rows * cols] = (2 * u[:, pos : pos + rows * cols] - 1) * a
-        pos += rows * cols + rows  # biases stay zero
+    for rows, cols, bias in blocks:
+        n = rows * cols
+        w = out[:, pos : pos + n]
+        if init == "orthogonal":
+            w.copy_(scale * _orthogonal(u[:, pos : pos + n], rows, cols).flatten(1))
+        else:
+            a = scale if init == "uniform" else math.sqrt(6.0 / (rows + cols)) * scale
+            w.copy_((2 * u[:, pos : pos + n] - 1) * a)
+        pos += n
+        if bias and init == "uniform":
+            out[:, pos : pos + rows] = (2 * u[:, pos : pos + rows] - 1) * scale
+        pos += rows if bias else 0  # glorot and orthogonal biases stay zero
     return out.to(dtype)
+
+
+def _orthogonal(u: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(S, rows, cols) orthogonal matrices from (S, rows·cols) uniforms: the Gaussian matrix
+    they give by the inverse normal CDF, through QR with R's diagonal made positive."""
+    g = torch.special.ndtri(u.clamp(2.0**-53, 1 - 2.0**-53)).view(-1, rows, cols)  # (S, rows, cols)
+    flip = rows < cols
+    q, r = torch.linalg.qr(g.transpose(1, 2) if flip else g)  # (S, max, min)
+    q = q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]
+    return q.transpose(1, 2) if flip else q
 
 
 def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -237,16 +293,25 @@ def _broadcast_first_layer(x: torch.Tensor) -> bool:
     return x.is_cuda
 
 
-def _layer(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
-    """z (rows, B, S) of one layer: w (rows, cols, S), b (rows, 1, S), h (cols, B, S) or x (B, cols)."""
+def _layer(w: torch.Tensor, b: torch.Tensor | None, h: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """z (rows, B, S) of one layer: w (rows, cols, S), b (rows, 1, S) or None, h (cols, B, S) or x (B, cols)."""
     rows, cols, S = w.shape
     if h is None and not _broadcast_first_layer(x):
-        return torch.matmul(x, w) + b  # (B, cols) @ (rows, cols, S): one GEMM per row block
-    if h is None:  # on a GPU a GEMM with K = cols is slow; broadcast-and-sum fuses under torch.compile
+        z = torch.matmul(x, w)  # (B, cols) @ (rows, cols, S): one GEMM per row block
+    elif h is None:  # on a GPU a GEMM with K = cols is slow; broadcast-and-sum fuses under torch.compile
         B = x.shape[0]
-        return _contract("ib,ois->obs", x.T, w, 1, (1, cols, B, 1), (rows, cols, 1, S)) + b
-    B = h.shape[1]
-    return _contract("ois,ibs->obs", w, h, 1, (rows, cols, 1, S), (1, cols, B, S)) + b
+        z = _contract("ib,ois->obs", x.T, w, 1, (1, cols, B, 1), (rows, cols, 1, S))
+    else:
+        B = h.shape[1]
+        z = _contract("ois,ibs->obs", w, h, 1, (rows, cols, 1, S), (1, cols, B, S))
+    return z if b is None else z + b
+
+
+def _skip_weight(params_ps: torch.Tensor, sizes, n_in: int) -> torch.Tensor:
+    """The skip connections' weights (n_out, n_in, S): the view after every layer's parameters."""
+    n_out = sizes[-1][0]
+    pos = n_params(sizes)
+    return params_ps[pos : pos + n_out * n_in].view(n_out, n_in, -1)
 
 
 def _act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -292,6 +357,8 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
     for i, (w, b) in enumerate(layers):
         z = _layer(w, b, h, x)  # (rows, B, S)
         if i == len(layers) - 1:
+            if config.skip:  # ŷ += W_s x
+                z = z + _layer(_skip_weight(params_ps, sizes, x.shape[1]), None, None, x)
             return (z[0], tape + [(w, h, None)]) if keep else z[0]  # (B, S)
         deriv = None
         if acts[0][0] is None:  # maxout (never mixed with other activations)
@@ -344,14 +411,14 @@ def _backward(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tens
     g_z = g[None]  # (1, B, S)
     grad = torch.empty_like(params_ps)  # (P, S): each layer's gradient is written into its view
     views = list(_unpack(grad, sizes))
+    if config.skip:  # ∂L/∂W_s = gᵀ x, as for a first layer
+        _input_weight_grad(x, g_z, _skip_weight(grad, sizes, x.shape[1]))
     for l in range(len(sizes) - 1, -1, -1):
         w, h, _ = tape[l]
         gw, gb = views[l]  # (rows, cols, S), (rows, 1, S)
         rows, cols, S = w.shape
-        if h is None and not _broadcast_first_layer(x):
-            torch.matmul(x.T, g_z, out=gw)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
-        elif h is None:  # see _layer: no tiny-K GEMM on a GPU
-            _contract("obs,ib->ois", g_z, x.T, 2, (rows, 1, B, S), (1, cols, B, 1), out=gw)
+        if h is None:
+            _input_weight_grad(x, g_z, gw)
         else:
             _contract("obs,ibs->ois", g_z, h, 2, (rows, 1, B, S), (1, cols, B, S), out=gw)
         torch.sum(g_z, dim=1, keepdim=True, out=gb)
@@ -363,6 +430,17 @@ def _backward(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tens
             else:
                 g_z = g_h * deriv
     return grad
+
+
+def _input_weight_grad(x: torch.Tensor, g_z: torch.Tensor, out: torch.Tensor) -> None:
+    """The gradient (rows, cols, S) of weights applied to the inputs x (B, cols), written into
+    ``out``, from the gradient g_z (rows, B, S) of what they produced."""
+    if not _broadcast_first_layer(x):
+        torch.matmul(x.T, g_z, out=out)  # (cols, B) @ (rows, B, S) -> (rows, cols, S)
+    else:  # see _layer: no tiny-K GEMM on a GPU
+        rows, cols, S = out.shape
+        B = x.shape[0]
+        _contract("obs,ib->ois", g_z, x.T, 2, (rows, 1, B, S), (1, cols, B, 1), out=out)
 
 
 def _track(config: TrainConfig, loss, prev, active, first_hit, step, stops=None):
@@ -466,7 +544,20 @@ def _as_data(config: TrainConfig, X, y, device) -> tuple[torch.Tensor, torch.Ten
     return X, y
 
 
-def _check_memory(config: TrainConfig, sizes, n_seeds: int, n_rows: int) -> None:
+def _initial_block_params(configs: Sequence[TrainConfig], seeds: torch.Tensor, n_in: int, width: int) -> torch.Tensor:
+    """(P, n_configs·width) seeds-last initial parameters, one block per configuration. A seed
+    starts from the same uniform draws in every block (scaled by the block's init), so that
+    comparisons between activations and initial ranges are paired; each block is padded to
+    ``width`` columns with copies of its first seed."""
+    made: dict[tuple[str, float], torch.Tensor] = {}
+    for c in configs:
+        if (c.init, c.init_scale) not in made:
+            p = init_params(c, seeds, n_in)  # (S0, P)
+            made[c.init, c.init_scale] = torch.cat([p, p[:1].expand(width - p.shape[0], -1)]).T  # (P, width)
+    return torch.cat([made[c.init, c.init_scale] for c in configs], dim=1).contiguous()
+
+
+def check_memory(config: TrainConfig, n_in: int, n_seeds: int, n_rows: int) -> None:
     """Refuse a run whose working set cannot fit this machine's memory, before allocating it:
     parameters, gradient, Adam moments and masks (~8 copies of (P, S)), and each layer's
     activations and derivatives for a batch (~6 of (rows, B, S))."""
@@ -477,7 +568,8 @@ def _check_memory(config: TrainConfig, sizes, n_seeds: int, n_rows: int) -> None
     except (ValueError, OSError, AttributeError):  # not a POSIX system: nothing to compare with
         return
     batch = min(config.batch_size or n_rows, n_rows)
-    per_seed = 8 * n_params(sizes) + 6 * batch * max(rows for rows, _ in sizes)
+    sizes = layer_sizes(config, n_in)
+    per_seed = 8 * param_count(config, n_in) + 6 * batch * max(rows for rows, _ in sizes)
     need = n_seeds * per_seed * torch.finfo(config.torch_dtype).bits // 8
     if need > total:
         raise ValueError(
@@ -531,8 +623,10 @@ def train_many(
         raise ValueError("train_many needs at least one configuration")
     config = configs[0]
     for c in configs[1:]:
-        if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta) != config:
-            raise ValueError("train_many's configurations may differ only in activation, stop_loss and stop_delta")
+        if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta,
+                   init=config.init, init_scale=config.init_scale) != config:
+            raise ValueError("train_many's configurations may differ only in activation, stop_loss, stop_delta, "
+                             "init and init_scale")
     if len(configs) > 1 and any(c.activation == MAXOUT for c in configs):
         raise ValueError("maxout has k pieces per unit (more parameters): train it alone, not with other activations")
     if len(configs) > 1 and compile:
@@ -557,7 +651,7 @@ def train_many(
     shed = not compile and S0 >= SHED_MIN_SEEDS
     S1 = -(-S0 // COMPACT_MULTIPLE) * COMPACT_MULTIPLE if shed else S0
     S = S1 * n_blocks
-    _check_memory(config, layer_sizes(config, X.shape[1]), S, X.shape[0])
+    check_memory(config, X.shape[1], S, X.shape[0])
     for i in track:
         if not 0 <= i < S0:
             raise ValueError(f"track index {i} out of range for {S0} seeds")
@@ -570,10 +664,7 @@ def train_many(
             for name, default in (("stop_loss", -math.inf), ("stop_delta", 0.0))
         )
     sizes = layer_sizes(config, X.shape[1])
-    # the same initial weights for every block: comparisons between activations are paired
-    init = init_params(config, seeds, X.shape[1])
-    init = torch.cat([init, init[:1].expand(S1 - S0, -1)])  # the padding: copies of the first seed
-    params = init.T.contiguous().repeat(1, n_blocks).to(device)  # (P, S)
+    params = _initial_block_params(configs, seeds, X.shape[1], S1).to(device)  # (P, S)
     masked = any(c.stop_loss is not None or c.stop_delta is not None for c in configs)
     # a float32 loss history of every step holds first_hit already: no per-step bookkeeping
     hit_from_history = not compile and config.record_every == 1 and config.torch_dtype == torch.float32
@@ -689,13 +780,26 @@ class _Maxout(nn.Module):
         return h.unflatten(-1, (self.k, -1)).amax(dim=-2)
 
 
-def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Sequential:
-    """Seed s's network as a plain nn.Sequential (for the oracle, collapse and audit)."""
+class SkipMLP(nn.Module):
+    """An MLP with direct input→output connections: body(x) + skip(x)."""
+
+    def __init__(self, body: nn.Sequential, skip: nn.Linear):
+        super().__init__()
+        self.body, self.skip = body, skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.skip(x)
+
+
+def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Module:
+    """Seed s's network as a plain nn.Sequential (for the oracle, collapse and audit); with
+    ``skip``, a SkipMLP around it."""
     from .nets import Act
 
     sizes = layer_sizes(config, n_in)
+    flat = params_row.detach()[:, None]  # (P, 1)
     layers: list[nn.Module] = []
-    for i, (w, b) in enumerate(_unpack(params_row.detach()[:, None], sizes)):
+    for i, (w, b) in enumerate(_unpack(flat, sizes)):
         lin = nn.Linear(w.shape[1], w.shape[0], dtype=params_row.dtype)
         with torch.no_grad():
             lin.weight.copy_(w[..., 0])
@@ -703,10 +807,16 @@ def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Se
         layers.append(lin)
         if i < len(sizes) - 1:
             layers.append(_Maxout(config.maxout_k) if config.activation == MAXOUT else Act(config.activation))
-    return nn.Sequential(*layers)
+    body = nn.Sequential(*layers)
+    if not config.skip:
+        return body
+    skip = nn.Linear(n_in, sizes[-1][0], bias=False, dtype=params_row.dtype)
+    with torch.no_grad():
+        skip.weight.copy_(_skip_weight(flat, sizes, n_in)[..., 0])
+    return SkipMLP(body, skip)
 
 
-def train_reference(config: TrainConfig, X, y, seed: int) -> tuple[nn.Sequential, list[float]]:
+def train_reference(config: TrainConfig, X, y, seed: int) -> tuple[nn.Module, list[float]]:
     """One seed trained the plain way (nn.Sequential + torch.optim), the oracle for ``train``.
 
     Same initial weights, same stopping rules; returns the trained module and its losses.

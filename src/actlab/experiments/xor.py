@@ -291,7 +291,7 @@ def run_xor(
     groups = [[a for a in config.activations if a != tr.MAXOUT], [a for a in config.activations if a == tr.MAXOUT]]
     for group in filter(None, groups):  # refuse a run too large for this machine before allocating anything
         cfg = config.train_config(group[0])
-        tr._check_memory(cfg, tr.layer_sizes(cfg, data.X.shape[1]), config.n_seeds * len(group), data.X.shape[0])
+        tr.check_memory(cfg, data.X.shape[1], config.n_seeds * len(group), data.X.shape[0])
     seeds = torch.arange(config.seed, config.seed + config.n_seeds)
     runs: dict[str, tr.TrainRun] = {}
     for group in groups:
