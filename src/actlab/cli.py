@@ -136,6 +136,9 @@ def _cmd_demo(args) -> int:
     table.add_row("derivation 2-2-1", r["derivation"]["final"], f"{r['seconds']['derivation']:.1f}")
     xa = r["xor"]["activations"]
     table.add_row(f"XOR solved ({r['xor']['config']['n_seeds']:,} seeds)", ", ".join(f"{a} {100 * xa[a]['success_rate']:.1f}%" for a in ("linear", "sigmoid", "relu", "tanh")), f"{r['seconds']['xor']:.1f}")
+    saxe = r["dynamics"]["saxe"]
+    table.add_row("deep-linear modes vs Saxe et al.", f"R² ≥ {min(m['r2'] for m in saxe['modes']):.4f}, every checkpoint one linear map",
+                  f"{r['seconds']['dynamics']:.1f}")
     cat = r["hidden"]["catalogue"]
     table.add_row("hidden nonlinearity catalogue", f"{sum(c['agrees'] for c in cat)}/{len(cat)} verdicts as expected", f"{r['seconds']['hidden']:.1f}")
     table.add_row("audit / fold", f"first nonlinear: {r['audit']['first_nonlinear']}; fold {r['fold']['speedup']:.0f}× faster", f"{r['seconds']['audit']:.1f}")
@@ -450,6 +453,119 @@ def _cmd_derive(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- dynamics
+
+
+def _add_dynamics(sub) -> None:
+    p = sub.add_parser(
+        "dynamics",
+        help="linear map, nonlinear learning: deep-linear dynamics (Saxe 2014) and XOR trainability (Kolen & Pollack 1990)",
+        description=(
+            "Two results a network without activations leaves open, measured. (1) Saxe, McClelland & Ganguli 2014: "
+            "a one-hidden-layer linear net, collapsed and certified as one linear map at every checkpoint, learns "
+            "each singular mode of its task along a(t) = s·e^(2st/τ)/(e^(2st/τ) − 1 + s/a₀) — a plateau, then a "
+            "jump — while a model with no hidden layer approaches s exponentially; R² per mode, half-times "
+            "against (τ/2s)·ln(s/a₀ − 1), and learning time against depth for small random, scaled Gaussian and "
+            "orthogonal initial weights. (2) XOR trainability: success (95%% Wilson intervals) and steps to solve "
+            "against the initial weight range U(−r, r) for 2-2-1, 2-3-1 and 2-1-1 with input→output connections, "
+            "sigmoid and tanh (≥ 10⁵ nets by default; one batched pass per architecture), and what the article's "
+            "2-4-1 ReLU failures are (final MSE 1/8, 1/6, 1/4; dead hidden units; averaged points)."
+        ),
+        epilog="examples:\n  actlab dynamics\n  actlab dynamics --quick --out dyn\n  actlab dynamics --seeds 500 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="the report's smaller run (about 7 s instead of about 40 s)")
+    p.add_argument("--seeds", type=_positive_int, default=None,
+                   help="XOR seeds per (architecture, activation, range) setting (default 2800; 200 with --quick)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="first seed of every setting; draws the tasks (default 0)")
+    p.add_argument("--out", type=_folder, default=None,
+                   help="folder for results.json and the figures (default actlab-dynamics; none with --json)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (files only with an explicit --out)")
+    p.set_defaults(func=_cmd_dynamics)
+
+
+def _cmd_dynamics(args) -> int:
+    from dataclasses import replace
+
+    from .experiments.dynamics import DynamicsConfig, run_dynamics
+
+    config = DynamicsConfig(preset="report" if args.quick else "full", seed=args.seed)
+    if args.seeds is not None:
+        config = replace(config, xor=replace(config.xor_config(), n_seeds=args.seeds))
+    out_dir = args.out or (None if args.json else "actlab-dynamics")
+    if args.json:
+        result = run_dynamics(config).to_dict()
+    else:
+        with _console(stderr=True).status("") as status:
+            def step(name: str, state: str, seconds: float) -> None:
+                if state == "start":
+                    status.update(f"dynamics: {name}")
+
+            result = run_dynamics(config, progress=step).to_dict()
+    if out_dir:
+        from .viz import write_dynamics_outputs
+
+        write_dynamics_outputs(result, out_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _print_dynamics(result)
+    if out_dir:
+        _console().print(f"wrote results.json and 4 figures to {out_dir}/")
+    return 0
+
+
+def _print_dynamics(r: dict) -> None:
+    from rich.table import Table
+
+    console, saxe = _console(), r["saxe"]
+    t = Table(title=f"Saxe et al. 2014: one hidden layer, τ = {saxe['modes'][0]['tau']:g} steps, a₀ = {saxe['modes'][0]['a0']:g}; "
+                    f"{saxe['n_checkpoints']} checkpoints collapsed, max residual {saxe['collapse_residual_max']:.1e} "
+                    f"(tolerance {saxe['collapse_tolerance']:.1e})")
+    for col in ("s", "R² vs analytic", "half-time measured", "predicted (τ/2s)·ln(s/a₀−1)", "best single exponential R²",
+                "shallow R²"):
+        t.add_column(col, justify="right")
+    for m, sh in zip(saxe["modes"], saxe["shallow"]["modes"]):
+        t.add_row(f"{m['s']:g}", f"{m['r2']:.5f}", _num(m["half_time_measured"], ".0f"), f"{m['half_time_predicted']:.0f}",
+                  f"{m['single_exponential_r2']:.3f}", f"{sh['r2']:.5f}")
+    console.print(t)
+    t = Table(title="Learning time against depth (steps to learn 99 %; learning rate / number of weight layers)")
+    for col in ("hidden layers", "init", "median (q25–q75)", "not learned", "initial map's singular values (median min–max)"):
+        t.add_column(col, justify="left" if col == "init" else "right")
+    for d in saxe["depth"]:
+        steps = "—" if d["steps_median"] is None else f"{d['steps_median']:.0f} ({d['steps_q25']:.0f}–{d['steps_q75']:.0f})"
+        t.add_row(str(d["depth"]), d["init"], steps, f"{d['not_reached']}/{d['n_seeds']}",
+                  f"{d['initial_map_sv_min_median']:.1e}–{d['initial_map_sv_max_median']:.1e}")
+    console.print(t)
+    _print_xor_trainability(r, console)
+
+
+def _print_xor_trainability(r: dict, console) -> None:
+    from rich.table import Table
+
+    cfg = r["config"]["xor"]
+    t = Table(title=f"XOR trainability: weights and biases U(−r, r), {cfg['optimizer']} lr {cfg['lr']}, ≤ {cfg['n_steps']:,} steps, "
+                    f"{cfg['n_seeds']:,} seeds per row ({r['n_xor_nets']:,} nets in all with the ReLU rows)")
+    for col in ("arch", "activation", "r", "solved", "95% CI", "steps: median (q25–q75)", "failed (still descending)"):
+        t.add_column(col, justify="left" if col in ("arch", "activation") else "right")
+    for row in r["xor_init_scale"]:
+        steps = "—" if row["steps_median"] is None else f"{row['steps_median']:.0f} ({row['steps_q25']:.0f}–{row['steps_q75']:.0f})"
+        t.add_row(row["arch"], row["activation"], f"{row['range']:g}", f"{100 * row['success_rate']:.1f}%",
+                  f"{100 * row['success_ci'][0]:.1f}–{100 * row['success_ci'][1]:.1f}%", steps,
+                  f"{row['failed']} ({row['failed_still_descending']})")
+    console.print(t)
+    rel = r["relu_failures"]
+    t = Table(title=f"The article's {rel['set_up']}: {rel['n_seeds']:,} seeds")
+    for col in ("final", "seeds", "share", "dead units at init → end (mean)", "points averaged (most common)"):
+        t.add_column(col, justify="left" if col in ("final", "points averaged (most common)") else "right")
+    for c in rel["classes"]:
+        top = ", ".join(f"{k or 'none'} ×{v}" for k, v in list(c["averaged"].items())[:2])
+        t.add_row(c["class"] if c["class"] == "solved" else f"MSE {c['class']}", f"{c['count']:,}", f"{100 * c['share']:.1f}%",
+                  f"{c['dead_init_mean']:.2f} → {c['dead_final_mean']:.2f}", top)
+    console.print(t)
+    console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r["seconds"].items()))
+
+
 # ---------------------------------------------------------------------------- activations
 
 
@@ -535,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_xor(sub)
     _add_univariate(sub)
     _add_derive(sub)
+    _add_dynamics(sub)
     from ._cli_analysis import _add_audit, _add_hidden  # after this module is complete: it imports helpers from here
 
     _add_audit(sub)

@@ -2,48 +2,61 @@
 (2014) and the trainability of the tiny XOR nets (Kolen & Pollack 1990; Sprinkhuizen-Kuyper &
 Boers 1996; the article's 2-4-1 ReLU failures), in one result.
 
-``quick`` is the report's version: fewer seeds, checkpoints and depths, the same measurements.
+Three presets of the same measurements: "full" (the command's: ≥ 10⁵ XOR nets), "report"
+(``actlab demo`` and ``actlab dynamics --quick``: fewer seeds and steps) and "glance"
+(``actlab demo --quick``: fewer settings still).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .._jsonsafe import finite as json_finite
 from .deep_linear import SaxeConfig, run_depth_sweep, run_saxe
 from .xor_trainability import TrainabilityConfig, relu_failures, run_init_grid, skip_comparison
 
-__all__ = ["DynamicsConfig", "DynamicsResult", "run_dynamics", "SECTIONS"]
+__all__ = ["DynamicsConfig", "DynamicsResult", "run_dynamics", "SECTIONS", "PRESETS"]
 
 SECTIONS = ("saxe", "depth", "xor_init_scale", "relu_failures")  # in the order they run
+PRESETS = ("full", "report", "glance")
 
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    quick: bool = False  # the report's version: ~10 s instead of ~1 min
+    preset: str = "full"  # "full" (~40 s), "report" (~7 s) or "glance" (~3 s): see the module docstring
     seed: int = 0
-    saxe: SaxeConfig | None = None  # None: SaxeConfig's defaults (quick: fewer checkpoints and depths)
-    xor: TrainabilityConfig | None = None  # None: TrainabilityConfig's defaults (quick: 200 seeds a setting)
+    saxe: SaxeConfig | None = None  # None: the preset's
+    xor: TrainabilityConfig | None = None  # None: the preset's
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {self.preset!r}")
 
     def saxe_config(self) -> SaxeConfig:
         if self.saxe is not None:
             return self.saxe
-        if self.quick:  # λ doubled (τ = 100 steps), so that 2,000 steps learn every mode
+        if self.preset == "full":
+            return SaxeConfig(seed=self.seed)
+        if self.preset == "report":  # λ doubled (τ = 100 steps): 2,000 steps learn every mode
             return SaxeConfig(seed=self.seed, lr=0.01, n_steps=2000, checkpoint_every=25, depths=(1, 2, 4),
                               depth_seeds=8, depth_max_steps=2000)
-        return SaxeConfig(seed=self.seed)
+        # λ four times (τ = 50 steps): 1,000 steps
+        return SaxeConfig(seed=self.seed, lr=0.02, n_steps=1000, checkpoint_every=25, depths=(1, 2), depth_seeds=4,
+                          depth_max_steps=1000)
 
     def xor_config(self) -> TrainabilityConfig:
         if self.xor is not None:
             return self.xor
-        if self.quick:  # 200 seeds a setting and half the step budget
+        if self.preset == "full":
+            return TrainabilityConfig(seed=self.seed)
+        if self.preset == "report":  # 200 seeds a setting and half the step budget
             return TrainabilityConfig(seed=self.seed, n_seeds=200, n_steps=2000, relu_seeds=1000)
-        return TrainabilityConfig(seed=self.seed)
+        return TrainabilityConfig(seed=self.seed, ranges=(0.5, 2.0, 8.0), n_seeds=100, n_steps=1000, relu_seeds=500)
 
     def to_dict(self) -> dict:
-        return {"quick": self.quick, "seed": self.seed, "saxe": self.saxe_config().to_dict(),
+        return {"preset": self.preset, "seed": self.seed, "saxe": self.saxe_config().to_dict(),
                 "xor": self.xor_config().to_dict()}
 
 

@@ -151,9 +151,10 @@ def _dead_units(cfg: tr.TrainConfig, params: torch.Tensor, X: torch.Tensor) -> t
     return (z <= 0).all(dim=1).sum(dim=1)
 
 
-def _averaged_sets(pred: torch.Tensor, tol: float = 1e-3) -> list[str]:
-    """Per seed, the points whose predictions coincide (within tol), as '00,01,11'-style sets
-    joined by ' | ' — the points the net has averaged; '' when all four differ."""
+def _averaged_sets(pred: torch.Tensor, y: torch.Tensor, tol: float = 1e-3) -> list[str]:
+    """Per seed, the groups of points with different targets whose predictions coincide (within
+    tol) — the points the net has averaged — as '00,01,11'-style sets joined by ' | '; '' when
+    there are none."""
     names = ("00", "01", "10", "11")
     out = []
     for row in pred.tolist():
@@ -163,7 +164,7 @@ def _averaged_sets(pred: torch.Tensor, tol: float = 1e-3) -> list[str]:
                 continue
             g = [j for j in range(i, 4) if j not in seen and abs(row[j] - row[i]) < tol]
             seen.update(g)
-            if len(g) > 1:
+            if len({float(y[j]) for j in g}) > 1:
                 groups.append(",".join(names[j] for j in g))
         out.append(" | ".join(groups))
     return out
@@ -190,7 +191,7 @@ def relu_failures(n_seeds: int = 10_000, seed: int = 0) -> dict:
     mse = ((pred - y.double()) ** 2).mean(dim=1)
     dead_init, dead_final = _dead_units(cfg, tr.init_params(cfg, seeds, 2), X), _dead_units(cfg, run.params, X)
     classes = ["solved" if ok else _failure_class(m) for ok, m in zip(success.tolist(), mse.tolist())]
-    sets = _averaged_sets(pred)
+    sets = _averaged_sets(pred, y)
     rows = []
     for name in (*FAILURE_CLASSES, "other"):
         idx = [i for i, c in enumerate(classes) if c == name]
@@ -206,6 +207,7 @@ def relu_failures(n_seeds: int = 10_000, seed: int = 0) -> dict:
             "dead_init_hist": [int((di == k).sum()) for k in range(cfg.hidden[0] + 1)],
             "dead_final_hist": [int((df == k).sum()) for k in range(cfg.hidden[0] + 1)],
             "averaged": dict(sorted(counts.items(), key=lambda kv: -kv[1])[:4]),
+            "examples": [int(seeds[i]) for i in idx[:3]],
         })
     k = int(success.sum())
     return {"n_seeds": n_seeds, "solved": k, "success_rate": k / n_seeds, "success_ci": list(wilson(k, n_seeds)),
