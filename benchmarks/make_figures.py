@@ -6,6 +6,7 @@ Figures: docs/img/xor_success.png, xor_boundaries.png, xor_loss_curves_all.png a
 derivation_2-2-1.png. Tables: each README block between `<!-- figures:NAME -->` and
 `<!-- /figures:NAME -->` is replaced by what this script measures now —
   xor          the XOR lab over 2,000 seeds, and where the failed ReLU seeds end up
+  dynamics     `actlab dynamics` (whole command, fresh process) and docs/img/saxe_*.png, xor_init_range.png, relu_failures.png
   demo         `actlab demo` and `actlab demo --quick`, whole commands, fresh processes
   collapse     benchmarks/bench_collapse.py (cold and warm whole calls, and the parts)
   xor-command  benchmarks/bench_xor_command.py (the whole command against a plain loop)
@@ -85,6 +86,60 @@ def xor_block() -> str:
     return "\n".join([
         f"(`python benchmarks/make_figures.py --skip-bench`, 2 CPU cores: the six rows train in {seconds:.1f} s.)",
         "", *rows, "", breakdown,
+    ])
+
+
+def dynamics_block() -> str:
+    """`actlab dynamics` as a whole command in a fresh process: its tables, and two of its figures."""
+    import shutil
+
+    actlab = str(Path(sys.executable).with_name("actlab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = subprocess.run([actlab, "dynamics", "--json", "--out", tmp], capture_output=True, text=True, check=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        for name in ("saxe_modes.png", "xor_init_range.png", "saxe_depth.png", "relu_failures.png"):
+            shutil.copy(Path(tmp) / name, IMG / name)
+    d = json.loads(out.stdout)
+    saxe = d["saxe"]
+    modes = ["| s | R² vs a(t) | half-time measured | predicted (τ/2s)·ln(s/a₀ − 1) | best single exponential R² | no hidden layer: R² |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for m, sh in zip(saxe["modes"], saxe["shallow"]["modes"]):
+        modes.append(f"| {m['s']:g} | {m['r2']:.5f} | {m['half_time_measured']:.0f} | {m['half_time_predicted']:.0f} "
+                     f"| {m['single_exponential_r2']:.3f} | {sh['r2']:.5f} |")
+    depth = ["| hidden layers | " + " | ".join(dict.fromkeys(r["init"] for r in saxe["depth"])) + " |",
+             "|---:|" + "---:|" * len(set(r["init"] for r in saxe["depth"]))]
+    for k in dict.fromkeys(r["depth"] for r in saxe["depth"]):
+        cells = [("not learned" if r["steps_median"] is None else f"{r['steps_median']:.0f}")
+                 + (f" ({r['not_reached']}/{r['n_seeds']} not learned)" if 0 < r["not_reached"] < r["n_seeds"] else "")
+                 for r in saxe["depth"] if r["depth"] == k]
+        depth.append(f"| {k} | " + " | ".join(cells) + " |")
+    grid = ["| net | activation | smallest r | best r | largest r |", "|---|---|---:|---:|---:|"]
+    rows = d["xor_init_scale"]
+    for arch, act in dict.fromkeys((r["arch"], r["activation"]) for r in rows):
+        sel = [r for r in rows if r["arch"] == arch and r["activation"] == act]
+        best = max(sel, key=lambda r: r["success_rate"])
+        cell = lambda r: f"{_pct(r['success_rate'])} at r = {r['range']:g}"  # noqa: E731
+        grid.append(f"| {arch} | {act} | {cell(sel[0])} ({sel[0]['failed_still_descending']:,} of {sel[0]['failed']:,} failures "
+                    f"still descending) | {cell(best)}, median {best['steps_median']:.0f} steps | {cell(sel[-1])} |")
+    rel = d["relu_failures"]
+    relu = ["| final | seeds | dead units at init → end (mean) | points averaged (most common) |", "|---|---:|---:|---|"]
+    for c in rel["classes"]:
+        top = ", ".join(f"{k or 'none'} ×{v:,}" for k, v in list(c["averaged"].items())[:2])
+        relu.append(f"| {c['class'] if c['class'] == 'solved' else 'MSE ' + c['class']} | {c['count']:,} "
+                    f"| {c['dead_init_mean']:.2f} → {c['dead_final_mean']:.2f} | {top} |")
+    sec = ", ".join(f"{k} {v:.1f} s" for k, v in d["seconds"].items())
+    return "\n".join([
+        f"`actlab dynamics --json --out DIR` took **{wall:.0f} s** as a whole command in a fresh process (imports and "
+        f"figures included; {sec}) for {d['n_xor_nets']:,} XOR nets and the Saxe runs, 2 CPU cores.", "",
+        f"Saxe et al.: one hidden layer, τ = {saxe['modes'][0]['tau']:g} steps, a₀ = {saxe['modes'][0]['a0']:g}; "
+        f"{saxe['n_checkpoints']} checkpoints, each collapsed to one linear map (max residual "
+        f"{saxe['collapse_residual_max']:.1e}, tolerance {saxe['collapse_tolerance']:.1e}).", "", *modes, "",
+        "Median steps to learn 99 % against depth (learning rate / number of weight layers, "
+        f"{saxe['depth'][0]['n_seeds']} initialisations each, at most {saxe['depth'][0]['max_steps']:,} steps):", "", *depth, "",
+        f"XOR over {rows[0]['n_seeds']:,} seeds per setting (weights and biases U(−r, r), plain gradient descent lr "
+        f"{d['config']['xor']['lr']:g}, ≤ {d['config']['xor']['n_steps']:,} steps, solved = MSE < 0.04):", "", *grid, "",
+        f"The article's {rel['set_up']}, {rel['n_seeds']:,} seeds ({_pct(rel['success_rate'])} solved):", "", *relu,
     ])
 
 
@@ -193,7 +248,7 @@ def play_block() -> str:
                f"browser, trains {page['epochs_per_s']:.0f} epochs/s."))
 
 
-BLOCKS = {"xor": xor_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
+BLOCKS = {"xor": xor_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
           "play": play_block}
 
