@@ -428,7 +428,7 @@ def _trainability_section(p: _Page, d: dict) -> None:
     cfg, rel = d["config"]["xor"], d["relu_failures"]
     p.add(
         "<p>Nonlinear nets learn XOR, but how reliably depends on where they start. Kolen &amp; Pollack (1990) found "
-        "backpropagation on a 2-2-1 XOR net “extremely sensitive” to its initial weights U(−r, r): the magnitude r "
+        "backpropagation on a 2-2-1 XOR net extremely sensitive to its initial weights U(−r, r): the magnitude r "
         "governs whether and how fast it converges, and very small weights stall near the saddle at zero. "
         "Sprinkhuizen-Kuyper &amp; Boers (1996) proved that the 2-1-1 net with direct input→output connections has only "
         f"global minima. Here over {p.num('dynamics.config.xor.n_seeds', 'int')} seeds per point (plain gradient descent, "

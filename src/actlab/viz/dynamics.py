@@ -68,6 +68,8 @@ def plot_init_range(result: dict, path) -> Path:
     """XOR success (with 95 % Wilson bands) and median steps to solve against the initial
     weight range r, per architecture; one column per activation."""
     plt = _mpl()
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
     rows = result["xor_init_scale"]
     acts = list(dict.fromkeys(r["activation"] for r in rows))
     fig, axes = plt.subplots(2, len(acts), figsize=(4.8 * len(acts), 6.2), sharex=True, squeeze=False)
@@ -87,6 +89,12 @@ def plot_init_range(result: dict, path) -> Path:
         axes[0, j].set_ylim(0, 105)
         axes[1, j].set_xscale("log")
         axes[1, j].set_yscale("log")
+        ranges = sorted({r["range"] for r in rows})
+        axes[1, j].set_xticks(ranges, [f"{r:g}" for r in ranges])
+        axes[1, j].xaxis.set_minor_formatter(NullFormatter())
+        axes[1, j].yaxis.set_minor_formatter(NullFormatter())
+        axes[1, j].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        axes[1, j].yaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes[1, j].set_xlabel("initial weights and biases U(−r, r): r")
     axes[0, 0].set_ylabel("solved (%)")
     axes[1, 0].set_ylabel("steps to solve (median)")
