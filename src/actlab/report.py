@@ -201,6 +201,12 @@ class _Page:
     def add(self, s: str) -> None:
         self.parts.append(s)
 
+    def table(self, head: list[str], rows: list[list[str]]) -> str:
+        """A table of header texts (escaped) and cells (HTML, as ``num`` renders them)."""
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><tr>{th}</tr>{body}</table>"
+
     def img(self, src: str, alt: str) -> str:
         return f'<figure><img src="{src}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
 
@@ -399,33 +405,31 @@ def _dynamics_section(p: _Page, d: dict) -> None:
         f"checkpoints: every one is a single certified linear map (max residual {p.num(f'{k}.collapse_residual_max', '.1e')}), "
         "and the modes read off those maps follow the paper's curves:</p>"
     )
-    rows = "".join(
-        f"<tr><td>{p.num(f'{k}.modes.{i}.s', 'g')}</td><td>{p.num(f'{k}.modes.{i}.r2', '.5f')}</td>"
-        f"<td>{p.num(f'{k}.modes.{i}.half_time_measured', '.0f')}</td><td>{p.num(f'{k}.modes.{i}.half_time_predicted', '.0f')}</td>"
-        f"<td>{p.num(f'{k}.modes.{i}.single_exponential_r2', '.3f')}</td><td>{p.num(f'{k}.shallow.modes.{i}.r2', '.5f')}</td></tr>"
-        for i in range(len(saxe["modes"]))
-    )
-    p.add("<table><tr><th>s</th><th>R² against the analytic curve</th><th>half-time measured</th><th>predicted</th>"
-          f"<th>best single exponential R²</th><th>no hidden layer: R²</th></tr>{rows}</table>")
+    p.add(p.table(
+        ["s", "R² against the analytic curve", "half-time measured", "predicted", "best single exponential R²",
+         "no hidden layer: R²"],
+        [[p.num(f"{k}.modes.{i}.s", "g"), p.num(f"{k}.modes.{i}.r2", ".5f"), p.num(f"{k}.modes.{i}.half_time_measured", ".0f"),
+          p.num(f"{k}.modes.{i}.half_time_predicted", ".0f"), p.num(f"{k}.modes.{i}.single_exponential_r2", ".3f"),
+          p.num(f"{k}.shallow.modes.{i}.r2", ".5f")] for i in range(len(saxe["modes"]))],
+    ))
     p.add(p.img("saxe_modes.png", "Mode strengths read off the collapsed network (dots) against Saxe et al.'s curves (lines)."))
     p.add(
         "<p>The paper also predicts that deeper nets from small random weights learn later and later, while random "
         "orthogonal initial weights keep the learning time almost independent of depth. Measured (learning rate divided by "
         "the number of weight layers):</p>"
     )
-    rows = "".join(
-        f"<tr><td>{p.num(f'{k}.depth.{i}.depth', 'int')}</td><td>{p.num(f'{k}.depth.{i}.init', 'str')}</td>"
-        f"<td>{p.num(f'{k}.depth.{i}.steps_median', '.0f')}</td><td>{p.num(f'{k}.depth.{i}.not_reached', 'int')} of "
-        f"{p.num(f'{k}.depth.{i}.n_seeds', 'int')}</td></tr>"
-        for i in range(len(saxe["depth"]))
-    )
-    p.add(f"<table><tr><th>hidden layers</th><th>initial weights</th><th>median steps to learn 99 %</th><th>not learned</th></tr>{rows}</table>")
+    p.add(p.table(
+        ["hidden layers", "initial weights", "median steps to learn 99 %", "not learned"],
+        [[p.num(f"{k}.depth.{i}.depth", "int"), p.num(f"{k}.depth.{i}.init", "str"), p.num(f"{k}.depth.{i}.steps_median", ".0f"),
+          f"{p.num(f'{k}.depth.{i}.not_reached', 'int')} of {p.num(f'{k}.depth.{i}.n_seeds', 'int')}"]
+         for i in range(len(saxe["depth"]))],
+    ))
     p.add(p.img("saxe_depth.png", "Learning time against depth per initialisation (median and quartiles)."))
     _trainability_section(p, d)
 
 
 def _trainability_section(p: _Page, d: dict) -> None:
-    cfg, rel = d["config"]["xor"], d["relu_failures"]
+    rel = d["relu_failures"]
     p.add(
         "<p>Nonlinear nets learn XOR, but how reliably depends on where they start. Kolen &amp; Pollack (1990) found "
         "backpropagation on a 2-2-1 XOR net extremely sensitive to its initial weights U(−r, r): the magnitude r "
@@ -436,41 +440,33 @@ def _trainability_section(p: _Page, d: dict) -> None:
         "where the papers had a sigmoid; solved = MSE &lt; 0.04):</p>"
     )
     p.add(p.img("xor_init_range.png", "XOR solved (95% Wilson bands) and median steps to solve against the initial range r."))
-    rows = d["xor_init_scale"]
-    body = ""
+    rows, key, cells = d["xor_init_scale"], "dynamics.xor_init_scale", []
     for arch, act in dict.fromkeys((r["arch"], r["activation"]) for r in rows):
         idx = [i for i, r in enumerate(rows) if r["arch"] == arch and r["activation"] == act]  # ranges ascending
         best = max(idx, key=lambda i: rows[i]["success_rate"])
-        key = "dynamics.xor_init_scale"
-        body += (
-            f"<tr><td>{html.escape(arch)}</td><td>{html.escape(act)}</td>"
-            f"<td>{p.num(f'{key}.{idx[0]}.success_rate', 'pct')} at r = {p.num(f'{key}.{idx[0]}.range', 'g')} "
-            f"({p.num(f'{key}.{idx[0]}.failed_still_descending', 'int')} of {p.num(f'{key}.{idx[0]}.failed', 'int')} failures still descending)</td>"
-            f"<td>{p.num(f'{key}.{best}.success_rate', 'pct')} at r = {p.num(f'{key}.{best}.range', 'g')}</td>"
-            f"<td>{p.num(f'{key}.{idx[-1]}.success_rate', 'pct')} at r = {p.num(f'{key}.{idx[-1]}.range', 'g')}</td></tr>"
-        )
-    p.add("<table><tr><th>net</th><th>activation</th><th>smallest r</th><th>best r</th><th>largest r</th></tr>"
-          f"{body}</table>")
+        at = [f"{p.num(f'{key}.{i}.success_rate', 'pct')} at r = {p.num(f'{key}.{i}.range', 'g')}" for i in (idx[0], best, idx[-1])]
+        at[0] += (f" ({p.num(f'{key}.{idx[0]}.failed_still_descending', 'int')} of "
+                  f"{p.num(f'{key}.{idx[0]}.failed', 'int')} failures still descending)")
+        cells.append([html.escape(arch), html.escape(act), *at])
+    p.add(p.table(["net", "activation", "smallest r", "best r", "largest r"], cells))
     p.add(
         "<p class='note'>What to compare with the papers is the shape, not the numbers: they used a sigmoid output unit, "
         "their own learning rates, momentum and epoch budgets; actlab's output is linear, as in the article. A failure "
         "“still descending” lost more than 1 % of its loss over the last tenth of the budget: slow rather than stuck. "
         "A failure of the 2-1-1 net needs no local minimum: a plateau of saturated units within the budget is enough.</p>"
     )
-    rows = "".join(
-        f"<tr><td>{p.num(f'dynamics.relu_failures.classes.{i}.class', 'str')}</td>"
-        f"<td>{p.num(f'dynamics.relu_failures.classes.{i}.count', 'int')}</td>"
-        f"<td>{p.num(f'dynamics.relu_failures.classes.{i}.dead_init_mean', '.2f')}</td>"
-        f"<td>{p.num(f'dynamics.relu_failures.classes.{i}.dead_final_mean', '.2f')}</td></tr>"
-        for i in range(len(rel["classes"]))
-    )
+    k = "dynamics.relu_failures.classes"
     p.add(
         f"<p>And the article's 2-4-1 ReLU set-up, over {p.num('dynamics.relu_failures.n_seeds', 'int')} seeds: a failed "
         "seed ends at MSE 1/8 (one pair of points with different targets averaged to ½), 1/6 (three points averaged) or "
-        "1/4 (all four: the best affine fit). The more hidden units start dead (pre-activation ≤ 0 on all four points), "
-        "the worse it ends:</p>"
-        f"<table><tr><th>final</th><th>seeds</th><th>dead units at init (mean)</th><th>at the end</th></tr>{rows}</table>"
+        "1/4 (all four: the best affine fit). How many hidden units are dead (pre-activation ≤ 0 on all four points) at "
+        "the start and at the end, per class:</p>"
     )
+    p.add(p.table(
+        ["final", "seeds", "dead units at init (mean)", "at the end"],
+        [[p.num(f"{k}.{i}.class", "str"), p.num(f"{k}.{i}.count", "int"), p.num(f"{k}.{i}.dead_init_mean", ".2f"),
+          p.num(f"{k}.{i}.dead_final_mean", ".2f")] for i in range(len(rel["classes"]))],
+    ))
     p.add(p.img("relu_failures.png", "The 2-4-1 ReLU seeds by final MSE, with dead hidden units at init and at the end."))
 
 
