@@ -47,3 +47,17 @@ def test_xor_command_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_dynamics_computation_imports_nothing_heavy():
+    """actlab dynamics trains by plain gradient descent: torch.optim's first use would import
+    torch._dynamo (and sympy with it)."""
+    code = (
+        "import sys\n"
+        "from actlab.experiments.dynamics import DynamicsConfig, run_dynamics\n"
+        "run_dynamics(DynamicsConfig(preset='glance'))\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -401,7 +401,7 @@ def _dynamics_section(p: _Page, d: dict) -> None:
         "on whitened inputs: each singular mode s of the task is learned along "
         "a(t) = s·e<sup>2st/τ</sup> / (e<sup>2st/τ</sup> − 1 + s/a₀) — a plateau, then a sigmoidal jump, strongest mode "
         "first, half-learned at t = (τ/2s)·ln(s/a₀ − 1) — while a model with no hidden layer approaches s exponentially. "
-        f"actlab trains such a net with <code>torch.optim.SGD</code> and collapses it at all {p.num(f'{k}.n_checkpoints', 'int')} "
+        f"actlab trains such a net by plain gradient descent and collapses it at all {p.num(f'{k}.n_checkpoints', 'int')} "
         f"checkpoints: every one is a single certified linear map (max residual {p.num(f'{k}.collapse_residual_max', '.1e')}), "
         "and the modes read off those maps follow the paper's curves:</p>"
     )

@@ -181,9 +181,10 @@ def _decoupled_net(task: WhitenedTask, config: SaxeConfig, g: torch.Generator) -
 
 
 def _train_and_read(net: nn.Module, task: WhitenedTask, config: SaxeConfig) -> dict:
-    """Full-batch gradient descent (torch.optim.SGD) on ½·mean ‖y − f(x)‖²; at every checkpoint
-    the net is collapsed (and certified) and each mode's strength uᵀ W v read off its map."""
-    opt = torch.optim.SGD(net.parameters(), lr=config.lr)
+    """Full-batch gradient descent on ½·mean ‖y − f(x)‖² (autograd's gradients, W ← W − λ∇W: what
+    torch.optim.SGD does, whose first use imports torch._dynamo, ~2 s); at every checkpoint the
+    net is collapsed (and certified) and each mode's strength uᵀ W v read off its map."""
+    params = list(net.parameters())
     steps, strengths, residuals, losses = [], [], [], []
     for step in range(config.n_steps + 1):
         if step % config.checkpoint_every == 0 or step == config.n_steps:
@@ -195,9 +196,10 @@ def _train_and_read(net: nn.Module, task: WhitenedTask, config: SaxeConfig) -> d
             break
         loss = 0.5 * (task.Y - net(task.X)).square().sum(dim=1).mean()
         losses.append(loss.item())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(g, alpha=config.lr)
     return {"t": torch.tensor(steps, dtype=torch.float64), "a": torch.stack(strengths, dim=1),  # (k, T)
             "residuals": residuals, "tolerance": float(amap.tolerance), "loss": losses}
 
