@@ -9,6 +9,12 @@
    statistics, eval mode, float32, 3×64×64 inputs): ``actlab.fold`` beside
    ``torch.fx.experimental.optimization.fuse`` of the same model — BatchNorms left, inference
    time, and each one's largest relative error against the original run in float64.
+3. Every model of the zoo (ResNet-18, the MobileNetV3-style depthwise net, ViT, nanoGPT, the
+   LSTM tagger and their affine twins), batch 8: FLOPs per sample (2 × the multiply-adds that
+   actlab.analysis.cost counts), parameters and time before and after ``actlab.fold``, beside
+   ``fuse`` (where torch.fx can trace the model), and each one's error in float64.
+4. A conv called on two paths, once followed by a BatchNorm (the case torch.fx's fuser gets
+   silently wrong): each one's error against the original.
 
 Times are medians of --repeats forward passes of one batch, after a warm-up.
 """
@@ -68,6 +74,8 @@ def main() -> int:
         rows.append({"batch": b, "original_seconds": t_orig, "folded_seconds": t_fold, "speedup": t_orig / t_fold})
     flop_ratio = _flops(model) / _flops(folded)
     resnet = _resnet(args.resnet_batch, args.repeats)
+    zoo_rows = [_zoo_row(name, args.repeats) for name in zoo.ZOO]
+    shared = _shared_conv()
     out = {
         "layers_before": folded.fold_report.layers_before,
         "layers_after": folded.fold_report.layers_after,
@@ -77,6 +85,8 @@ def main() -> int:
         "flop_ratio": flop_ratio,
         "rows": [{**r, "speedup_over_flop_ratio": r["speedup"] / flop_ratio} for r in rows],
         "resnet18": resnet,
+        "zoo": zoo_rows,
+        "shared_conv": shared,
         "threads": torch.get_num_threads(),
     }
     if args.json:
@@ -94,6 +104,13 @@ def main() -> int:
     for r in resnet["rows"]:
         print(f"  batch {r['batch']:3}: original {r['original_ms']:7.2f} ms, actlab.fold {r['actlab_ms']:7.2f} ms, "
               f"fx fuse {r['fx_ms']:7.2f} ms → fold/fuse time ratio {r['actlab_ms'] / r['fx_ms']:.2f}")
+    print("\nzoo, batch 8: FLOPs per sample and median time, original → fold (fx fuse)")
+    for r in zoo_rows:
+        fx = "fuse: not traceable" if r["fx_flops"] is None else f"fuse {r['fx_flops']:,} FLOPs, {r['fx_ms']:.2f} ms, err {r['err_fx']:.1e}"
+        print(f"  {r['model']:18} {r['flops']:>13,} → {r['fold_flops']:>13,} FLOPs, params {r['params']:,} → {r['fold_params']:,}, "
+              f"{r['original_ms']:.2f} → {r['fold_ms']:.2f} ms, err {r['err_fold']:.1e}; {fx}")
+    print(f"\nconv on two paths, once with a BatchNorm: error against the original — actlab.fold {shared['err_fold']:.1e}, "
+          f"fx fuse {shared['err_fx']:.1e}")
     return 0
 
 
@@ -123,6 +140,58 @@ def _resnet(batches: list[int], repeats: int) -> dict:
         "bn_original": n_bn(model), "bn_actlab": n_bn(folded), "bn_fx": n_bn(fused),
         "fold_seconds": t_fold, "fuse_seconds": t_fuse, **{f"err_{k}": v for k, v in errs.items()}, "rows": rows,
     }
+
+
+def _zoo_row(name: str, repeats: int) -> dict:
+    from torch.fx.experimental.optimization import fuse
+
+    from actlab.analysis.cost import count_macs, n_parameters
+
+    factory, shape, _, _ = zoo.ZOO[name]
+    model = factory().eval()
+    x = torch.randn(8, *shape, generator=torch.Generator().manual_seed(0))
+    folded = actlab.fold(model, x)
+    try:
+        fused = fuse(model)
+    except Exception:  # torch.fx cannot trace it (data-dependent control flow)
+        fused = None
+    with torch.no_grad():
+        ref = copy.deepcopy(model).double()(x.double())
+        err = lambda m: relative_error(copy.deepcopy(m).double()(x.double()) - ref, ref)  # noqa: E731
+        row = {
+            "model": name, "flops": 2 * count_macs(model, x), "fold_flops": 2 * count_macs(folded, x),
+            "params": n_parameters(model), "fold_params": n_parameters(folded),
+            "original_ms": 1e3 * _median_seconds(model, x, repeats), "fold_ms": 1e3 * _median_seconds(folded, x, repeats),
+            "err_fold": err(folded), "fx_flops": None, "fx_ms": None, "err_fx": None,
+        }
+        if fused is not None:
+            row.update(fx_flops=2 * count_macs(fused, x), fx_ms=1e3 * _median_seconds(fused, x, repeats), err_fx=err(fused))
+    return row
+
+
+def _shared_conv() -> dict:
+    """One conv on two paths, once followed by a BatchNorm."""
+    from torch.fx.experimental.optimization import fuse
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.bn = nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            return self.conv(x) + self.bn(self.conv(x.flip(-1)))
+
+    torch.manual_seed(0)
+    model = Shared().eval()
+    with torch.no_grad():
+        model.bn.running_var.uniform_(0.2, 3.0)
+        model.bn.running_mean.uniform_(-1, 1)
+    x = torch.randn(8, 3, 16, 16)
+    with torch.no_grad():
+        ref = copy.deepcopy(model).double()(x.double())
+        errs = {k: relative_error(m(x).double() - ref, ref) for k, m in (("fold", actlab.fold(model, x)), ("fx", fuse(model)))}
+    return {"err_fold": errs["fold"], "err_fx": errs["fx"]}
 
 
 if __name__ == "__main__":

@@ -228,7 +228,18 @@ def fold_block() -> str:
               + f"; largest relative error against the original run in float64: fold {res['err_actlab']:.1e}, fuse "
               f"{res['err_fx']:.1e} (the float32 original itself: {res['err_original']:.1e}). `fold` takes "
               f"{res['fold_seconds']:.2f} s (every merge and the whole model checked in float64), `fuse` {res['fuse_seconds']:.2f} s.")
-    return "\n".join(["(`python benchmarks/bench_fold.py`, 2 CPU cores, float32, medians of 7.)", "", dense, resnet])
+    zoo = ["| model | FLOPs per sample: original → fold | fx fuse | parameters: original → fold | time (batch 8): original → fold | fx fuse | error: fold | fx fuse |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in d["zoo"]:
+        fx = ("not traceable", "—", "—") if r["fx_flops"] is None else (f"{r['fx_flops']:,}", f"{r['fx_ms']:.2f} ms", f"{r['err_fx']:.1e}")
+        zoo.append(f"| {r['model']} | {r['flops']:,} → {r['fold_flops']:,} | {fx[0]} | {r['params']:,} → {r['fold_params']:,} "
+                   f"| {r['original_ms']:.2f} → {r['fold_ms']:.2f} ms | {fx[1]} | {r['err_fold']:.1e} | {fx[2]} |")
+    shared = (f"- one conv called on two paths, once followed by a BatchNorm: error against the original "
+              f"{d['shared_conv']['err_fold']:.1e} after `actlab.fold` (a merged layer for the BatchNorm path, the "
+              f"original conv kept for the other), {d['shared_conv']['err_fx']:.1e} after `fuse` (the BatchNorm merged "
+              "into the shared conv changes both paths).")
+    return "\n".join(["(`python benchmarks/bench_fold.py`, 2 CPU cores, float32, medians of 7.)", "", dense, resnet, shared,
+                      "", "The zoo (errors: largest relative difference from the original run in float64):", "", *zoo])
 
 
 def play_block() -> str:

@@ -296,3 +296,50 @@ def test_console_script_exits_fast_with_the_right_code_and_complete_output():
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "positive integer" in bad.stderr
     version = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("actlab ")
+
+
+def test_fold_command_json_file_and_table(tmp_path, capsys, monkeypatch):
+    """actlab fold: merges, what was left and why, FLOPs and parameters, the error; the saved
+    archive computes what the model computes."""
+    import torch
+
+    (tmp_path / "foldmod.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "def net():\n"
+        "    torch.manual_seed(0)\n"
+        "    bn = nn.BatchNorm1d(8).eval()\n"
+        "    bn.running_var.fill_(2.0)\n"
+        "    return nn.Sequential(nn.Linear(6, 8), bn, nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 8)).eval()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["fold", "foldmod:net", "--input-shape", "6", "--json", "--out", "f.pt2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["merged"] == ["0 + 1 (BatchNorm, eval) → one Linear"]
+    assert any(w.startswith("3 + 4: the merged layer would cost 64 multiply-adds per sample, the pair 32") for w in d["left"])
+    assert d["flops_before"] == 2 * (48 + 8 + 16 + 16) and d["flops_after"] == 2 * (48 + 16 + 16)
+    assert d["params_before"] == 56 + 16 + 18 + 24 and d["params_after"] == 56 + 18 + 24 and d["max_rel_error"] < 1e-6
+    import foldmod
+
+    model, x = foldmod.net(), torch.randn(5, 6)
+    torch.testing.assert_close(torch.export.load("f.pt2").module()(x), model(x), rtol=1e-5, atol=1e-6)
+    assert main(["fold", "foldmod:net", "--input-shape", "6", "--dearer"]) == 0
+    out = capsys.readouterr().out
+    assert "FLOPs per sample 176 → 224" in out and "dearer" in out and "fold took" in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fold", "foldless:net", "--input-shape", "6"], "cannot import 'foldless'"),
+    (["fold", "x:y", "--input-shape", "a,b"], "expected shape entries"),
+    (["fold", "foldmod2:net", "--input-shape", "6", "--out", "sub"], "expected a file name"),
+])
+def test_fold_command_bad_input(argv, expected, tmp_path, capsys, monkeypatch):
+    (tmp_path / "foldmod2.py").write_text("import torch.nn as nn\ndef net():\n    return nn.Sequential(nn.Linear(6, 2))\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1

@@ -26,9 +26,21 @@ class FoldReport:
     layers_before: int = 0
     layers_after: int = 0
     max_rel_error: float | None = None  # folded vs original on the example inputs, float64
+    macs_before: int | None = None  # multiply-adds per sample (analysis.cost.count_macs), original
+    macs_after: int | None = None  # the same, folded
+    params_before: int | None = None
+    params_after: int | None = None
+
+    @property
+    def flops_before(self) -> int | None:  # a multiply-add is two floating-point operations
+        return None if self.macs_before is None else 2 * self.macs_before
+
+    @property
+    def flops_after(self) -> int | None:
+        return None if self.macs_after is None else 2 * self.macs_after
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "flops_before": self.flops_before, "flops_after": self.flops_after}
 
 
 def _pair(v) -> tuple[int, int]:
@@ -54,26 +66,84 @@ def _linear_linear(a: nn.Linear, b: nn.Linear) -> nn.Linear:
     return out
 
 
+def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """BatchNorm in eval mode as x ↦ s·x + t per channel: s = γ/√(σ²+ε), t = β − μ·s."""
+    inv = 1 / torch.sqrt(bn.running_var + bn.eps)
+    s = bn.weight * inv if bn.affine else inv
+    t = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)) - bn.running_mean * s
+    return s.detach(), t.detach()
+
+
+def _out_channel_view(layer: nn.Module, v: torch.Tensor) -> torch.Tensor:
+    """``v`` (one value per output channel) shaped to broadcast over ``layer.weight``: a conv's
+    weight is (out, in/g, k…), a transposed conv's (in, out/g, k…) with group g's outputs g·out/g…"""
+    w = layer.weight
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        g = layer.groups
+        return v.reshape(g, 1, -1, *([1] * (w.ndim - 2))).expand(g, w.shape[0] // g, -1, *w.shape[2:]).reshape(w.shape)
+    return v.reshape(-1, *([1] * (w.ndim - 1)))
+
+
 def _with_bn(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:
+    """BN ∘ layer: the layer's output channels scaled by s, its bias s·(b − μ)·… + β."""
     out = copy.deepcopy(layer)
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1 / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
+    s, t = _bn_scale_shift(bn)
     with torch.no_grad():
-        out.weight.mul_(scale.reshape(-1, *([1] * (out.weight.ndim - 1))))
-        bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+        out.weight.mul_(_out_channel_view(layer, s))
+        bias = layer.bias.detach() if layer.bias is not None else torch.zeros_like(s)
         if out.bias is None:
-            out.bias = nn.Parameter(torch.zeros_like(bn.running_mean))
-        out.bias.copy_(scale * (bias - bn.running_mean) + shift)
+            out.bias = nn.Parameter(torch.zeros_like(s))
+        out.bias.copy_(s * bias + t)
     return out
+
+
+def _bn_before(bn: nn.modules.batchnorm._BatchNorm, layer: nn.Module) -> nn.Module:
+    """layer ∘ BN for a Linear (on 2-D input) or an unpadded conv: W' = W·diag(s) on the input
+    channels, b' = b + W·t summed over the inputs (and the kernel)."""
+    out = copy.deepcopy(layer)
+    s, t = _bn_scale_shift(bn)
+    w = layer.weight.detach()
+    if isinstance(layer, nn.Linear):
+        scale, shift = s[None, :], w @ t  # (1, in), (out,)
+    else:  # a conv (out, in/g, k…): group g reads input channels g·in/g …
+        g, per = layer.groups, w.shape[1]
+        s_g, t_g = s.reshape(g, per), t.reshape(g, per)  # (g, in/g)
+        group = torch.arange(w.shape[0], device=w.device) // (w.shape[0] // g)  # each output channel's group
+        scale = s_g[group].reshape(w.shape[0], per, *([1] * (w.ndim - 2)))
+        shift = (w.sum(dim=tuple(range(2, w.ndim))) * t_g[group]).sum(dim=1)  # Σ over in/g and the kernel
+    with torch.no_grad():
+        out.weight.mul_(scale)
+        bias = layer.bias.detach() if layer.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+        if out.bias is None:
+            out.bias = nn.Parameter(torch.zeros_like(bias))
+        out.bias.copy_(bias + shift)
+    return out
+
+
+def _bn_before_why(bn: nn.modules.batchnorm._BatchNorm, layer: nn.Module, b_in: torch.Tensor) -> str:
+    """Why ``layer ∘ bn`` cannot merge exactly, or ""."""
+    if isinstance(layer, nn.Linear):
+        if b_in.ndim != 2:
+            return f"{type(bn).__name__} normalises dim 1 of a {b_in.ndim}-D tensor, the Linear reads its last dim: different axes"
+        return "" if layer.in_features == bn.num_features else "BatchNorm's features are not the Linear's inputs"
+    if layer.in_channels != bn.num_features or b_in.ndim != layer.weight.ndim:
+        return f"{type(bn).__name__} does not act on {type(layer).__name__}'s input channels"
+    padding = layer.padding if not isinstance(layer.padding, str) else ((0,) if layer.padding == "valid" else (1,))
+    pads = any(p for p in (padding if isinstance(padding, (tuple, list)) else (padding,)))
+    # reflect, replicate and circular padding commute with a per-channel affine map; zeros do not
+    if pads and layer.padding_mode == "zeros" and bool(_bn_scale_shift(bn)[1].any()):
+        return ("the conv zero-pads its input, and BatchNorm maps 0 to its shift β − μ·γ/√(σ²+ε) ≠ 0: padded borders "
+                "would differ")
+    return ""
 
 
 _CONV_TEMPLATE: list[nn.Conv2d] = []
 
 
-def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.Conv2d:
-    """An nn.Conv2d holding ``weight`` (o, i, kh, kw) and ``bias``: a shallow copy of a template
+def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding, groups: int = 1) -> nn.Conv2d:
+    """An nn.Conv2d holding ``weight`` (o, i/groups, kh, kw) and ``bias``: a shallow copy of a template
     with its own parameters and geometry — nn.Conv2d's constructor initialises weights (even on
-    the meta device) and cost 0.35 ms a conv, a tenth of a warm collapse of the seed's conv net."""
+    the meta device) and cost 0.35 ms a conv, a tenth of a warm collapse of the article's conv net."""
     if not _CONV_TEMPLATE:
         _CONV_TEMPLATE.append(nn.Conv2d(1, 1, 1, device="meta"))
     conv = copy.copy(_CONV_TEMPLATE[0])
@@ -83,7 +153,8 @@ def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.C
     padding = _pair(padding)
     conv.__dict__ = {k: type(v)() if isinstance(v, dict) else v for k, v in conv.__dict__.items()} | {
         "out_channels": weight.shape[0],
-        "in_channels": weight.shape[1],
+        "in_channels": weight.shape[1] * groups,
+        "groups": groups,
         "kernel_size": tuple(weight.shape[2:]),
         "stride": _pair(stride),
         "padding": padding,
@@ -91,6 +162,18 @@ def _new_conv(weight: torch.Tensor, bias: torch.Tensor, stride, padding) -> nn.C
     }
     conv._parameters.update(weight=nn.Parameter(weight), bias=nn.Parameter(bias))
     return conv
+
+
+def _dense_weight(conv: nn.Conv2d) -> torch.Tensor:
+    """A grouped conv's weight (o, i/g, k…) as the block-diagonal weight (o, i, k…) of the same map."""
+    w, g = conv.weight.detach(), conv.groups
+    if g == 1:
+        return w
+    o, per = w.shape[0] // g, w.shape[1]
+    dense = torch.zeros(w.shape[0], per * g, *w.shape[2:], dtype=w.dtype, device=w.device)
+    for k in range(g):
+        dense[k * o : (k + 1) * o, k * per : (k + 1) * per] = w[k * o : (k + 1) * o]
+    return dense
 
 
 def _avgpool_as_conv(p: nn.AvgPool2d, channels: int, like: torch.Tensor) -> nn.Conv2d | None:
@@ -104,10 +187,10 @@ def _avgpool_as_conv(p: nn.AvgPool2d, channels: int, like: torch.Tensor) -> nn.C
 
 
 def _conv_conv(a: nn.Conv2d, b: nn.Conv2d, budget: tuple[int, int] | None = None) -> tuple[nn.Conv2d | None, str]:
-    """``b ∘ a`` as one conv, or (None, why). ``budget`` = (the pair's multiply-adds per sample,
-    the merged output's size per sample): refuse, before building it, a kernel dearer than the pair."""
-    if a.groups != 1 or b.groups != 1:
-        return None, "grouped convolutions are not merged"
+    """``b ∘ a`` as one conv, or (None, why). Grouped convs with the same groups merge group by
+    group (a grouped result); others through their dense, block-diagonal weights (a dense
+    result). ``budget`` = (the pair's multiply-adds per sample, the merged output's size per
+    sample): refuse, before building it, a kernel dearer than the pair."""
     if _pair(b.padding) != (0, 0) or isinstance(b.padding, str):
         return None, "the second conv pads its input: padded borders are not a convolution of the first's input"
     if isinstance(a.padding, str) or a.padding_mode != "zeros":
@@ -116,34 +199,53 @@ def _conv_conv(a: nn.Conv2d, b: nn.Conv2d, budget: tuple[int, int] | None = None
     (s1h, s1w), (s2h, s2w) = a.stride, b.stride
     (d1h, d1w), (d2h, d2w) = a.dilation, b.dilation
     eh, ew = d1h * (k1h - 1) + s1h * d2h * (k2h - 1) + 1, d1w * (k1w - 1) + s1w * d2w * (k2w - 1) + 1
-    if budget is not None and budget[1] * a.in_channels * eh * ew > budget[0]:
-        return None, f"the merged kernel would cost {budget[1] * a.in_channels * eh * ew:,} multiply-adds per sample, the pair {budget[0]:,}"
-    w1, w2 = a.weight.detach(), b.weight.detach()  # (m, i, k1h, k1w), (o, m, k2h, k2w)
-    # kernel[o, i, y, x] = Σ_m Σ_pq w2[o, m, p, q] · w1↑d₁[m, i, y − p·s₁d₂, x − q·s₁d₂]: output tap
-    # (p, q) of conv₂ reads conv₁'s output p·s₁d₂ input pixels further on. That sum is one
-    # transposed convolution of the (dilated) first kernel, batched over input channels i.
-    w1d = torch.zeros(*w1.shape[:2], d1h * (k1h - 1) + 1, d1w * (k1w - 1) + 1, dtype=w1.dtype, device=w1.device)
-    w1d[:, :, ::d1h, ::d1w] = w1
-    with torch.no_grad():
-        kernel = F.conv_transpose2d(w1d.transpose(0, 1), w2.transpose(0, 1), dilation=(s1h * d2h, s1w * d2w))
-    kernel = kernel.transpose(0, 1).contiguous()  # (o, i, eh, ew)
+    g = a.groups if a.groups == b.groups else 1
+    if budget is not None and budget[1] * (a.in_channels // g) * eh * ew > budget[0]:
+        return None, _dearer_text(budget[1] * (a.in_channels // g) * eh * ew, budget[0], a.groups != b.groups)
+    w1 = a.weight.detach() if g > 1 else _dense_weight(a)  # (m, i/g, k1h, k1w)
+    w2 = b.weight.detach() if g > 1 else _dense_weight(b)  # (o, m/g, k2h, k2w)
+    m, o = w1.shape[0] // g, w2.shape[0] // g
+    kernel = torch.cat([_merged_kernel(w1[k * m : (k + 1) * m], w2[k * o : (k + 1) * o], (d1h, d1w), (s1h * d2h, s1w * d2w))
+                        for k in range(g)])  # (o, i/g, eh, ew)
     assert kernel.shape[2:] == (eh, ew)
     b1 = a.bias.detach() if a.bias is not None else torch.zeros(w1.shape[0], dtype=w1.dtype, device=w1.device)
     b2 = b.bias.detach() if b.bias is not None else torch.zeros(w2.shape[0], dtype=w2.dtype, device=w2.device)
-    out = _new_conv(kernel, b2 + w2.sum(dim=(2, 3)) @ b1, (s1h * s2h, s1w * s2w), a.padding)
+    out = _new_conv(kernel, b2 + _dense_weight(b).sum(dim=(2, 3)) @ b1, (s1h * s2h, s1w * s2w), a.padding, groups=g)
     return out, ""
 
 
-def _conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:
-    """Multiply-adds of ``conv`` per sample, given its output."""
-    kh, kw = conv.kernel_size
-    return math.prod(out.shape[1:]) * (conv.in_channels // conv.groups) * kh * kw
+def _merged_kernel(w1: torch.Tensor, w2: torch.Tensor, d1: tuple[int, int], step: tuple[int, int]) -> torch.Tensor:
+    """The kernel (o, i, eh, ew) of conv₂ ∘ conv₁ for weights w1 (m, i, k1h, k1w), w2 (o, m, k2h, k2w):
+    kernel[o, i, y, x] = Σ_m Σ_pq w2[o, m, p, q] · w1↑d₁[m, i, y − p·step, x − q·step] — output tap
+    (p, q) of conv₂ reads conv₁'s output p·s₁d₂ input pixels further on. That sum is one
+    transposed convolution of the (dilated) first kernel, batched over input channels i."""
+    (k1h, k1w), (d1h, d1w) = w1.shape[2:], d1
+    w1d = torch.zeros(*w1.shape[:2], d1h * (k1h - 1) + 1, d1w * (k1w - 1) + 1, dtype=w1.dtype, device=w1.device)
+    w1d[:, :, ::d1h, ::d1w] = w1
+    with torch.no_grad():
+        kernel = F.conv_transpose2d(w1d.transpose(0, 1), w2.transpose(0, 1), dilation=step)
+    return kernel.transpose(0, 1).contiguous()
 
 
-def _dearer(merged: nn.Conv2d, out: torch.Tensor, before: int) -> str:
-    """Why ``merged`` is not worth it (it costs more than the ``before`` pair), or ""."""
-    after = _conv_macs(merged, out)
-    return f"the merged kernel would cost {after:,} multiply-adds per sample, the pair {before:,}" if after > before else ""
+def _dearer_text(after: int, before: int, dense: bool = False) -> str:
+    why = f"the merged layer would cost {after:,} multiply-adds per sample, the pair {before:,}"
+    return why + (" (a grouped pair merges into a dense conv: the pair is the cheaper form)" if dense else "")
+
+
+def _layer_macs(layer: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
+    """Multiply-adds of one layer per sample, from its input and output: a Linear in·out per row,
+    a conv (out elements)·(in/groups)·kernel, a transposed conv (in elements)·(out/groups)·kernel,
+    an average pool (out elements)·kernel, a BatchNorm one per element."""
+    per = lambda t: math.prod(t.shape[1:])  # noqa: E731
+    if isinstance(layer, nn.Linear):
+        return per(out) * layer.in_features
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        return per(inp) * (layer.out_channels // layer.groups) * math.prod(layer.kernel_size)
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        return per(out) * (layer.in_channels // layer.groups) * math.prod(layer.kernel_size)
+    if isinstance(layer, nn.AvgPool2d):
+        return per(out) * math.prod(_pair(layer.kernel_size))
+    return per(out)  # BatchNorm
 
 
 def _verify_merge(merged: nn.Module, a: nn.Module, b: nn.Module, a_in: torch.Tensor) -> str:
@@ -178,48 +280,68 @@ def merge_pair(
 
     Returns (merged, what was merged, why not): (None, "", "") when the pair matches no rule,
     (None, "", why) when a rule matched but its conditions (axes, padding, cost, the float64
-    check on ``a_in`` when ``verify``) do not hold."""
-    what, before = "", 0
+    check on ``a_in`` when ``verify``) do not hold. ``cheaper_only``: a merged layer that costs
+    more multiply-adds per sample than the pair is refused (otherwise kept and said)."""
+    if isinstance(a, nn.Linear) and isinstance(b, nn.Linear) and not linear:
+        return None, "", ""
+    before = _layer_macs(a, a_in, b_in) + _layer_macs(b, b_in, b_out)  # the pair's multiply-adds per sample
+    merged, what, why = _apply_rule(a, b, a_in, b_in, b_out, (before, math.prod(b_out.shape[1:])) if cheaper_only else None)
+    if merged is None:
+        return None, "", why
+    after = _layer_macs(merged, a_in, b_out)
+    if after > before and cheaper_only:
+        return None, "", _dearer_text(after, before, getattr(a, "groups", 1) != getattr(merged, "groups", 1))
+    if after > before:
+        what += f" — dearer: {_dearer_text(after, before)}"
+    if verify:
+        why = _verify_merge(merged, a, b, a_in)
+        if why:
+            return None, "", why
+    return merged, what, ""
+
+
+_AFFINE_LAYER = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d)
+_BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _apply_rule(a: nn.Module, b: nn.Module, a_in: torch.Tensor, b_in: torch.Tensor, b_out: torch.Tensor,
+                budget: tuple[int, int] | None) -> tuple[nn.Module | None, str, str]:
+    """The rule for ``b ∘ a``: (merged, what, "") or (None, "", why), (None, "", "") for no rule."""
     if isinstance(a, nn.Linear) and isinstance(b, nn.Linear):
-        if not linear:
-            return None, "", ""
-        merged, why, what = _linear_linear(a, b), "", f"→ one Linear {a.in_features}→{b.out_features}"
-    elif isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d)) and isinstance(a, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-        if b.training or not b.track_running_stats or b.running_mean is None:
-            return None, "", "BatchNorm in training mode normalises by the batch's own statistics: not a fixed affine map"
-        # BatchNorm normalises dim 1: the Linear's features only for 2-D input, a conv's channels always
-        if isinstance(a, nn.Linear) and b_out.ndim != 2:
-            return None, "", (f"{type(b).__name__} normalises dim 1 of a {b_out.ndim}-D tensor, the Linear's features are "
-                              "its last dim: different axes")
-        if not isinstance(a, nn.Linear) and (a.out_channels != b.num_features or b_out.ndim != a.weight.ndim):
-            return None, "", f"{type(b).__name__} does not act on {type(a).__name__}'s output channels"
-        merged, why, what = _with_bn(a, b), "", f"(BatchNorm, eval) → one {type(a).__name__}"
-    elif isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
-        before = _conv_macs(a, b_in) + _conv_macs(b, b_out)  # the pair's multiply-adds per sample
-        merged, why = _conv_conv(a, b, (before, math.prod(b_out.shape[1:])) if cheaper_only else None)
-        what = "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}"
-    elif isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
+        return _linear_linear(a, b), f"→ one Linear {a.in_features}→{b.out_features}", ""
+    for bn, layer in ((b, a), (a, b)):
+        if isinstance(bn, _BATCHNORM) and isinstance(layer, _AFFINE_LAYER):
+            if bn.training or not bn.track_running_stats or bn.running_mean is None:
+                return None, "", "BatchNorm in training mode normalises by the batch's own statistics: not a fixed affine map"
+            if bn is b:
+                why = _bn_after_why(layer, bn, b_out)
+                return (None, "", why) if why else (_with_bn(layer, bn), f"(BatchNorm, eval) → one {type(layer).__name__}", "")
+            if isinstance(layer, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+                return None, "", ""
+            why = _bn_before_why(bn, layer, b_in)
+            return (None, "", why) if why else (_bn_before(bn, layer), f"(BatchNorm before it, eval) → one {type(layer).__name__}", "")
+    if isinstance(a, nn.Conv2d) and isinstance(b, nn.Conv2d):
+        merged, why = _conv_conv(a, b, budget)
+        return merged, "" if merged is None else f"→ one Conv2d {tuple(merged.kernel_size)}, stride {tuple(merged.stride)}", why
+    if isinstance(a, nn.Conv2d) and isinstance(b, nn.AvgPool2d) or isinstance(a, nn.AvgPool2d) and isinstance(b, nn.Conv2d):
         pool, channels = (b, b_in.shape[1]) if isinstance(b, nn.AvgPool2d) else (a, a_in.shape[1])
         conv = _avgpool_as_conv(pool, channels, b_in)
         if conv is None:
             return None, "", "average pooling with padding, ceil mode or a divisor is not a convolution here"
-        pool_macs = math.prod((b_out if pool is b else b_in).shape[1:]) * math.prod(conv.kernel_size)
-        before = pool_macs + (_conv_macs(a, b_in) if pool is b else _conv_macs(b, b_out))
-        budget = (before, math.prod(b_out.shape[1:])) if cheaper_only else None
         merged, why = _conv_conv(a, conv, budget) if pool is b else _conv_conv(conv, b, budget)
-        what = "" if merged is None else f"(AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}"
-    else:
-        return None, "", ""
-    if isinstance(merged, nn.Conv2d) and before:  # conv merges: the cost rule, and a word when dearer
-        dearer = _dearer(merged, b_out, before)
-        if dearer and cheaper_only:
-            merged, why = None, dearer
-        elif dearer:
-            what += f" — dearer: {dearer}"
-    if merged is not None and verify:
-        why = _verify_merge(merged, a, b, a_in)
-        merged = None if why else merged
-    return merged, ("" if merged is None else what), why
+        return merged, "" if merged is None else f"(AvgPool2d as a conv) → one Conv2d {tuple(merged.kernel_size)}", why
+    return None, "", ""
+
+
+def _bn_after_why(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm, b_out: torch.Tensor) -> str:
+    """Why ``bn ∘ layer`` cannot merge (BatchNorm normalises dim 1), or ""."""
+    if isinstance(layer, nn.Linear) and b_out.ndim != 2:
+        return (f"{type(bn).__name__} normalises dim 1 of a {b_out.ndim}-D tensor, the Linear's features are "
+                "its last dim: different axes")
+    channels = layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
+    if channels != bn.num_features or (not isinstance(layer, nn.Linear) and b_out.ndim != layer.weight.ndim):
+        return f"{type(bn).__name__} does not act on {type(layer).__name__}'s output channels"
+    return ""
 
 
 def _fold_seq(
@@ -234,9 +356,10 @@ def _fold_seq(
 ) -> tuple[nn.Sequential, torch.Tensor]:
     """Fold one Sequential; ``sample`` is its input (shapes, costs and the check of each merge),
     returns its output. ``linear=False`` leaves Linear∘Linear pairs (for a reverse pass from few
-    outputs the chain is cheaper unfolded); ``cheaper_only`` merges a conv pair only if the
-    merged kernel costs no more multiply-adds per sample than the pair (two 3×3 convs of equal
-    width → one 5×5 costs more; a conv followed by a pool or a strided conv costs less);
+    outputs the chain is cheaper unfolded); ``cheaper_only`` merges a pair only if the merged
+    layer costs no more multiply-adds per sample than the pair (two 3×3 convs of equal width →
+    one 5×5 costs more; a conv followed by a pool or a strided conv costs less; a Linear
+    bottleneck 100→2→100 merged is a 100×100 Linear, 25× dearer);
     ``verify`` checks each merge in float64 on the sample (see ``merge_pair``).
     """
     layers: list[nn.Module] = []

@@ -652,9 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_univariate(sub)
     _add_derive(sub)
     _add_dynamics(sub)
-    from ._cli_analysis import _add_audit, _add_hidden  # after this module is complete: it imports helpers from here
+    from ._cli_analysis import _add_audit, _add_fold, _add_hidden  # after this module is complete: it imports helpers from here
 
     _add_audit(sub)
+    _add_fold(sub)
     _add_hidden(sub)
     _add_activations(sub)
     _add_play(sub)

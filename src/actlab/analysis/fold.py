@@ -37,6 +37,8 @@ from torch import nn
 from .._folding import FoldReport, _fold_seq, _transparent, merge_pair
 from ..affine import relative_error, tolerance_for
 from . import run_with_hooks
+from ._graph import _Graph
+from .cost import count_macs, n_parameters
 
 __all__ = ["FoldReport", "fold", "fold_with_report"]
 
@@ -45,11 +47,13 @@ def _count(m: nn.Module) -> int:
     return sum(1 for x in m.modules() if not isinstance(x, nn.Sequential) and not any(True for _ in x.children()))
 
 
-def fold_with_report(model: nn.Module, example_inputs: Any, *, cheaper_only: bool = False) -> tuple[nn.Module, FoldReport]:
+def fold_with_report(model: nn.Module, example_inputs: Any, *, cheaper_only: bool = True) -> tuple[nn.Module, FoldReport]:
     """The folded model and what was merged (see the module docstring).
 
-    ``cheaper_only`` keeps a conv merge only when the merged kernel costs no more multiply-adds
-    per sample than the pair (two 3×3 convs on a large image merge into a dearer 5×5)."""
+    ``cheaper_only`` (the default) keeps a merge only when the merged layer costs no more
+    multiply-adds per sample than the pair — two 3×3 convs on a large image would merge into a
+    dearer 5×5, a Linear bottleneck 100→2→100 into a 25× dearer 100×100 Linear; the pair is left
+    and ``FoldReport.left`` says why. ``cheaper_only=False`` merges them anyway (and says so)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"fold needs a torch.nn.Module, got {type(model).__name__}")
     x = torch.as_tensor(example_inputs)
@@ -62,6 +66,8 @@ def fold_with_report(model: nn.Module, example_inputs: Any, *, cheaper_only: boo
     folded = _fold_fx(work, x, report, cheaper_only)
     if folded is None:
         folded = _fold_sequentials(work, x, report, cheaper_only)
+    if not report.merged:  # nothing merged: the model as it was, not a traced copy of it
+        folded = work
     report.layers_after = _count(folded)
     a, b = copy.deepcopy(model).double(), copy.deepcopy(folded).double()
     try:
@@ -78,10 +84,12 @@ def fold_with_report(model: nn.Module, example_inputs: Any, *, cheaper_only: boo
         )
         report.merged.clear()
         folded, report.layers_after, report.max_rel_error = copy.deepcopy(model), report.layers_before, 0.0
+    report.macs_before, report.macs_after = count_macs(model, x), count_macs(folded, x)
+    report.params_before, report.params_after = n_parameters(model), n_parameters(folded)
     return folded, report
 
 
-def fold(model: nn.Module, example_inputs: Any, *, cheaper_only: bool = False) -> nn.Module:
+def fold(model: nn.Module, example_inputs: Any, *, cheaper_only: bool = True) -> nn.Module:
     """Merge adjacent affine layers; the report is at ``folded.fold_report``."""
     folded, report = fold_with_report(model, example_inputs, cheaper_only=cheaper_only)
     folded.fold_report = report
@@ -97,6 +105,48 @@ def _fold_fx(work: nn.Module, x: torch.Tensor, report: FoldReport, cheaper_only:
     except Exception as exc:  # data-dependent control flow and the like: fall back to Sequentials
         report.left.append(f"torch.fx could not trace the model ({type(exc).__name__}); folded inside nn.Sequential containers only")
         return None
+    values = _record_values(gm, x)
+    graph = _Graph(gm, values)
+    for node in list(gm.graph.nodes):
+        layer = graph.layer(node)
+        if layer is None:
+            continue
+        src = graph.input_of(node)
+        if node.op == "call_module" and (_transparent(layer) or isinstance(layer, nn.Flatten) and getattr(values.get(src), "ndim", 0) == 2):
+            node.replace_all_uses_with(src)
+            gm.graph.erase_node(node)
+            graph.sites[node.target] -= 1
+            report.merged.append(f"{node.target} ({type(layer).__name__}) dropped: the identity here")
+            continue
+        if not isinstance(src, fx.Node) or len(src.users) != 1 or (prev := graph.layer(src)) is None:
+            continue
+        a_in, b_in, b_out = values.get(graph.input_of(src)), values.get(src), values.get(node)
+        if not all(isinstance(v, torch.Tensor) for v in (a_in, b_in, b_out)):
+            continue
+        merged, what, why = merge_pair(prev, layer, a_in, b_in, b_out, cheaper_only=cheaper_only)
+        if merged is None:
+            if why:
+                report.left.append(f"{graph.label(src)} + {graph.label(node)}: {why}")
+            continue
+        label = f"{graph.label(src)} + {graph.label(node)}"
+        src = graph.replace(src, merged)
+        node.replace_all_uses_with(src)
+        gm.graph.erase_node(node)
+        if node.op == "call_module":
+            graph.sites[node.target] -= 1
+        values[src] = b_out
+        report.merged.append(f"{label} {what}" + (" (its own layer: the module is called elsewhere too)" if graph.renamed(src) else ""))
+    graph.drop_unused_attributes()
+    gm.graph.lint()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return _as_sequential(gm) if isinstance(work, nn.Sequential) else gm
+
+
+def _record_values(gm, x: torch.Tensor) -> dict:
+    """Every node's value on the example inputs (clones: in-place ops change them later)."""
+    import torch.fx as fx
+
     values: dict[fx.Node, Any] = {}
 
     class Recorder(fx.Interpreter):
@@ -104,7 +154,7 @@ def _fold_fx(work: nn.Module, x: torch.Tensor, report: FoldReport, cheaper_only:
 
         def run_node(self, n):
             out = super().run_node(n)
-            values[n] = out.detach().clone() if isinstance(out, torch.Tensor) else out  # before in-place ops change it
+            values[n] = out.detach().clone() if isinstance(out, torch.Tensor) else out
             return out
 
     try:
@@ -112,37 +162,7 @@ def _fold_fx(work: nn.Module, x: torch.Tensor, report: FoldReport, cheaper_only:
             Recorder(gm).run(x)
     except Exception as exc:
         raise ValueError(f"the model raised on example inputs of shape {tuple(x.shape)}: {type(exc).__name__}: {exc}") from None
-    modules = dict(gm.named_modules())
-    for node in list(gm.graph.nodes):
-        if node.op != "call_module" or len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
-            continue
-        mod, src = modules[node.target], node.args[0]
-        if _transparent(mod) or isinstance(mod, nn.Flatten) and getattr(values.get(src), "ndim", 0) == 2:
-            node.replace_all_uses_with(src)
-            gm.graph.erase_node(node)
-            report.merged.append(f"{node.target} ({type(mod).__name__}) dropped: the identity here")
-            continue
-        if src.op != "call_module" or len(src.users) != 1 or len(src.args) != 1 or not isinstance(src.args[0], fx.Node):
-            continue
-        prev = modules[src.target]
-        a_in, b_in, b_out = values.get(src.args[0]), values.get(src), values.get(node)
-        if not all(isinstance(v, torch.Tensor) for v in (a_in, b_in, b_out)):
-            continue
-        merged, what, why = merge_pair(prev, mod, a_in, b_in, b_out, cheaper_only=cheaper_only)
-        if merged is None:
-            if why:
-                report.left.append(f"{src.target} + {node.target}: {why}")
-            continue
-        _set_submodule(gm, src.target, merged)
-        modules[src.target] = merged
-        node.replace_all_uses_with(src)
-        gm.graph.erase_node(node)
-        values[src] = b_out
-        report.merged.append(f"{src.target} + {node.target} {what}")
-    gm.graph.lint()
-    gm.delete_all_unused_submodules()
-    gm.recompile()
-    return _as_sequential(gm) if isinstance(work, nn.Sequential) else gm
+    return values
 
 
 def _set_submodule(root: nn.Module, target: str, module: nn.Module) -> None:
@@ -169,8 +189,14 @@ def _fold_sequentials(work: nn.Module, x: torch.Tensor, report: FoldReport, chea
     if isinstance(work, nn.Sequential):
         return _fold_seq(work, report, "", x, cheaper_only=cheaper_only)[0]
     inputs: dict[str, torch.Tensor] = {}
+
+    def keep_input(name: str):
+        def hook(mod, args, kwargs) -> None:  # a pre-hook that returns anything but None replaces the input
+            inputs.setdefault(name, args[0].clone())
+        return hook
+
     seqs = [(name, m) for name, m in work.named_modules() if isinstance(m, nn.Sequential)]
-    run_with_hooks(work, x, [(m, lambda mod, args, kwargs, name=name: inputs.setdefault(name, args[0].clone())) for name, m in seqs])
+    run_with_hooks(work, x, [(m, keep_input(name)) for name, m in seqs])
     outermost = [n for n in inputs if not any(n.startswith(o + ".") for o in inputs if o != n)]
     for name in outermost:
         new, _ = _fold_seq(work.get_submodule(name), report, f"{name}.", inputs[name], cheaper_only=cheaper_only)
