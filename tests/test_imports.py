@@ -36,28 +36,37 @@ def test_collapse_and_training_import_nothing_heavy():
     assert seen == {"import": [], "collapse": [], "train": []}
 
 
+def _heavy_after(code: str) -> list[str]:
+    """The HEAVY modules loaded after running ``code`` in a fresh process."""
+    code += f"\nimport sys\nprint([m for m in {HEAVY!r} if m in sys.modules])\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
 def test_xor_command_imports_nothing_heavy():
-    code = (
-        "import sys, io, contextlib\n"
+    assert _heavy_after(
+        "import io, contextlib\n"
         "from actlab.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['xor', '--activations', 'relu,linear', '--seeds', '20', '--steps', '20', '--json']) == 0\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    ) == []
 
 
 def test_dynamics_computation_imports_nothing_heavy():
     """actlab dynamics trains by plain gradient descent: torch.optim's first use would import
     torch._dynamo (and sympy with it)."""
-    code = (
-        "import sys\n"
+    assert _heavy_after(
         "from actlab.experiments.dynamics import DynamicsConfig, run_dynamics\n"
         "run_dynamics(DynamicsConfig(preset='glance'))\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    ) == []
+
+
+def test_fold_report_imports_nothing_heavy():
+    """fold counts multiply-adds with a TorchFunctionMode: torch.utils.flop_counter would import
+    torch._dynamo and sympy."""
+    assert _heavy_after(
+        "import torch, actlab\n"
+        "m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).eval()\n"
+        "assert actlab.fold(m, torch.randn(2, 3, 8, 8)).fold_report.macs_after > 0\n"
+    ) == []

@@ -38,8 +38,14 @@ _FUNCTIONAL = {
 _NOT_CONSTANT = object()
 
 
-def _param(t: torch.Tensor) -> nn.Parameter:
-    return t if isinstance(t, nn.Parameter) else nn.Parameter(t, requires_grad=False)
+def _with_tensors(layer: nn.Module, w: torch.Tensor, b: torch.Tensor | None) -> nn.Module:
+    """``layer`` (built on the meta device) holding ``w`` and ``b`` themselves: a parameter as it
+    is, a buffer wrapped without copying."""
+    as_param = lambda t: t if isinstance(t, nn.Parameter) else nn.Parameter(t, requires_grad=False)  # noqa: E731
+    layer.weight = as_param(w)
+    if b is not None:
+        layer.bias = as_param(b)
+    return layer
 
 
 class _Graph:
@@ -102,11 +108,7 @@ class _Graph:
         w, b = t["weight"], t["bias"]
         if w is None or w.ndim != 2:
             return None
-        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, device="meta")
-        lin.weight = _param(w)
-        if b is not None:
-            lin.bias = _param(b)
-        return lin
+        return _with_tensors(nn.Linear(w.shape[1], w.shape[0], bias=b is not None, device="meta"), w, b)
 
     @staticmethod
     def _as_conv(t: dict, a: dict, x: torch.Tensor) -> nn.Module | None:
@@ -119,10 +121,7 @@ class _Graph:
                        dilation=a["dilation"], groups=a["groups"], bias=b is not None, device="meta")
         except (TypeError, ValueError):  # geometry given as tensors or nodes: not a constant layer
             return None
-        conv.weight = _param(w)
-        if b is not None:
-            conv.bias = _param(b)
-        return conv
+        return _with_tensors(conv, w, b)
 
     @staticmethod
     def _as_batch_norm(t: dict, a: dict, x: torch.Tensor) -> nn.Module | None:
@@ -135,8 +134,7 @@ class _Graph:
         bn.running_mean, bn.running_var = mean, var
         bn.num_batches_tracked = torch.zeros((), dtype=torch.long)
         if affine:
-            bn.weight = _param(w if w is not None else torch.ones_like(mean))
-            bn.bias = _param(b if b is not None else torch.zeros_like(mean))
+            _with_tensors(bn, w if w is not None else torch.ones_like(mean), b if b is not None else torch.zeros_like(mean))
         return bn
 
     # ------------------------------------------------------------------ writing
