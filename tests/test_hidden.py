@@ -21,13 +21,13 @@ def test_maxout_solves_xor_without_activation():
 
     import actlab
     from actlab.experiments.xor import XorConfig, run_xor
-    from actlab.train import _Maxout
+    from actlab.train import Maxout
 
     r = maxout_xor()
     assert r["outputs"] == [0.0, 1.0, 1.0, 0.0] and r["solves"] and r["mse"] == 0.0
     trained = run_xor(XorConfig(activations=("maxout",), n_seeds=200)).activations["maxout"]
     assert trained.success_rate > 0.9
-    assert not actlab.check_affine(torch.nn.Sequential(torch.nn.Linear(2, 4), _Maxout(2)), in_shape=(2,)).is_affine
+    assert not actlab.check_affine(torch.nn.Sequential(torch.nn.Linear(2, 4), Maxout(2)), in_shape=(2,)).is_affine
 
 
 def test_square_solves_xor_but_is_not_universal():

@@ -76,6 +76,8 @@ __all__ = [
     "flush_denormals",
     "resolve_device",
     "check_memory",
+    "Maxout",
+    "to_module",
 ]
 
 MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
@@ -771,7 +773,10 @@ def train_many(
 # ---------------------------------------------------------------------------- the oracle
 
 
-class _Maxout(nn.Module):
+class Maxout(nn.Module):
+    """max over k affine pieces per unit: the last dimension is k blocks of ``width`` pieces,
+    unit i the max of pieces i, width + i, …"""
+
     def __init__(self, k: int):
         super().__init__()
         self.k = k
@@ -806,7 +811,7 @@ def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Mo
             lin.bias.copy_(b[:, 0, 0])
         layers.append(lin)
         if i < len(sizes) - 1:
-            layers.append(_Maxout(config.maxout_k) if config.activation == MAXOUT else Act(config.activation))
+            layers.append(Maxout(config.maxout_k) if config.activation == MAXOUT else Act(config.activation))
     body = nn.Sequential(*layers)
     if not config.skip:
         return body

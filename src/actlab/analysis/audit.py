@@ -102,7 +102,7 @@ _AFFINE_TYPES: tuple[type, ...] = (
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
-def _affine_by_construction(mod: nn.Module) -> str:
+def affine_by_construction(mod: nn.Module) -> str:
     """Why ``mod`` is affine whatever its input, or "" when that is not known without a test."""
     if isinstance(mod, nn.modules.batchnorm._BatchNorm):
         ok = not mod.training and mod.track_running_stats and mod.running_mean is not None
@@ -369,7 +369,7 @@ def audit(
     x = x.to(torch.float64)
     m64 = copy.deepcopy(model).to(torch.float64)
     names = {mod: name for name, mod in m64.named_modules()}
-    by_construction = {mod: _affine_by_construction(mod) for mod in m64.modules()}
+    by_construction = {mod: affine_by_construction(mod) for mod in m64.modules()}
     calls, order, _ = _record(m64, x, keep=lambda m: m is m64 or not (by_construction[m] or isinstance(m, _CONTAINERS)))
     gen = _Noise(seed)
     gen.normal(torch.Size([max((_varied_input(c).numel() for cs in calls.values() for c in cs), default=1)]), torch.float64)

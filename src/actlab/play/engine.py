@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import activations
-from ..train import _act_and_deriv, _Maxout, flush_denormals, init_weights
+from ..train import _act_and_deriv, Maxout, flush_denormals, init_weights
 from .data import FEATURE_FNS, PlayData, features
 from .settings import Settings
 
@@ -312,7 +312,7 @@ class Engine:
                 lin.bias.copy_(b[seed])
             layers.append(lin)
             if l < len(self.W) - 1:
-                layers.append(_Maxout(self.k) if self.activation == "maxout" else Act(self.activation))
+                layers.append(Maxout(self.k) if self.activation == "maxout" else Act(self.activation))
         return nn.Sequential(*layers).cpu()
 
     def to_json(self, seed: int) -> dict[str, Any]:
