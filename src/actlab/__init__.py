@@ -5,11 +5,13 @@
     c = actlab.check_affine(model, in_shape=(3, 32, 32))  # verdict on the probed domain
     r = actlab.audit(model, example_inputs)               # where nonlinearity hides
     folded = actlab.fold(model, example_inputs)           # adjacent affine layers merged
+    rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
 """
 
 from . import activations, nets
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
+from .analysis.regions import NotPiecewiseLinearError, RegionMap, TooManyRegionsError, regions
 from .affine import (
     AffineCheck,
     AffineMap,
@@ -30,6 +32,10 @@ __all__ = [
     "fold",
     "NonFiniteError",
     "NotAffineError",
+    "NotPiecewiseLinearError",
+    "RegionMap",
+    "TooManyRegionsError",
+    "regions",
     "activations",
     "check_affine",
     "collapse",

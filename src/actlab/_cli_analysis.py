@@ -1,5 +1,4 @@
-"""``actlab audit`` and ``actlab hidden``: parse, call, print (split from cli.py, which imports
-this module when it builds the parser)."""
+"""``actlab audit``, ``actlab fold`` and ``actlab hidden``: parse, call, print."""
 
 from __future__ import annotations
 
@@ -7,7 +6,8 @@ import argparse
 import json
 import sys
 
-from .cli import _console, _int_list, _nonneg_int, _num, _positive_int
+from ._cli_args import _console, _int_list, _nonneg_int, _num, _positive_int
+
 
 def _shape(value: str) -> tuple[int, ...]:
     return _int_list(value, "shape entries (without the batch)", "3,32,32")
@@ -81,7 +81,6 @@ def _cmd_audit(args) -> int:
     fold_info = None
     if args.fold:
         from .analysis.fold import fold_with_report
-        from .viz import atomic_path
 
         folded, frep = fold_with_report(model, x)
         _save_export(folded, x, args.fold, "--fold")

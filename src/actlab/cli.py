@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from . import activations
+from ._cli_analysis import _add_audit, _add_fold, _add_hidden
+from ._cli_lab import _add_dynamics, _add_regions
+from ._cli_args import (
+    _activation,
+    _activation_list,
+    _console,
+    _folder,
+    _nonneg_int,
+    _num,
+    _port,
+    _positive_float,
+    _positive_int,
+    _widths,
+)
 
 EXIT_USAGE = 2
 
@@ -18,58 +32,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(EXIT_USAGE)
-
-
-def _activation(value: str) -> str:
-    try:
-        return activations.resolve(value)
-    except (ValueError, TypeError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-_INT_MAX = 2**62  # counts and seeds are int64 tensors; anything near this is a typo, not a request
-
-
-def _int_in(lo: int, hi: int, what: str, range_what: str):
-    """An argparse type: an integer in [lo, hi]; ``what`` names it when it is not an integer,
-    ``range_what`` when it is out of range."""
-
-    def parse(value: str) -> int:
-        try:
-            n = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
-        if not lo <= n <= hi:
-            raise argparse.ArgumentTypeError(f"expected {range_what}, got {value!r}")
-        return n
-
-    return parse
-
-
-_positive_int = _int_in(1, _INT_MAX, "a positive integer", "a positive integer up to 2^62")
-_nonneg_int = _int_in(0, _INT_MAX, "an integer ≥ 0", "an integer ≥ 0 and at most 2^62")
-_port = _int_in(1, 65535, "a port number 1..65535", "a port number 1..65535")
-
-
-def _folder(value: str) -> str:
-    """An output folder: created if missing, refused if a file is in the way."""
-    import os
-
-    if os.path.exists(value) and not os.path.isdir(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is an existing file; expected a folder (created if missing)")
-    return value
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # a pipe or a log gets wide lines rather than numbers cut to "1.0…"
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 200)
-
-
-def _num(x: Any, fmt: str) -> str:
-    return "—" if x is None else format(x, fmt)
 
 
 # ---------------------------------------------------------------------------- demo
@@ -202,52 +164,6 @@ def _cmd_collapse(args) -> int:
 
 
 # ---------------------------------------------------------------------------- xor
-
-
-def _int_list(value: str, what: str, example: str) -> tuple[int, ...]:
-    try:
-        out = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what} like {example}, got {value!r}") from None
-    if not out or any(v < 1 for v in out):
-        raise argparse.ArgumentTypeError(f"{what} must be ≥ 1, got {value!r}")
-    return out
-
-
-def _widths(value: str) -> tuple[int, ...]:
-    return _int_list(value, "hidden widths", "4 or 8,8")
-
-
-def _activation_list(value: str) -> tuple[str, ...]:
-    from .train import MAXOUT
-
-    if value.strip() == "all":
-        return (*activations.names(), MAXOUT)
-    out = []
-    for name in (v.strip() for v in value.split(",") if v.strip()):
-        if name == MAXOUT:
-            out.append(name)
-            continue
-        try:
-            out.append(activations.resolve(name))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"unknown activation {name!r}; expected 'all' or a comma-separated list of: "
-                f"{', '.join(activations.names(include_aliases=True))}, {MAXOUT}"
-            ) from None
-    if not out:
-        raise argparse.ArgumentTypeError("expected at least one activation")
-    return tuple(out)
-
-
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
-    if not (x > 0 and x < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return x
 
 
 def _add_xor(sub) -> None:
@@ -453,119 +369,6 @@ def _cmd_derive(args) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------- dynamics
-
-
-def _add_dynamics(sub) -> None:
-    p = sub.add_parser(
-        "dynamics",
-        help="linear map, nonlinear learning: deep-linear dynamics (Saxe 2014) and XOR trainability (Kolen & Pollack 1990)",
-        description=(
-            "Two results a network without activations leaves open, measured. (1) Saxe, McClelland & Ganguli 2014: "
-            "a one-hidden-layer linear net, collapsed and certified as one linear map at every checkpoint, learns "
-            "each singular mode of its task along a(t) = s·e^(2st/τ)/(e^(2st/τ) − 1 + s/a₀) — a plateau, then a "
-            "jump — while a model with no hidden layer approaches s exponentially; R² per mode, half-times "
-            "against (τ/2s)·ln(s/a₀ − 1), and learning time against depth for small random, scaled Gaussian and "
-            "orthogonal initial weights. (2) XOR trainability: success (95%% Wilson intervals) and steps to solve "
-            "against the initial weight range U(−r, r) for 2-2-1, 2-3-1 and 2-1-1 with input→output connections, "
-            "sigmoid and tanh (≥ 10⁵ nets by default; one batched pass per architecture), and what the article's "
-            "2-4-1 ReLU failures are (final MSE 1/8, 1/6, 1/4; dead hidden units; averaged points)."
-        ),
-        epilog="examples:\n  actlab dynamics\n  actlab dynamics --quick --out dyn\n  actlab dynamics --seeds 500 --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--quick", action="store_true", help="the report's smaller run (about 7 s instead of about 40 s)")
-    p.add_argument("--seeds", type=_positive_int, default=None,
-                   help="XOR seeds per (architecture, activation, range) setting (default 2800; 200 with --quick)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="first seed of every setting; draws the tasks (default 0)")
-    p.add_argument("--out", type=_folder, default=None,
-                   help="folder for results.json and the figures (default actlab-dynamics; none with --json)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON (files only with an explicit --out)")
-    p.set_defaults(func=_cmd_dynamics)
-
-
-def _cmd_dynamics(args) -> int:
-    from dataclasses import replace
-
-    from .experiments.dynamics import DynamicsConfig, run_dynamics
-
-    config = DynamicsConfig(preset="report" if args.quick else "full", seed=args.seed)
-    if args.seeds is not None:
-        config = replace(config, xor=replace(config.xor_config(), n_seeds=args.seeds))
-    out_dir = args.out or (None if args.json else "actlab-dynamics")
-    if args.json:
-        result = run_dynamics(config).to_dict()
-    else:
-        with _console(stderr=True).status("") as status:
-            def step(name: str, state: str, seconds: float) -> None:
-                if state == "start":
-                    status.update(f"dynamics: {name}")
-
-            result = run_dynamics(config, progress=step).to_dict()
-    if out_dir:
-        from .viz import write_dynamics_outputs
-
-        write_dynamics_outputs(result, out_dir)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    _print_dynamics(result)
-    if out_dir:
-        _console().print(f"wrote results.json and 4 figures to {out_dir}/")
-    return 0
-
-
-def _print_dynamics(r: dict) -> None:
-    from rich.table import Table
-
-    console, saxe = _console(), r["saxe"]
-    t = Table(title=f"Saxe et al. 2014: one hidden layer, τ = {saxe['modes'][0]['tau']:g} steps, a₀ = {saxe['modes'][0]['a0']:g}; "
-                    f"{saxe['n_checkpoints']} checkpoints collapsed, max residual {saxe['collapse_residual_max']:.1e} "
-                    f"(tolerance {saxe['collapse_tolerance']:.1e})")
-    for col in ("s", "R² vs analytic", "half-time measured", "predicted (τ/2s)·ln(s/a₀−1)", "best single exponential R²",
-                "shallow R²"):
-        t.add_column(col, justify="right")
-    for m, sh in zip(saxe["modes"], saxe["shallow"]["modes"]):
-        t.add_row(f"{m['s']:g}", f"{m['r2']:.5f}", _num(m["half_time_measured"], ".0f"), f"{m['half_time_predicted']:.0f}",
-                  f"{m['single_exponential_r2']:.3f}", f"{sh['r2']:.5f}")
-    console.print(t)
-    t = Table(title="Learning time against depth (steps to learn 99 %; learning rate / number of weight layers)")
-    for col in ("hidden layers", "init", "median (q25–q75)", "not learned", "initial map's singular values (median min–max)"):
-        t.add_column(col, justify="left" if col == "init" else "right")
-    for d in saxe["depth"]:
-        steps = "—" if d["steps_median"] is None else f"{d['steps_median']:.0f} ({d['steps_q25']:.0f}–{d['steps_q75']:.0f})"
-        t.add_row(str(d["depth"]), d["init"], steps, f"{d['not_reached']}/{d['n_seeds']}",
-                  f"{d['initial_map_sv_min_median']:.1e}–{d['initial_map_sv_max_median']:.1e}")
-    console.print(t)
-    _print_xor_trainability(r, console)
-
-
-def _print_xor_trainability(r: dict, console) -> None:
-    from rich.table import Table
-
-    cfg = r["config"]["xor"]
-    t = Table(title=f"XOR trainability: weights and biases U(−r, r), {cfg['optimizer']} lr {cfg['lr']}, ≤ {cfg['n_steps']:,} steps, "
-                    f"{cfg['n_seeds']:,} seeds per row ({r['n_xor_nets']:,} nets in all with the ReLU rows)")
-    for col in ("arch", "activation", "r", "solved", "95% CI", "steps: median (q25–q75)", "failed (still descending)"):
-        t.add_column(col, justify="left" if col in ("arch", "activation") else "right")
-    for row in r["xor_init_scale"]:
-        steps = "—" if row["steps_median"] is None else f"{row['steps_median']:.0f} ({row['steps_q25']:.0f}–{row['steps_q75']:.0f})"
-        t.add_row(row["arch"], row["activation"], f"{row['range']:g}", f"{100 * row['success_rate']:.1f}%",
-                  f"{100 * row['success_ci'][0]:.1f}–{100 * row['success_ci'][1]:.1f}%", steps,
-                  f"{row['failed']} ({row['failed_still_descending']})")
-    console.print(t)
-    rel = r["relu_failures"]
-    t = Table(title=f"The article's {rel['set_up']}: {rel['n_seeds']:,} seeds")
-    for col in ("final", "seeds", "share", "dead units at init → end (mean)", "points averaged (most common)"):
-        t.add_column(col, justify="left" if col in ("final", "points averaged (most common)") else "right")
-    for c in rel["classes"]:
-        top = ", ".join(f"{k or 'none'} ×{v}" for k, v in list(c["averaged"].items())[:2])
-        t.add_row(c["class"] if c["class"] == "solved" else f"MSE {c['class']}", f"{c['count']:,}", f"{100 * c['share']:.1f}%",
-                  f"{c['dead_init_mean']:.2f} → {c['dead_final_mean']:.2f}", top)
-    console.print(t)
-    console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r["seconds"].items()))
-
-
 # ---------------------------------------------------------------------------- activations
 
 
@@ -652,8 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_univariate(sub)
     _add_derive(sub)
     _add_dynamics(sub)
-    from ._cli_analysis import _add_audit, _add_fold, _add_hidden  # after this module is complete: it imports helpers from here
-
+    _add_regions(sub)
     _add_audit(sub)
     _add_fold(sub)
     _add_hidden(sub)
