@@ -186,3 +186,49 @@ def test_refusals():
 
     with pytest.raises(NotPiecewiseLinearError, match="not a step of a chain"):
         regions(Residual())
+
+
+def test_geometry_measurements_against_their_closed_forms():
+    from actlab.experiments import geometry as g
+
+    rows = g.depth_vs_width((1, 4, 7))
+    assert [r["deep_pieces"] for r in rows] == [2, 16, 128]  # 2^L
+    assert all(r["shallow_pieces"] <= r["shallow_bound"] == r["units"] + 1 for r in rows)
+    hr = g.hanin_rolnick(budgets=(8,), depths=(1, 2), n_seeds=5)
+    assert [(r["neurons"], r["depth"], r["width"]) for r in hr] == [(8, 1, 8), (8, 2, 4)]
+    assert all(1 <= r["regions_median"] <= 1 + 8 + 28 for r in hr if r["depth"] == 1)  # ≤ 1 + n + C(n, 2) lines' cells
+    xr = g.xor_regions(("relu",), n_seeds=12)
+    assert xr[0]["regions_solved"]["n"] + xr[0]["regions_failed"]["n"] == 12
+
+
+def test_hidden_space_boundary_is_the_models_level_set():
+    """In the last hidden layer the output is affine: the points the net puts at ½ lie on the line."""
+    from actlab import datasets, train
+    from actlab.experiments import geometry as g
+
+    data = datasets.make("xor")
+    for hidden in ((2,), (5,)):  # the plane itself, and a PCA plane
+        cfg = train.TrainConfig(hidden=hidden, activation="tanh", n_steps=500, dtype="float64")
+        run = train.train(cfg, data.X, data.y, [3])
+        h = g.hidden_space(cfg, run.params[0], data.X, data.y)
+        model = train.to_module(cfg, run.params[0], 2)
+        pts, n, c = np.asarray(h["data"]), np.asarray(h["boundary_normal"]), h["boundary_offset"]
+        out = model(torch.as_tensor(data.X)).detach().numpy()[:, 0]
+        if hidden == (2,):  # exact: output − ½ = n·h − c
+            np.testing.assert_allclose(pts @ n - c, out - 0.5, atol=1e-12)
+        assert h["projection"] == ("the hidden plane" if hidden == (2,) else "PCA")
+
+
+def test_regions_command(tmp_path, capsys):
+    import json
+
+    from actlab.cli import main
+
+    assert main(["regions", "--layers", "2,6,6,1", "--seeds", "3", "--steps", "50", "--json", "--out", str(tmp_path / "r")]) == 0
+    d = json.loads(capsys.readouterr().out)["net"]
+    assert d["layers"] == [2, 6, 6, 1] and d["regions"]["n"] == 3 and d["first"]["count"] >= 1
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["regions.png", "results.json"]
+    for argv, expected in ((["regions", "--layers", "3,4,1"], "start with 2 inputs"),
+                           (["regions", "--layers", "2,4,1", "--activation", "tanh"], "not piecewise linear")):
+        assert main(argv) == 2
+        assert expected in capsys.readouterr().err

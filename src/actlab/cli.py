@@ -98,6 +98,10 @@ def _cmd_demo(args) -> int:
     table.add_row("derivation 2-2-1", r["derivation"]["final"], f"{r['seconds']['derivation']:.1f}")
     xa = r["xor"]["activations"]
     table.add_row(f"XOR solved ({r['xor']['config']['n_seeds']:,} seeds)", ", ".join(f"{a} {100 * xa[a]['success_rate']:.1f}%" for a in ("linear", "sigmoid", "relu", "tanh")), f"{r['seconds']['xor']:.1f}")
+    relu = next((x for x in r["geometry"]["xor"] if x["activation"] == "relu"), None)
+    if relu is not None:
+        table.add_row("ReLU XOR nets' linear regions", f"solved {_num(relu['regions_solved']['median'], '.0f')}, failed "
+                      f"{_num(relu['regions_failed']['median'], '.0f')} (median)", f"{r['seconds']['geometry']:.1f}")
     saxe = r["dynamics"]["saxe"]
     table.add_row("deep-linear modes vs Saxe et al.", f"R² ≥ {min(m['r2'] for m in saxe['modes']):.4f}, every checkpoint one linear map",
                   f"{r['seconds']['dynamics']:.1f}")

@@ -133,6 +133,10 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     results["xor"] = xor.to_dict()
     done("xor")
 
+    timed("geometry")
+    results["geometry"] = _geometry(config, folder)
+    done("geometry")
+
     timed("dynamics")
     results["dynamics"] = _dynamics(config, folder)
     done("dynamics")
@@ -168,6 +172,18 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     done("audit")
     results["seconds"] = seconds
     return results
+
+
+def _geometry(config: DemoConfig, folder: Path) -> dict:
+    """What the activation does: the "report" preset of ``actlab regions`` ("glance" with quick)."""
+    from dataclasses import replace
+
+    from . import viz
+    from .experiments.geometry import GEOMETRY_PRESETS, run_geometry
+
+    result = run_geometry(replace(GEOMETRY_PRESETS["glance" if config.quick else "report"], seed=config.seed))
+    viz.write_geometry_figures(result, folder)
+    return result
 
 
 def _dynamics(config: DemoConfig, folder: Path) -> dict:
@@ -323,10 +339,11 @@ def _html(r: dict) -> str:
     for g in gifs:
         p.add(p.img(f"nn_xor_{g}.gif", f"{g}: targets (blue) and predictions (red) during training, the article's rotating 3-D view."))
 
+    _geometry_section(p, r["geometry"])
     _dynamics_section(p, r["dynamics"])
 
     # hidden nonlinearity
-    p.add("<h2>6. Where nonlinearity hides</h2>")
+    p.add("<h2>7. Where nonlinearity hides</h2>")
     p.add(
         "<p>The article concludes that “recurrent, convolutional and even pooling layers add no nonlinearity”. "
         "That holds for average pooling only: max-pooling is nonlinear, and so are LayerNorm, BatchNorm in training "
@@ -357,7 +374,7 @@ def _html(r: dict) -> str:
     )
 
     # audit and fold
-    p.add("<h2>7. On a real model: audit and fold</h2>")
+    p.add("<h2>8. On a real model: audit and fold</h2>")
     p.add(
         f"<p><code>actlab.audit</code> tests every module on the inputs it received. On a small CNN with BatchNorm, "
         f"average and max pooling and dropout (eval mode), the first nonlinear module is "
@@ -391,10 +408,63 @@ def _html(r: dict) -> str:
     return "\n".join(p.parts)
 
 
+def _geometry_section(p: _Page, g: dict) -> None:
+    """5. What the activation does: linear regions and the hidden space."""
+    p.add("<h2>5. What the activation does</h2>")
+    p.add(
+        "<p>A network of affine layers and piecewise-linear activations is affine on each cell of a partition of its "
+        "input: <code>actlab.regions</code> computes that partition exactly from the weights (each colour below one "
+        "affine map, in float64). On XOR the article's 2-4-1 nets cut the box around the four points into a handful of "
+        "regions, and the decision boundary (output ½) bends where it crosses from one to the next — that bending is "
+        "all a nonlinearity adds. Over the seeds counted:</p>"
+    )
+    k = "geometry.xor"
+    p.add(p.table(
+        ["activation", "solved", "regions: solved (median)", "failed", "regions the boundary crosses: solved", "failed"],
+        [[p.num(f"{k}.{i}.activation", "str"), f"{p.num(f'{k}.{i}.solved', 'int')} of {p.num(f'{k}.{i}.n_seeds', 'int')}",
+          p.num(f"{k}.{i}.regions_solved.median", ".0f"), p.num(f"{k}.{i}.regions_failed.median", ".0f"),
+          p.num(f"{k}.{i}.crossed_solved.median", ".0f"), p.num(f"{k}.{i}.crossed_failed.median", ".0f")]
+         for i in range(len(g["xor"]))],
+    ))
+    p.add(p.img("xor_regions.png", "Linear regions of a solved (top) and a failed (bottom) seed per activation, with the decision boundary."))
+    last = len(g["depth_vs_width"]) - 1
+    p.add(
+        "<p>Depth multiplies regions, width adds them. Telgarsky's (2016) sawtooth — L layers of 2 ReLUs, each the tent "
+        f"map — cuts [0, 1] into 2<sup>L</sup> pieces: measured {p.num(f'geometry.depth_vs_width.{last}.deep_pieces', 'int')} "
+        f"at L = {p.num(f'geometry.depth_vs_width.{last}.L', 'int')}, where one hidden layer of the same "
+        f"{p.num(f'geometry.depth_vs_width.{last}.units', 'int')} units makes at most "
+        f"{p.num(f'geometry.depth_vs_width.{last}.shallow_bound', 'int')} (Montúfar et al. 2014). But depth is a capacity, "
+        "not what initialisation gives: Hanin &amp; Rolnick (2019) found that at initialisation the number of regions "
+        "in a 2-D box grows with the total number of neurons N, roughly as N², and hardly with depth. Measured here "
+        "(torch's default initialisation, the box [−1, 1]²):</p>"
+    )
+    k = "geometry.hanin_rolnick"
+    p.add(p.table(
+        ["neurons N", "hidden layers", "regions: median", "quartiles", "median / N²"],
+        [[p.num(f"{k}.{i}.neurons", "int"), p.num(f"{k}.{i}.depth", "int"), p.num(f"{k}.{i}.regions_median", ".0f"),
+          f"{p.num(f'{k}.{i}.regions_q25', '.0f')}–{p.num(f'{k}.{i}.regions_q75', '.0f')}", p.num(f"{k}.{i}.regions_over_n2", ".3f")]
+         for i in range(len(g["hanin_rolnick"]))],
+    ))
+    p.add(
+        "<p class='note'>Where this agrees with the paper: the count grows about as N² at a fixed depth. Where it differs: "
+        "here, with N fixed, deeper nets have markedly <i>fewer</i> regions in the box, not about as many — compare the "
+        "rows of one N. The paper counted with He-normal weights, larger budgets and its own box; actlab's figure is for "
+        "torch's default initialisation.</p>"
+    )
+    p.add(p.img("regions_depth.png", "Left: depth against width. Middle: regions against neurons at initialisation. Right: during training."))
+    p.add(
+        "<p>The other picture of the same fact (Olah 2014): the output is affine in the last hidden layer, so there the "
+        "decision boundary is a straight line. A linear net only moves the grid of the input plane rigidly (the lines stay "
+        "straight and parallel), so XOR's points stay on no separable side; tanh bends the grid and ReLU folds it until "
+        "the two classes fall on two sides of one line:</p>"
+    )
+    p.add(p.img("hidden_space.png", "XOR's points and the input grid in the last hidden layer of 2-2-1 nets; the black line is the decision boundary."))
+
+
 def _dynamics_section(p: _Page, d: dict) -> None:
-    """5. Linear map, nonlinear learning: Saxe et al.'s modes, the depth sweep, XOR trainability."""
+    """6. Linear map, nonlinear learning: Saxe et al.'s modes, the depth sweep, XOR trainability."""
     saxe, k = d["saxe"], "dynamics.saxe"
-    p.add("<h2>5. Linear map, nonlinear learning</h2>")
+    p.add("<h2>6. Linear map, nonlinear learning</h2>")
     p.add(
         "<p>A network without activations computes one linear map, but it does not <i>learn</i> like one. "
         "Saxe, McClelland &amp; Ganguli (2014) solved the gradient-descent dynamics of a one-hidden-layer linear net "
@@ -473,7 +543,7 @@ def _trainability_section(p: _Page, d: dict) -> None:
 # ------------------------------------------------------------------------------- the run
 
 
-SECTIONS = ("univariate", "collapse", "derivation", "xor", "dynamics", "hidden", "audit")  # in the order they run
+SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "hidden", "audit")  # in the order they run
 
 
 def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, float], None] | None = None) -> dict:
