@@ -484,6 +484,34 @@ def test_a_diverged_seed_gets_a_note_not_a_map():
 
 # ---------------------------------------------------------------------------- fuzz
 
+def test_regions_view_draws_the_selected_seeds_exact_cells_and_the_hidden_space():
+    """The views change no run: frames carry the selected seed's region edges and count (checked
+    against actlab.regions of its module), the analysis the median over seeds and the hidden space."""
+    from actlab.analysis.regions import regions
+
+    s = Session(values={"activation": "relu", "dataset": "xor", "networkShape": "6,6", "seeds": "5"})
+    version = s.version
+    assert s.handle({"type": "view", "regions": True, "hidden": True}) == [] and s.version == version
+    s.advance(None)
+    h, sec = decode_frame(s.frame())
+    lo, hi = s.data.domain
+    ref = regions(s.engines[0].module(0), (lo, hi, lo, hi))
+    assert h["regions"]["count"] == ref.count and sec["region_edges"].shape == (sum(len(p) for p in ref.polygons), 4)
+    a = s.analysis()
+    assert a["regions_all"]["n"] == 5 and a["hidden"]["width"] == 6 and len(a["hidden"]["data"]) == int(s.data.train.sum())
+    s.handle({"type": "set", "values": {"activation": "linear"}})
+    h, _ = decode_frame(s.frame())
+    assert h["regions"]["count"] == 1
+    s.handle({"type": "set", "values": {"xSquared": "true", "activation": "relu"}})
+    h, _ = decode_frame(s.frame())
+    assert "x₁, x₂ features only" in h["regions"]["note"]
+    s.handle({"type": "view", "regions": False})
+    h, sec = decode_frame(s.frame())
+    assert "regions" not in h and "region_edges" not in sec
+    with pytest.raises(MessageError, match='"view" takes "regions" and "hidden" as true or false'):
+        s.handle({"type": "view", "regions": "yes"})
+
+
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 
 from actlab.play.settings import KEYS  # noqa: E402

@@ -83,3 +83,34 @@ def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url):
         assert errors == []
     finally:
         drv.quit()
+
+
+def test_regions_and_hidden_space_views(url):
+    """The 'Linear regions' and 'Hidden space' toggles: a ReLU net's cells drawn with their count
+    (and the median over seeds), one region for a linear net, the hidden plane of a trained seed."""
+    drv = chrome()
+    try:
+        drv.set_window_size(1400, 1200)
+        drv.get(url + "#activation=relu&dataset=xor&networkShape=8,8&seeds=20&optimizer=adam&learningRate=0.01")
+        _wait(drv, lambda s: s["activation"] == "relu" and s["seeds"] == 20, what="the ReLU link")
+        drv.find_element("id", "showRegions").click()
+        drv.find_element("id", "showHidden").click()
+        drv.execute_script("window.playground.play()")
+        st = _wait(drv, lambda s: s["epoch"] >= 20 and s["regions"] and s["regions"].get("count", 0) > 1
+                   and s["regions_all"] and s["hidden"], what="regions and the hidden space")
+        assert st["view"] == {"regions": True, "hidden": True}
+        assert st["hidden"]["width"] == 8 and st["hidden"]["projection"] == "PCA" and st["hidden"]["points"] > 0
+        info = drv.find_element("id", "regionsInfo").text
+        assert f"{st['regions']['count']} linear regions" in info or "linear regions" in info
+        assert st["regions_all"]["n"] >= 1 and drv.find_element("id", "hidden").is_displayed()
+        drv.execute_script("window.playground.set({activation: 'linear'})")
+        st = _wait(drv, lambda s: s["activation"] == "linear" and s["epoch"] >= 2 and s["regions"] and s["regions"].get("count") == 1,
+                   what="one region for the linear net")
+        assert "One linear region" in drv.find_element("id", "regionsInfo").text
+        drv.execute_script("window.playground.set({activation: 'tanh'})")
+        st = _wait(drv, lambda s: s["activation"] == "tanh" and s["regions"] and "note" in s["regions"], what="tanh's note")
+        assert "not piecewise linear" in st["regions"]["note"]
+        errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        drv.quit()

@@ -32,7 +32,7 @@ from .. import train as tr
 from ..analysis.regions import regions
 from .xor import XorConfig
 
-__all__ = ["GEOMETRY_PRESETS", "GeometryConfig", "xor_regions", "depth_vs_width", "hanin_rolnick", "hidden_space", "count_regions",
+__all__ = ["hidden_space_of", "GEOMETRY_PRESETS", "GeometryConfig", "xor_regions", "depth_vs_width", "hanin_rolnick", "hidden_space", "count_regions",
            "sawtooth", "xor_hidden", "run_geometry", "measure_net"]
 
 XOR_BOX = (-0.5, 1.5, -0.5, 1.5)  # the box around XOR's four points
@@ -191,24 +191,35 @@ def regions_during_training(dataset: str = "circle", layers=(8, 8), n_steps: int
 
 
 def hidden_space(config: tr.TrainConfig, params, X, y, *, n_lines: int = 13, level: float = 0.5) -> dict:
-    """A trained net's data, input grid and decision boundary in its last hidden layer.
+    """A trained net's data, input grid and decision boundary in its last hidden layer (see
+    ``hidden_space_of``)."""
+    model = tr.to_module(config, torch.as_tensor(params, dtype=torch.float64), 2).double()
+    return hidden_space_of(model, X, y, n_lines=n_lines, level=level)
+
+
+def hidden_space_of(model: nn.Sequential, X, y, *, n_lines: int = 13, level: float = 0.5, bounds=None) -> dict:
+    """``model``'s (an nn.Sequential ending in a Linear with one output, on (n, 2) points) data,
+    input grid and decision boundary in its last hidden layer.
 
     The output is affine in the last hidden layer h: ŷ = w·h + b, so the boundary ŷ = ``level``
     is a line there. Width 2: the plane h itself; wider: its principal plane (PCA of the data
     and the grid), where the boundary is the line (w·V)·c = level − b − w·μ."""
-    model = tr.to_module(config, torch.as_tensor(params, dtype=torch.float64), 2).double()
     body, head = model[:-1], model[-1]
     X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
-    lo, hi = X.min(dim=0).values - 0.25, X.max(dim=0).values + 0.25
+    if bounds is None:
+        lo, hi = X.min(dim=0).values - 0.25, X.max(dim=0).values + 0.25
+    else:
+        lo, hi = torch.tensor([bounds[0], bounds[2]], dtype=torch.float64), torch.tensor([bounds[1], bounds[3]], dtype=torch.float64)
     t = torch.linspace(0, 1, 60, dtype=torch.float64)
     lines = []
     for s in torch.linspace(0, 1, n_lines, dtype=torch.float64):
         lines.append(torch.stack([lo[0] + s * (hi[0] - lo[0]) + 0 * t, lo[1] + t * (hi[1] - lo[1])], 1))  # vertical
         lines.append(torch.stack([lo[0] + t * (hi[0] - lo[0]), lo[1] + s * (hi[1] - lo[1]) + 0 * t], 1))  # horizontal
     with torch.no_grad():
+        body = body.double()
         H = body(X)  # (n, w)
         G = [body(line) for line in lines]  # each (60, w)
-    w_out, b_out = head.weight.detach()[0], float(head.bias.detach()[0])
+    w_out, b_out = head.weight.detach().double()[0], float(head.bias.detach()[0])
     width = H.shape[1]
     if width == 2:
         mu, V, explained = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64), 1.0
@@ -216,7 +227,8 @@ def hidden_space(config: tr.TrainConfig, params, X, y, *, n_lines: int = 13, lev
         allh = torch.cat([H, *G])
         mu = allh.mean(dim=0)
         _, S, Vt = torch.linalg.svd(allh - mu, full_matrices=False)
-        V, explained = Vt[:2].T, float((S[:2] ** 2).sum() / (S**2).sum())  # (w, 2)
+        V = Vt[:2].T if width > 1 else torch.cat([Vt[:1].T, torch.zeros(1, 1, dtype=torch.float64)], 1)  # (w, 2)
+        explained = float((S[:2] ** 2).sum() / (S**2).sum()) if float((S**2).sum()) > 0 else 1.0
     coords = lambda h: ((h - mu) @ V).tolist()  # noqa: E731
     return {"width": width, "projection": "the hidden plane" if width == 2 else "PCA", "explained_variance": explained,
             "data": coords(H), "labels": [float(v) for v in np.asarray(y)], "grid": [coords(g) for g in G],

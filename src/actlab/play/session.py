@@ -32,6 +32,8 @@ __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
 FPS = 30  # at most this many frames a second
 STATS_EVERY_S = 0.1  # statistics over all seeds (success rate, loss quartiles, the strip) at most 10 times a second
+MAX_REGIONS = 100_000  # the regions view refuses a selected seed with more (a note instead of edges)
+REGIONS_EVERY_S = 0.2  # while playing, the selected seed's regions are recomputed at most this often
 
 
 class MessageError(ValueError):
@@ -103,6 +105,8 @@ class Session:
         self.selected = 0
         self.pending_steps = 0
         self.rate_window: list[tuple[float, int]] = []
+        self.view = {"regions": False, "hidden": False}  # page views that change no run
+        self._regions_cache: tuple | None = None  # (key, when, info, edges) of the regions view
         self._build()
 
     # ------------------------------------------------------------------ runs
@@ -206,10 +210,17 @@ class Session:
             except ValueError as e:
                 raise MessageError(str(e)) from None
             return self._use_custom()
+        if kind == "view":
+            for key in ("regions", "hidden"):
+                if key in msg:
+                    if not isinstance(msg[key], bool):
+                        raise MessageError(f'"view" takes "regions" and "hidden" as true or false, got {key}={msg[key]!r}')
+                    self.view[key] = msg[key]
+            return []
         if kind == "ack":
             return []
         raise MessageError(f"unknown message type {kind!r}; expected set, play, pause, step, reset, regenerate, "
-                           "select, add_point, clear_points, csv or ack")
+                           "select, add_point, clear_points, csv, view or ack")
 
     def _use_custom(self) -> list[dict[str, Any]]:
         key = "dataset" if self.settings.problem == "classification" else "regDataset"
@@ -262,6 +273,10 @@ class Session:
         if not np.isfinite(sections["weights"]).all():  # a diverged seed: weights drawn grey, never NaN on screen
             sections["weights"] = np.nan_to_num(sections["weights"], nan=0.0, posinf=0.0, neginf=0.0)
             header["selected_diverged"] = True
+        if self.view["regions"]:
+            header["regions"], edges = self._regions_frame(sel)
+            if edges is not None:
+                sections["region_edges"] = edges
         if len(self.engines) > 1:
             other = self.engines[1]
             st2 = self._stats(0, which=1)
@@ -289,6 +304,68 @@ class Session:
             self._stats_cache[which] = cached = st
         return cached
 
+    # ------------------------------------------------------------------ what the activation does
+
+    def _plane(self):
+        """The (x₁, x₂) plane in the network's inputs, when its features are x₁ and/or x₂ only."""
+        feats = self.settings.features
+        if not set(feats) <= {"x", "y"}:
+            return None
+        eye = np.eye(len(feats))
+        return (np.zeros(len(feats)), eye[feats.index("x")] if "x" in feats else np.zeros(len(feats)),
+                eye[feats.index("y")] if "y" in feats else np.zeros(len(feats)))
+
+    def _regions(self, seed: int, max_regions: int = MAX_REGIONS) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The seed's exact linear regions on the shown square: (count, or a note; edges (n, 4)
+        as x₀, y₀, x₁, y₁ float32)."""
+        from ..analysis.regions import NotPiecewiseLinearError, TooManyRegionsError, regions
+
+        plane, (lo, hi) = self._plane(), self.data.domain
+        if plane is None:
+            return {"note": "regions are drawn for the x₁, x₂ features only (other features curve the cells)"}, None
+        t0 = time.perf_counter()
+        try:
+            r = regions(self.engines[0].module(seed), (lo, hi, lo, hi), plane=plane, max_regions=max_regions)
+        except (NotPiecewiseLinearError, TooManyRegionsError) as e:
+            return {"note": str(e).split(":")[0] if isinstance(e, NotPiecewiseLinearError) else str(e)}, None
+        except ValueError as e:  # a diverged seed (non-finite weights)
+            return {"note": f"no regions: {e}"}, None
+        edges = np.concatenate([np.concatenate([p, np.roll(p, -1, axis=0)], axis=1) for p in r.polygons]).astype(np.float32)
+        return {"count": r.count, "ms": 1e3 * (time.perf_counter() - t0)}, edges
+
+    def _regions_frame(self, seed: int) -> tuple[dict[str, Any], np.ndarray | None]:
+        """``_regions`` for the frames: kept while the seed, run and epoch stay, and recomputed at
+        most every REGIONS_EVERY_S while playing (a 3 × 8 net takes milliseconds; a frame is 33)."""
+        key, now = (self.version, seed, self.engines[0].epoch), time.perf_counter()
+        cached = self._regions_cache
+        if cached is None or cached[0][:2] != key[:2] or (cached[0] != key and (not self.playing or now - cached[1] >= REGIONS_EVERY_S)):
+            self._regions_cache = cached = (key, now, *self._regions(seed))
+        return cached[2], cached[3]
+
+    def _regions_all(self, budget_s: float = 0.5) -> dict[str, Any] | None:
+        """The median count over as many seeds as ``budget_s`` allows (all, for small nets)."""
+        counts, t0 = [], time.perf_counter()
+        for s in range(self.settings.seeds):
+            info, _ = self._regions(s)
+            if "count" not in info:
+                return None
+            counts.append(info["count"])
+            if time.perf_counter() - t0 > budget_s:
+                break
+        return {"median": float(np.median(counts)), "n": len(counts), "of": self.settings.seeds}
+
+    def _hidden(self, seed: int) -> dict[str, Any]:
+        from ..experiments.geometry import hidden_space_of
+
+        main = self.engines[0]
+        if len(main.W) < 2:
+            return {"note": "no hidden layer: the output is affine in the features themselves"}
+        lo, hi = self.data.domain
+        pts, labels = self.data.points[self.data.train], self.data.labels[self.data.train]
+        out = hidden_space_of(main.module(seed, with_features=True), pts, labels, level=self._threshold(), bounds=(lo, hi, lo, hi))
+        return {k: out[k] for k in ("width", "projection", "explained_variance", "data", "labels", "grid",
+                                     "boundary_normal", "boundary_offset", "level")}
+
     # ------------------------------------------------------------------ the article's point
 
     def analysis(self) -> dict[str, Any]:
@@ -303,6 +380,10 @@ class Session:
         if not all(bool(torch.isfinite(p[sel]).all()) for p in main.params):
             out["note"] = f"seed {sel} has diverged (non-finite weights): no map to show; try a smaller learning rate or Adam"
             return out
+        if self.view["regions"]:
+            out["regions_all"] = self._regions_all()
+        if self.view["hidden"]:
+            out["hidden"] = self._hidden(sel)
         model = main.module(sel)
         X = main.X_train if main.X_train.shape[0] else main.grid_in[THUMB]
         affine_layers = main.activation == "linear"

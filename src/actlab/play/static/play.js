@@ -29,6 +29,7 @@
     ws: null, token: null, version: 0, settings: {}, state: null, frame: null, sections: null,
     playing: false, curve: [], analysis: null, notices: [], errors: [], fpsTimes: [], drawMs: [],
     framesDrawn: 0, framesReceived: 0, pending: null, hover: null, consoleErrors: 0,
+    view: { regions: false, hidden: false },  // views that change no run (not in the URL)
   };
 
   // ---------------------------------------------------------------- the socket
@@ -36,7 +37,10 @@
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
     ws.binaryType = "arraybuffer";
     S.ws = ws;
-    ws.onopen = () => { const h = hashValues(); if (Object.keys(h).length) send({ type: "set", values: h, base: "defaults" }); };
+    ws.onopen = () => {
+      const h = hashValues(); if (Object.keys(h).length) send({ type: "set", values: h, base: "defaults" });
+      if (S.view.regions || S.view.hidden) send(Object.assign({ type: "view" }, S.view));
+    };
     ws.onmessage = (ev) => {
       if (typeof ev.data === "string") onJson(JSON.parse(ev.data));
       else { onFrame(ev.data); send({ type: "ack" }); }
@@ -110,6 +114,12 @@
   }
 
   function setting(key, value) { send({ type: "set", values: { [key]: value } }); }
+  function setView(v) {
+    Object.assign(S.view, v);
+    $("showRegions").checked = S.view.regions; $("showHidden").checked = S.view.hidden;
+    $("hiddenPanel").hidden = !S.view.hidden; $("regionsInfo").hidden = !S.view.regions;
+    send(Object.assign({ type: "view" }, S.view));
+  }
 
   function fillSelect(el, values, labels, current) {
     el.innerHTML = "";
@@ -171,6 +181,8 @@
       $(k).onchange = () => setting(k, $(k).value);
     }
     $("showTestData").onchange = () => setting("showTestData", $("showTestData").checked);
+    $("showRegions").onchange = () => setView({ regions: $("showRegions").checked });
+    $("showHidden").onchange = () => setView({ hidden: $("showHidden").checked });
     $("discretize").onchange = () => setting("discretize", $("discretize").checked);
     $("play").onclick = () => (S.playing ? api.pause() : api.play());
     $("step").onclick = () => api.step();
@@ -230,6 +242,7 @@
     $("eps").textContent = h.epochs_per_s == null ? "–" : h.epochs_per_s.toFixed(0);
     $("selectedLabel").textContent = `seed ${h.selected}` + (st.status[h.selected] === "d" ? " (diverged)" : "");
     drawHeat($("heat"), S.sections.output, h.grid, true, st.status[h.selected] === "d");
+    drawRegions();
     if (S.sections.output_compare) drawHeat($("heatCompare"), S.sections.output_compare, h.grid, false, false);
     drawCurve();
     drawStrip();
@@ -274,6 +287,51 @@
     // axes ticks
     ctx.fillStyle = "rgba(0,0,0,0.5)"; ctx.font = "10px sans-serif";
     ctx.fillText(lo.toFixed(1), 2, H - 3); ctx.fillText(hi.toFixed(1), W - 22, H - 3);
+  }
+
+  function drawRegions() {
+    const h = S.frame, info = $("regionsInfo");
+    if (!S.view.regions || !h.regions) return;
+    const edges = S.sections.region_edges, c = $("heat"), ctx = c.getContext("2d"), [lo, hi] = S.state.domain;
+    if (edges) {
+      const X = (v) => (v - lo) / (hi - lo) * c.width, Y = (v) => (hi - v) / (hi - lo) * c.height;
+      ctx.beginPath();
+      for (let i = 0; i < edges.length; i += 4) { ctx.moveTo(X(edges[i]), Y(edges[i + 1])); ctx.lineTo(X(edges[i + 2]), Y(edges[i + 3])); }
+      ctx.strokeStyle = "rgba(0,0,0,0.45)"; ctx.lineWidth = 0.7; ctx.stroke();
+    }
+    const all = S.analysis && S.analysis.regions_all;
+    if (h.regions.count != null) {
+      info.textContent = h.regions.count === 1
+        ? `One linear region: seed ${h.selected} is a single affine map on the whole square — its boundary is a line.`
+        : `${h.regions.count} linear regions (seed ${h.selected}, exact: actlab.regions), each one affine map.`
+          + (all ? ` Median over ${all.n} of ${all.of} seeds: ${all.median}.` : "");
+    } else info.textContent = h.regions.note;
+  }
+
+  function drawHidden() {
+    const hs = S.analysis && S.analysis.hidden, c = $("hidden"), ctx = c.getContext("2d"), W = c.width, H = c.height;
+    ctx.clearRect(0, 0, W, H);
+    if (!S.view.hidden || !hs) return;
+    if (hs.note) { $("hiddenLabel").textContent = hs.note; return; }
+    $("hiddenLabel").textContent = `seed ${S.analysis.seed}, width ${hs.width}: ${hs.projection}`;
+    const all = hs.data.concat(...hs.grid);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [x, y] of all) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+    const pad = 0.05 * Math.max(x1 - x0, y1 - y0, 1e-9);
+    x0 -= pad; x1 += pad; y0 -= pad; y1 += pad;
+    const X = (v) => (v - x0) / (x1 - x0 || 1) * W, Y = (v) => H - (v - y0) / (y1 - y0 || 1) * H;
+    ctx.strokeStyle = "#c8c8c8"; ctx.lineWidth = 0.6;
+    for (const line of hs.grid) { ctx.beginPath(); line.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y)))); ctx.stroke(); }
+    const [n0, n1] = hs.boundary_normal, off = hs.boundary_offset;
+    ctx.beginPath(); ctx.strokeStyle = "#000"; ctx.lineWidth = 2;
+    if (Math.abs(n1) > 1e-12) { ctx.moveTo(X(x0), Y((off - n0 * x0) / n1)); ctx.lineTo(X(x1), Y((off - n0 * x1) / n1)); }
+    else if (Math.abs(n0) > 1e-12) { ctx.moveTo(X(off / n0), 0); ctx.lineTo(X(off / n0), H); }
+    ctx.stroke();
+    const thr = hs.level;
+    hs.data.forEach(([x, y], i) => {
+      ctx.beginPath(); ctx.arc(X(x), Y(y), 3, 0, 2 * Math.PI);
+      ctx.fillStyle = colourOf(hs.labels[i] > thr ? 1 : -1); ctx.fill();
+    });
   }
 
   function drawCurve() {
@@ -450,6 +508,7 @@
     if (a.why) html += `<p>${a.why}</p>`;
     if (a.note) html += `<p class="hint">${a.note}</p>`;
     box.innerHTML = html;
+    drawHidden();
   }
 
   // ---------------------------------------------------------------- the contract for tests and scripts
@@ -468,8 +527,13 @@
         collapse: S.analysis && S.analysis.collapse ? { weight: S.analysis.collapse.weight, bias: S.analysis.collapse.bias } : null,
         audit: S.analysis ? S.analysis.audit : null, notices: S.notices.slice(), errors: S.errors.slice(),
         compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
+        view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
+        regions_all: S.analysis ? S.analysis.regions_all || null : null,
+        hidden: S.analysis && S.analysis.hidden ? { width: S.analysis.hidden.width, projection: S.analysis.hidden.projection,
+                                                     note: S.analysis.hidden.note || null, points: (S.analysis.hidden.data || []).length } : null,
       };
     },
+    view(v) { setView(v); },
     play() { send({ type: "play" }); },
     pause() { send({ type: "pause" }); },
     step() { send({ type: "step" }); },
