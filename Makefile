@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_collapse.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_fold.py
+	$(PY) benchmarks/bench_regions.py
 	$(PY) benchmarks/bench_audit.py
 	$(PY) benchmarks/bench_xor_command.py
 	$(PY) benchmarks/bench_play.py

@@ -6,6 +6,8 @@ Figures: docs/img/xor_success.png, xor_boundaries.png, xor_loss_curves_all.png a
 derivation_2-2-1.png. Tables: each README block between `<!-- figures:NAME -->` and
 `<!-- /figures:NAME -->` is replaced by what this script measures now —
   xor          the XOR lab over 2,000 seeds, and where the failed ReLU seeds end up
+  regions      `actlab regions` (whole command, fresh process), docs/img/xor_regions.png, regions_depth.png,
+               hidden_space.png, and benchmarks/bench_regions.py
   dynamics     `actlab dynamics` (whole command, fresh process) and docs/img/saxe_*.png, xor_init_range.png, relu_failures.png
   demo         `actlab demo` and `actlab demo --quick`, whole commands, fresh processes
   collapse     benchmarks/bench_collapse.py (cold and warm whole calls, and the parts)
@@ -143,6 +145,46 @@ def dynamics_block() -> str:
     ])
 
 
+def regions_block() -> str:
+    """`actlab regions` (whole command, fresh process), its figures, and bench_regions.py."""
+    import shutil
+
+    actlab = str(Path(sys.executable).with_name("actlab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = subprocess.run([actlab, "regions", "--json", "--out", tmp], capture_output=True, text=True, check=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        for name in ("xor_regions.png", "regions_depth.png", "hidden_space.png"):
+            shutil.copy(Path(tmp) / name, IMG / name)
+    g = json.loads(out.stdout)
+    xor = ["| activation | solved | regions: solved | failed | regions the boundary crosses: solved | failed |", "|---|---:|---:|---:|---:|---:|"]
+    q = lambda d: "—" if d["median"] is None else f"{d['median']:.0f} ({d['q25']:.0f}–{d['q75']:.0f})"  # noqa: E731
+    for r in g["xor"]:
+        xor.append(f"| {r['activation']} | {r['solved']}/{r['n_seeds']} | {q(r['regions_solved'])} | {q(r['regions_failed'])} "
+                   f"| {q(r['crossed_solved'])} | {q(r['crossed_failed'])} |")
+    hr = ["| neurons N | hidden layers | regions: median (q25–q75) | median / N² |", "|---:|---:|---:|---:|"]
+    for r in g["hanin_rolnick"]:
+        hr.append(f"| {r['neurons']} | {r['depth']} | {r['regions_median']:.0f} ({r['regions_q25']:.0f}–{r['regions_q75']:.0f}) "
+                  f"| {r['regions_over_n2']:.3f} |")
+    dw = ", ".join(f"L = {d['L']}: {d['deep_pieces']} against {d['shallow_pieces']}" for d in g["depth_vs_width"])
+    tr = g["training"]
+    b = _bench("bench_regions.py")
+    bench = ["| net | regions | `actlab.regions` (median) | first call | 512² grid of patterns: time | patterns it sees |", "|---|---:|---:|---:|---:|---:|"]
+    for r in b["rows"]:
+        bench.append(f"| {r['net']} | {r['regions']:,} | {1e3 * r['median_s']:.1f} ms | {1e3 * r['first_s']:.1f} ms "
+                     f"| {1e3 * r['grid_s']:.0f} ms ({r['grid_s'] / r['median_s']:.2f}×) | {r['grid_count']:,} |")
+    return "\n".join([
+        f"`actlab regions --json --out DIR` took **{wall:.0f} s** as a whole command in a fresh process (imports and figures "
+        "included; " + ", ".join(f"{k} {v:.1f} s" for k, v in g["seconds"].items()) + "), 2 CPU cores.", "",
+        f"The article's 2-4-1 XOR nets, {g['xor'][0]['n_seeds']} seeds each, regions in [−0.5, 1.5]² (median, quartiles):", "", *xor, "",
+        f"Depth against width, pieces of [0, 1] (sawtooth against one layer of 2L ReLUs): {dw}.", "",
+        f"Regions at initialisation in [−1, 1]², {g['hanin_rolnick'][0]['regions_n']} seeds each (torch's default initialisation):", "", *hr, "",
+        f"During training (2-{'-'.join(map(str, tr['layers']))}-1 ReLU on {tr['dataset']}, Adam, {len(tr['steps']) - 1} checkpoints): "
+        f"median {tr['median'][0]:.0f} regions at step 0, {max(tr['median']):.0f} at most, {tr['median'][-1]:.0f} at step {tr['steps'][-1]}.", "",
+        f"`python benchmarks/bench_regions.py` ({b['threads']} threads, medians of {b['repeats']} calls in one process):", "", *bench,
+    ])
+
+
 def _wall(cmd: list[str], repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -259,7 +301,7 @@ def play_block() -> str:
                f"browser, trains {page['epochs_per_s']:.0f} epochs/s."))
 
 
-BLOCKS = {"xor": xor_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
+BLOCKS = {"xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
           "play": play_block}
 
