@@ -91,18 +91,24 @@ def xor_block() -> str:
     ])
 
 
-def dynamics_block() -> str:
-    """`actlab dynamics` as a whole command in a fresh process: its tables, and two of its figures."""
+def _command_json(command: str, figures: tuple[str, ...]) -> tuple[dict, float]:
+    """`actlab COMMAND --json --out TMP` in a fresh process: its JSON and wall time; ``figures``
+    copied from TMP into docs/img/."""
     import shutil
 
     actlab = str(Path(sys.executable).with_name("actlab"))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        out = subprocess.run([actlab, "dynamics", "--json", "--out", tmp], capture_output=True, text=True, check=True, cwd=ROOT)
+        out = subprocess.run([actlab, command, "--json", "--out", tmp], capture_output=True, text=True, check=True, cwd=ROOT)
         wall = time.perf_counter() - t0
-        for name in ("saxe_modes.png", "xor_init_range.png", "saxe_depth.png", "relu_failures.png"):
+        for name in figures:
             shutil.copy(Path(tmp) / name, IMG / name)
-    d = json.loads(out.stdout)
+    return json.loads(out.stdout), wall
+
+
+def dynamics_block() -> str:
+    """`actlab dynamics` as a whole command in a fresh process: its tables, and its figures."""
+    d, wall = _command_json("dynamics", ("saxe_modes.png", "xor_init_range.png", "saxe_depth.png", "relu_failures.png"))
     saxe = d["saxe"]
     modes = ["| s | R² vs a(t) | half-time measured | predicted (τ/2s)·ln(s/a₀ − 1) | best single exponential R² | no hidden layer: R² |",
              "|---:|---:|---:|---:|---:|---:|"]
@@ -147,16 +153,7 @@ def dynamics_block() -> str:
 
 def regions_block() -> str:
     """`actlab regions` (whole command, fresh process), its figures, and bench_regions.py."""
-    import shutil
-
-    actlab = str(Path(sys.executable).with_name("actlab"))
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        out = subprocess.run([actlab, "regions", "--json", "--out", tmp], capture_output=True, text=True, check=True, cwd=ROOT)
-        wall = time.perf_counter() - t0
-        for name in ("xor_regions.png", "regions_depth.png", "hidden_space.png"):
-            shutil.copy(Path(tmp) / name, IMG / name)
-    g = json.loads(out.stdout)
+    g, wall = _command_json("regions", ("xor_regions.png", "regions_depth.png", "hidden_space.png"))
     xor = ["| activation | solved | regions: solved | failed | regions the boundary crosses: solved | failed |", "|---|---:|---:|---:|---:|---:|"]
     q = lambda d: "—" if d["median"] is None else f"{d['median']:.0f} ({d['q25']:.0f}–{d['q75']:.0f})"  # noqa: E731
     for r in g["xor"]:
