@@ -232,3 +232,14 @@ def test_regions_command(tmp_path, capsys):
                            (["regions", "--layers", "2,4,1", "--activation", "tanh"], "not piecewise linear")):
         assert main(argv) == 2
         assert expected in capsys.readouterr().err
+
+
+def test_plot_draws_every_region_and_the_boundary():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = _mlp([2, 6, 1], seed=5)
+    r = regions(model)
+    ax = r.plot(level=float(np.median(r.bias[:, 0])))
+    assert ax.get_title() == f"{r.count:,} linear regions" and len(ax.collections[0].get_paths()) == r.count
+    assert len(ax.lines) == len(r.boundary(float(np.median(r.bias[:, 0]))))

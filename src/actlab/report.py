@@ -74,14 +74,12 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     """Run every experiment, write the figures into ``folder``, return the results dict."""
     import torch
 
-    from . import activations, nets, symbolic, viz
+    from . import nets, symbolic, viz
     from .analysis import hidden
     from .analysis.audit import audit
     from .analysis.fold import fold_with_report
     from .experiments.collapse import run_collapse
     from .experiments.univariate import UnivariateConfig, run_univariate
-    from .experiments.xor import XorConfig, run_xor
-    from .train import MAXOUT
 
     quick, results, seconds = config.quick, {"config": asdict(config)}, {}
 
@@ -119,18 +117,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     done("derivation")
 
     timed("xor")
-    acts = ("linear", "sigmoid", "relu", "tanh") if quick else (*activations.names(), MAXOUT)
-    xor = run_xor(XorConfig(activations=acts, n_seeds=config.xor_seeds, seed=config.seed))
-    viz.plot_success(xor, folder / "xor_success.png")
-    viz.plot_loss_curves(xor, folder / "xor_loss_curves.png")
-    classic = XorConfig(activations=("linear", "sigmoid", "relu", "tanh"), n_seeds=config.xor_seeds, seed=config.seed)
-    from .experiments.xor import XorResult
-
-    subset = XorResult(classic, xor.X, xor.y, {k: xor.activations[k] for k in classic.activations})
-    viz.plot_boundaries(subset, folder / "xor_boundaries.png")
-    for name in ("relu",) if quick else ("linear", "sigmoid", "relu"):
-        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=20 if quick else 120)
-    results["xor"] = xor.to_dict()
+    results["xor"] = _xor(config, folder)
     done("xor")
 
     timed("geometry")
@@ -172,6 +159,25 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     done("audit")
     results["seconds"] = seconds
     return results
+
+
+def _xor(config: DemoConfig, folder: Path) -> dict:
+    """The XOR lab over every activation (the classic four with quick), and its figures."""
+    from . import activations, viz
+    from .experiments.xor import XorConfig, XorResult, run_xor
+    from .train import MAXOUT
+
+    quick = config.quick
+    acts = ("linear", "sigmoid", "relu", "tanh") if quick else (*activations.names(), MAXOUT)
+    xor = run_xor(XorConfig(activations=acts, n_seeds=config.xor_seeds, seed=config.seed))
+    viz.plot_success(xor, folder / "xor_success.png")
+    viz.plot_loss_curves(xor, folder / "xor_loss_curves.png")
+    classic = XorConfig(activations=("linear", "sigmoid", "relu", "tanh"), n_seeds=config.xor_seeds, seed=config.seed)
+    subset = XorResult(classic, xor.X, xor.y, {k: xor.activations[k] for k in classic.activations})
+    viz.plot_boundaries(subset, folder / "xor_boundaries.png")
+    for name in ("relu",) if quick else ("linear", "sigmoid", "relu"):
+        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=20 if quick else 120)
+    return xor.to_dict()
 
 
 def _geometry(config: DemoConfig, folder: Path) -> dict:

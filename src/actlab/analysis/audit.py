@@ -199,14 +199,14 @@ class _Traces(dict):
         return self[mod]
 
 
-_AFFINE_FUNCTIONS = {
+AFFINE_FUNCTIONS = {
     operator.add, operator.sub, operator.iadd, operator.isub, operator.neg, operator.pos, operator.getitem,
     torch.add, torch.sub, torch.neg, torch.cat, torch.stack, torch.flatten, torch.reshape, torch.transpose,
     torch.permute, torch.squeeze, torch.unsqueeze, torch.narrow, torch.split, torch.chunk, torch.roll,
     torch.flip, torch.movedim, torch.sum, torch.mean, torch.cumsum, torch.diagonal, torch.tril, torch.triu,
     getattr,
 }
-_AFFINE_METHODS = {
+AFFINE_METHODS = {
     "add", "sub", "add_", "sub_", "neg", "view", "reshape", "flatten", "transpose", "permute", "contiguous",
     "squeeze", "unsqueeze", "expand", "expand_as", "split", "chunk", "size", "dim", "sum", "mean", "unflatten",
     "movedim", "flip", "roll", "narrow", "clone", "tril", "triu", "view_as", "reshape_as", "repeat",
@@ -235,7 +235,7 @@ def _affine_code(gm) -> str:
         if n.op == "call_module":
             continue
         name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
-        if n.op == "call_function" and n.target in _AFFINE_FUNCTIONS or n.op == "call_method" and n.target in _AFFINE_METHODS:
+        if n.op == "call_function" and n.target in AFFINE_FUNCTIONS or n.op == "call_method" and n.target in AFFINE_METHODS:
             ops.append(name)
         elif n.target in _SCALING and len(dep) == 1 and (n.target not in (operator.truediv, operator.itruediv, "div", "div_") or n.args[0] is dep[0]):
             ops.append(name)

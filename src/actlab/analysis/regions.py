@@ -107,24 +107,12 @@ class RegionMap:
                 segments.append(seg)
         return _join(segments)
 
-    def plot(self, ax=None, *, level: float | None = 0.0, output: int = 0, cmap: str = "tab20", edgecolor: str = "white"):
-        """Regions as coloured polygons, their edges, and the boundary at ``level`` (None: none)."""
-        from matplotlib.collections import PolyCollection
+    def plot(self, ax=None, *, level: float | None = 0.0, output: int = 0):
+        """Regions as coloured polygons and the boundary at ``level`` (None: none), on ``ax`` or a
+        new figure (``actlab.viz.plot_region_map``; matplotlib is imported only here)."""
+        from ..viz.geometry import plot_region_map
 
-        from ..viz._io import _mpl
-
-        if ax is None:
-            ax = _mpl().subplots(figsize=(5, 5))[1]
-        colors = _mpl().get_cmap(cmap)(np.arange(self.count) % 20)
-        ax.add_collection(PolyCollection(self.polygons, facecolors=colors, edgecolors=edgecolor, linewidths=0.4))
-        if level is not None and self.weight.shape[1] > output:
-            for line in self.boundary(level, output):
-                ax.plot(line[:, 0], line[:, 1], color="k", linewidth=1.5)
-        ax.set_xlim(self.bounds[0], self.bounds[1])
-        ax.set_ylim(self.bounds[2], self.bounds[3])
-        ax.set_aspect("equal")
-        ax.set_title(f"{self.count:,} linear regions", fontsize=9)
-        return ax
+        return plot_region_map(self, ax, level=level, output=output)
 
     def to_dict(self, full: bool = False) -> dict:
         d = {"count": self.count, "bounds": list(self.bounds), "layers": self.layers, "grid_count": self.grid_count,
@@ -298,7 +286,7 @@ def _steps(model: Any, name: str = "") -> list[_Step]:
 def _traced_steps(model: nn.Module, name: str) -> list[_Step]:
     import torch.fx as fx
 
-    from .audit import _AFFINE_FUNCTIONS, _AFFINE_METHODS
+    from .audit import AFFINE_FUNCTIONS, AFFINE_METHODS
 
     try:
         gm = fx.symbolic_trace(model)
@@ -322,7 +310,7 @@ def _traced_steps(model: nn.Module, name: str) -> list[_Step]:
         elif node.op in ("call_function", "call_method") and node.target in _PL_FUNCTIONS:
             steps.append(_Step("pl", f"{node.name} ({getattr(node.target, '__name__', node.target)})", _bind(node),
                                _PL_FUNCTIONS[node.target]))
-        elif node.target in _AFFINE_FUNCTIONS or node.op == "call_method" and node.target in _AFFINE_METHODS:
+        elif node.target in AFFINE_FUNCTIONS or node.op == "call_method" and node.target in AFFINE_METHODS:
             steps.append(_Step("affine", f"{node.name} ({node.target})", _bind(node)))
         else:
             raise NotPiecewiseLinearError(f"{name or '(model)'}: {node.name} ({node.target}) is not piecewise linear")

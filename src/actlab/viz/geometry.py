@@ -118,6 +118,25 @@ def plot_hidden_space(result: dict, path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_region_map(rm, ax=None, *, level: float | None = 0.0, output: int = 0, cmap: str = "tab20"):
+    """An ``actlab.RegionMap``: its regions as coloured polygons with their edges, and the
+    level set {output = level} (None: none). Returns the axes."""
+    from matplotlib.collections import PolyCollection
+
+    if ax is None:
+        ax = _mpl().subplots(figsize=(5, 5))[1]
+    colors = _mpl().get_cmap(cmap)(np.arange(rm.count) % 20)
+    ax.add_collection(PolyCollection(rm.polygons, facecolors=colors, edgecolors="white", linewidths=0.4))
+    if level is not None and rm.weight.shape[1] > output:
+        for line in rm.boundary(level, output):
+            ax.plot(line[:, 0], line[:, 1], color="k", linewidth=1.5)
+    ax.set_xlim(rm.bounds[0], rm.bounds[1])
+    ax.set_ylim(rm.bounds[2], rm.bounds[3])
+    ax.set_aspect("equal")
+    ax.set_title(f"{rm.count:,} linear regions", fontsize=9)
+    return ax
+
+
 def write_geometry_figures(result: dict, folder) -> list[Path]:
     folder = Path(folder)
     return [plot_xor_regions(result, folder / "xor_regions.png"), plot_depth_and_neurons(result, folder / "regions_depth.png"),
