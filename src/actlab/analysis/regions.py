@@ -274,7 +274,7 @@ def _steps(model: Any, name: str = "") -> list[_Step]:
     torch.fx into a chain (each call's only tensor input is the previous result)."""
     if isinstance(model, nn.Sequential):
         return [s for n, m in model.named_children() for s in _steps(m, f"{name}.{n}" if name else n)]
-    if not isinstance(model, nn.Module) or not any(True for _ in model.children()) or isinstance(model, nn.PReLU):
+    if not isinstance(model, nn.Module) or not any(True for _ in model.children()):
         return [_classify(name, model)]
     from ..nets import Act
 
@@ -482,7 +482,7 @@ def _affine_step(state: _State, step: _Step, chunk: int = 4096) -> _State:
 # ---------------------------------------------------------------------------- the public call
 
 
-def _check_plane(plane, n_in_model: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _check_plane(plane) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(origin, u, v) as float64 tensors of one input's shape; None: the model's own 2 inputs."""
     if plane is None:
         eye = torch.eye(2, dtype=torch.float64)
@@ -587,7 +587,7 @@ def regions(model: Any, bounds=(-6.0, 6.0, -6.0, 6.0), *, plane=None, max_region
         raise TypeError(f"regions needs a torch.nn.Module, got {type(model).__name__}")
     m64 = copy.deepcopy(model).double().eval() if any(True for _ in model.parameters()) else copy.deepcopy(model).eval()
     steps = _steps(m64)
-    origin, u, v = _check_plane(plane, None)
+    origin, u, v = _check_plane(plane)
     with torch.no_grad():
         try:
             out = m64(origin[None])
