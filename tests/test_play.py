@@ -312,9 +312,10 @@ def test_compare_trains_the_same_seeds_with_a_second_activation_paired():
 def client():
     from starlette.testclient import TestClient
 
+    from actlab.play._guard import LOOPBACK_HOSTS
     from actlab.play.server import make_app
 
-    app = make_app()
+    app = make_app(hosts=LOOPBACK_HOSTS | {"testserver"})  # TestClient's own host name
     with TestClient(app) as c:
         c.app_ref = app
         yield c

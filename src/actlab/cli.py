@@ -427,6 +427,8 @@ def _add_play(sub) -> None:
     p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; others warn)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--no-token", action="store_true",
+                   help="off loopback, do not require the token in the URL (anyone who reaches the port can use it; warns)")
     p.add_argument("--device", default="auto", help="where to train: cpu, cuda or auto (default: the GPU when there is one)")
     p.set_defaults(func=_cmd_play)
 
@@ -435,7 +437,8 @@ def _cmd_play(args) -> int:
     from .play.server import serve
     from .train import resolve_device
 
-    serve(host=args.host, port=args.port, open_browser=not args.no_browser, device=str(resolve_device(args.device)))
+    serve(host=args.host, port=args.port, open_browser=not args.no_browser, device=str(resolve_device(args.device)),
+          no_token=args.no_token)
     return 0
 
 

@@ -31,8 +31,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ._guard import LOOPBACK_HOSTS, Guard, hosts_for
 from .data import MAX_CSV_BYTES
-from .session import FPS, MessageError, Session
+from .session import FPS, Budget, MessageError, Session
 
 __all__ = ["make_app", "make_server", "serve", "STATIC"]
 
@@ -51,8 +52,13 @@ def _torch(fn, *args):
     return asyncio.get_running_loop().run_in_executor(_TORCH_THREAD, fn, *args)
 
 
-def make_app(device: str = "cpu") -> Starlette:
+def make_app(device: str = "cpu", *, hosts: frozenset[str] = LOOPBACK_HOSTS, token: str | None = None,
+             budget: Budget | None = None):
+    """The playground as an ASGI app: only requests to ``hosts`` (and a browser's WebSocket from
+    the page's own origin) are answered; with ``token``, only requests that carry it. One
+    ``budget`` of work is shared by every page."""
     sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+    budget = budget or Budget()
 
     async def index(request):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -78,7 +84,7 @@ def make_app(device: str = "cpu") -> Starlette:
 
     async def ws_endpoint(ws: WebSocket):
         await ws.accept()
-        session = await _torch(Session, device)
+        session = await _torch(lambda: Session(device, budget=budget))
         token = secrets.token_urlsafe(12)
         sessions[token] = session
         await _PageLink(ws, session, token).run()
@@ -90,8 +96,10 @@ def make_app(device: str = "cpu") -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)
-    app.state.sessions = sessions
-    return app
+    app.state.sessions, app.state.budget = sessions, budget
+    guarded = Guard(app, frozenset(hosts), token)
+    guarded.state = app.state  # the pages' sessions and the budget, for tests and tools
+    return guarded
 
 
 def _export_pt2(engine, seed: int) -> bytes:
@@ -243,25 +251,33 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8000, device: str = "cpu"):
+def make_server(host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", *, token: str | None = None):
     """(uvicorn.Server, bound socket, URL): the playground ready to ``run(sockets=[sock])``
-    (port 0: any free port). Binding here makes a busy port an OSError naming the address."""
+    (port 0: any free port). Binding here makes a busy port an OSError naming the address.
+    ``token``: required on every request (the URL carries it)."""
     import uvicorn
 
     sock = _bind(host, port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(make_app(device), host=host, port=port, log_level="warning",
-                            ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    app = make_app(device, hosts=hosts_for(host), token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/" + (f"?token={token}" if token else "")
     return uvicorn.Server(config), sock, url
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, device: str = "cpu") -> None:
-    """Start the playground and block until Ctrl-C. Binds 127.0.0.1 unless told otherwise."""
+def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True, device: str = "cpu",
+          no_token: bool = False) -> None:
+    """Start the playground and block until Ctrl-C. Binds 127.0.0.1 unless told otherwise; off
+    loopback it requires the token in the URL it prints, unless ``no_token``."""
+    token = None
     if not _is_loopback(host):
-        print(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the playground "
-              "(and its CPU); use --host 127.0.0.1 to keep it local", file=sys.stderr)
-    server, sock, url = make_server(host, port, device)
+        if no_token:
+            print(f"warning: binding {host} without a token: anyone who can reach this machine on port {port} can use "
+                  "the playground (and its CPU)", file=sys.stderr)
+        else:
+            token = secrets.token_urlsafe(16)
+            print(f"binding {host}: the playground answers only requests with the token in the URL below", file=sys.stderr)
+    server, sock, url = make_server(host, port, device, token=token)
 
     def announce():
         while not server.started:

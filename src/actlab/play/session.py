@@ -19,6 +19,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -26,7 +28,7 @@ from .. import activations
 from ..experiments.xor import wilson
 from .data import MAX_COORD, MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
 from .engine import GRID, THUMB, Engine
-from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, parse
+from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, n_params, parse
 
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
@@ -38,6 +40,35 @@ REGIONS_EVERY_S = 0.2  # while playing, the selected seed's regions are recomput
 
 class MessageError(ValueError):
     """A bad message from the page: answered with an error message, the server keeps running."""
+
+
+BUDGET = 4 * LIMITS["seed_params"] * 500  # seeds × parameters × points across all pages: four of the largest runs
+
+
+class Budget:
+    """One budget of work shared by every page of a server: the sum over pages of seeds ×
+    parameters × data points (each engine's; a comparison doubles it). Many tabs then slow each
+    other down but cannot exhaust the machine: a run that would pass the budget is refused with
+    a message, and the page keeps its previous run."""
+
+    def __init__(self, limit: int = BUDGET):
+        self.limit = limit
+        self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+
+    @staticmethod
+    def cost(settings: Settings, n_points: int) -> int:
+        per = n_params(settings, max(1, len(settings.features)))
+        return settings.seeds * per * max(1, n_points) * (2 if settings.compare != "none" else 1)
+
+    def check(self, session: "Session", settings: Settings, n_points: int) -> None:
+        others = [s for s in self.sessions if s is not session]
+        used = sum(s.cost for s in others)
+        need = self.cost(settings, n_points)
+        if used + need > self.limit:
+            raise MessageError(
+                f"this run needs {need:,} seed·parameter·points of work and {len(others)} other page(s) of this server "
+                f"use {used:,} of the {self.limit:,} it shares: use fewer seeds or a smaller network, or close another tab"
+            )
 
 
 def encode_frame(header: dict[str, Any], sections: dict[str, np.ndarray]) -> bytes:
@@ -95,8 +126,9 @@ class Session:
     """The state of one page. ``handle(msg)`` returns the JSON replies; ``frame()`` the next
     binary frame; ``analysis()`` the collapse / audit panel; ``advance(budget)`` trains."""
 
-    def __init__(self, device: str | torch.device = "cpu", values: dict[str, Any] | None = None):
+    def __init__(self, device: str | torch.device = "cpu", values: dict[str, Any] | None = None, budget: Budget | None = None):
         self.device = torch.device(device)
+        self.budget = budget
         self.settings, self.notices = parse(values or {})
         self.custom: np.ndarray | None = None
         self.version = 0
@@ -114,6 +146,9 @@ class Session:
     def _build(self) -> None:
         s = self.settings
         self.data: PlayData = make_data(s, self.custom)
+        self.cost = Budget.cost(s, len(self.data.labels))
+        if self.budget is not None:
+            self.budget.sessions.add(self)
         self.engines = [Engine(s, self.data, device=self.device)]
         if s.compare != "none":
             self.engines.append(Engine(s, self.data, activation=s.compare, device=self.device))
@@ -149,10 +184,12 @@ class Session:
             if msg.get("base", "current") not in ("current", "defaults"):
                 raise MessageError(f'"base" must be "current" (change these keys) or "defaults" (a whole link), got {msg.get("base")!r}')
             # a link (the page's hash) is a whole state: keys it leaves out take their defaults
-            new, self.notices = parse(values, base=Settings() if msg.get("base") == "defaults" else self.settings)
+            new, notices = parse(values, base=Settings() if msg.get("base") == "defaults" else self.settings)
             if new.data_name == "custom" and self.custom is None:
                 self.custom = np.column_stack([self.data.points, self.data.labels]) if self.data.name != "xor4" else None
-            self.settings = new
+            if self.budget is not None:
+                self.budget.check(self, new, len(make_data(new, self.custom).labels))
+            self.settings, self.notices = new, notices
             self._build()
             return [self.state_message()]
         if kind == "step":  # one epoch, then paused (the server trains it and sends the frame)
