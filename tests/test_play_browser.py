@@ -114,3 +114,22 @@ def test_regions_and_hidden_space_views(url):
         assert errors == []
     finally:
         drv.quit()
+
+
+def test_the_strip_leaves_the_last_rows_empty_cells_blank(url):
+    """100 seeds in rows of 15: the 5 cells after the last seed are blank (they were a solid block)."""
+    drv = chrome()
+    try:
+        drv.set_window_size(1400, 1000)
+        drv.get(url + "#activation=tanh&dataset=circle&seeds=100")
+        st = _wait(drv, lambda s: s["seeds"] == 100 and s["strip"] is not None and s["strip"]["n"] == 100, what="the strip")
+        geo = st["strip"]
+        assert geo["cols"] * geo["rows"] > 100
+        s = 100  # the first empty cell: its centre pixel is transparent
+        x, y = (s % geo["cols"]) * geo["tile"] + geo["tile"] // 2, (s // geo["cols"]) * geo["tile"] + geo["tile"] // 2
+        alpha = drv.execute_script(f"return document.getElementById('strip').getContext('2d').getImageData({x}, {y}, 1, 1).data[3]")
+        assert alpha == 0
+        x, y = geo["tile"] // 2, geo["tile"] // 2  # a seed's cell is drawn
+        assert drv.execute_script(f"return document.getElementById('strip').getContext('2d').getImageData({x}, {y}, 1, 1).data[3]") == 255
+    finally:
+        drv.quit()

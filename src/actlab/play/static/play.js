@@ -379,6 +379,8 @@
     ctx.imageSmoothingEnabled = false;
     ctx.clearRect(0, 0, c.width, c.height);
     ctx.drawImage(imageOf("strip", img, cols * g, geo.rows * g, LUT), 0, 0, cols * geo.tile, geo.rows * geo.tile);
+    for (let s = geo.n; s < cols * geo.rows; s++)  // the last row's empty cells: blank, not colour index 0
+      ctx.clearRect((s % cols) * geo.tile, Math.floor(s / cols) * geo.tile, geo.tile, geo.tile);
     ctx.lineWidth = 2;
     for (let s = 0; s < geo.n; s++) {
       const x = (s % cols) * geo.tile, y = Math.floor(s / cols) * geo.tile, st = status[s];
@@ -529,6 +531,7 @@
         compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
         view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
         regions_all: S.analysis ? S.analysis.regions_all || null : null,
+        strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),
         hidden: S.analysis && S.analysis.hidden ? { width: S.analysis.hidden.width, projection: S.analysis.hidden.projection,
                                                      note: S.analysis.hidden.note || null, points: (S.analysis.hidden.data || []).length } : null,
       };
