@@ -16,6 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._float64 import float64_copy
+from ._tolerance import relative_error, tolerance_for
+from .nets import Act
+
 __all__ = ["FoldReport", "fold_for_reverse", "merge_pair"]
 
 
@@ -49,8 +53,6 @@ def _pair(v) -> tuple[int, int]:
 
 def _transparent(m: nn.Module) -> bool:
     """Modules that compute the identity (and so vanish)."""
-    from .nets import Act
-
     if isinstance(m, Act):
         return m.spec.is_affine  # actlab's identity ("linear") activation
     return isinstance(m, nn.Identity) or (isinstance(m, nn.Dropout) and not m.training)
@@ -251,8 +253,6 @@ def _layer_macs(layer: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
 def _verify_merge(merged: nn.Module, a: nn.Module, b: nn.Module, a_in: torch.Tensor) -> str:
     """Why ``merged`` is refused — it differs from ``b(a(·))`` on ``a_in`` by more than the
     tolerance of the pair's dtype (compared in float64) — or ""."""
-    from .affine import relative_error, tolerance_for
-
     dtype = next((p.dtype for p in a.parameters()), a_in.dtype)
     x = a_in.detach().to(torch.float64)
     with torch.no_grad():
@@ -411,36 +411,16 @@ def _has_conv_pair(seq: nn.Sequential) -> bool:
     return False
 
 
-def _float64_copy(model: nn.Module, device) -> nn.Module:
-    """A float64 copy without gradients: leaves are shallow copies with new parameter and buffer
-    dicts (a deepcopy of a whole Sequential costs milliseconds — more than the reverse pass it
-    prepares); modules with children are copied deeply."""
-    if isinstance(model, nn.Sequential):
-        return nn.Sequential(*(_float64_copy(m, device) for m in model))
-    if any(True for _ in model.children()):
-        return copy.deepcopy(model).to(dtype=torch.float64, device=device).requires_grad_(False)
-    out = copy.copy(model)
-    out._parameters = {
-        k: None if v is None else nn.Parameter(v.detach().to(device=device, dtype=torch.float64), requires_grad=False)
-        for k, v in model._parameters.items()
-    }
-    out._buffers = {  # copies even where no conversion is needed: BatchNorm in training mode updates its buffers
-        k: None if v is None else v.to(device=device, dtype=torch.float64 if v.is_floating_point() else v.dtype, copy=True)
-        for k, v in model._buffers.items()
-    }
-    return out
-
-
 def fold_for_reverse(
     model: nn.Module, sample: torch.Tensor, work: nn.Sequential | None = None
 ) -> tuple[nn.Sequential, FoldReport] | None:
     """A float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded where that is
     cheaper, for a reverse pass; None when ``model`` is not a Sequential with such a pair (then
     folding would only cost time). Linear∘Linear pairs are left (see ``_fold_seq``). ``work``:
-    a ``_float64_copy`` of ``model`` already made (its layers are reused; their values never change)."""
+    a ``float64_copy`` of ``model`` already made (its layers are reused; their values never change)."""
     if not isinstance(model, nn.Sequential) or not _has_conv_pair(model):
         return None
-    work = _float64_copy(model, sample.device) if work is None else work
+    work = float64_copy(model, sample.device) if work is None else work
     # shapes and costs from an empty batch (nothing computed), else from the sample; no per-merge
     # check: collapse certifies the result against the model itself
     for batch in (sample[:0], sample):

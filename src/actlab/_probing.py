@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._folding import _float64_copy
+from ._float64 import float64_copy
 
 # ----------------------------------------------------------------------------------------
 # Wrapping a module or a black box as a float64 torch function on batches
@@ -147,7 +147,7 @@ def _float64_versions(model: nn.Module, device: str):
     """Ways to run ``model`` without touching it, most precise and cheapest first, as
     (function, input dtype, description).
 
-    An nn.Sequential is first copied layer by layer (``actlab._folding._float64_copy``: shallow
+    An nn.Sequential is first copied layer by layer (``actlab._float64.float64_copy``: shallow
     copies of its leaves holding float64 parameters), which runs as fast as the model itself:
     ``functional_call`` swaps every parameter in and out on each call (0.4 ms on the seed's conv
     net, a tenth of a collapse). Otherwise ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
@@ -158,7 +158,7 @@ def _float64_versions(model: nn.Module, device: str):
     """
     if isinstance(model, nn.Sequential):
         try:
-            copied = _float64_copy(model, device)
+            copied = float64_copy(model, device)
         except Exception:  # a leaf that cannot be copied: the ways below
             pass
         else:

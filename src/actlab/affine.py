@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._folding import fold_for_reverse
+from ._tolerance import ratio, relative_error, tolerance_for
 from ._probing import (
     _basis_probe,
     _check_in_shape,
@@ -70,18 +72,6 @@ class NotAffineError(ValueError):
 
 class NonFiniteError(ValueError):
     """The function returned inf or NaN on the probed domain."""
-
-
-def tolerance_for(dtype: torch.dtype) -> float:
-    """Relative tolerance for a computation carried out in ``dtype``: max(eps^(3/4), 1024·eps),
-    capped at 0.05.
-
-    float64 → 1.8e-12 (deep float64 nets stay below 1e-13); float32 → 1.2e-4 (the seed's
-    largest float32 nets, seen as black boxes, reach 6e-6: 20× room). Real nonlinearities
-    give residuals of 1e-2 and more.
-    """
-    eps = float(torch.finfo(dtype).eps)
-    return min(0.05, max(eps**0.75, 1024 * eps))
 
 
 # ----------------------------------------------------------------------------------------
@@ -204,23 +194,6 @@ def _uniform(shape: tuple[int, ...], scale: float, gen: torch.Generator, device:
     return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1).mul_(scale).to(device)
 
 
-def relative_error(err: torch.Tensor, ref: torch.Tensor) -> float:
-    """max |err| / max |ref| over the whole batch (0/0 → 0, non-finite → inf): the residual
-    every certificate and benchmark in actlab reports."""
-    num = err.abs().max().item() if err.numel() else 0.0
-    den = ref.abs().max().item() if ref.numel() else 0.0
-    return _ratio(num, den)
-
-
-def _ratio(num: float, den: float) -> float:
-    """num / den for relative_error's maxima: 0/0 → 0, x/0 → inf, non-finite → inf."""
-    if not math.isfinite(num) or not math.isfinite(den):
-        return math.inf
-    if den == 0.0:
-        return 0.0 if num == 0.0 else math.inf
-    return num / den
-
-
 def _ensure_finite(y: torch.Tensor, what: str) -> None:
     # a sum is finite only if every term is (one reduction); when it is not, check element-wise
     if (y.is_floating_point() and math.isfinite(y.sum().item())) or bool(torch.isfinite(y).all()):
@@ -299,7 +272,6 @@ def _collapse_target(
 def _folded_target(model: Any, t: _Target, device: str) -> tuple[_Target, tuple[str, ...]]:
     """``t`` computed by a float64 copy of ``model`` with its conv/pool/BatchNorm pairs folded
     (actlab._folding), when ``model`` is a Sequential where that is cheaper; else ``t``."""
-    from ._folding import fold_for_reverse
 
     try:
         sample = torch.zeros((1, *t.in_shape), dtype=torch.float64, device=device)  # shapes only
@@ -335,7 +307,7 @@ def _map_residual(t: _Target, weight, bias, scales, n_points, gen, device) -> tu
         _ensure_finite(y[bad * n_points : (bad + 1) * n_points], f"f(x) at scale {scales[bad]:g}")
     err = (torch.addmm(bias, x.reshape(x.shape[0], -1), weight.T) - y).abs().reshape(k, -1)  # (k, P·m)
     num, den = err.amax(dim=1).tolist(), y.abs().reshape(k, -1).amax(dim=1).tolist()
-    rel = [_ratio(a, b) for a, b in zip(num, den)]  # relative_error of each scale
+    rel = [ratio(a, b) for a, b in zip(num, den)]  # relative_error of each scale
     i = max(range(k), key=lambda i: (rel[i], i))  # the worst scale, the last of ties
     rows = err[i].reshape(n_points, -1).amax(dim=1)
     j = int(rows.argmax())

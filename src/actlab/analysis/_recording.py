@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map
 
-from ..affine import relative_error, tolerance_for
+from .._tolerance import relative_error, tolerance_for
 from . import run_with_hooks
 
 RHO = 0.1  # the neighbourhood probed around the data, in standard deviations of each module's input

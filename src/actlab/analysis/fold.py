@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .._folding import FoldReport, _fold_seq, _transparent, merge_pair
-from ..affine import relative_error, tolerance_for
+from .._tolerance import relative_error, tolerance_for
 from . import run_with_hooks
 from ._graph import _Graph
 from .cost import count_macs, n_parameters
