@@ -1,4 +1,4 @@
-"""The seed's OLS against the exact collapse on the seed's largest configurations.
+"""The article's OLS against the exact collapse on the article's largest configurations.
 
     python benchmarks/bench_collapse.py [--repeats 3] [--arch conv] [--json]
 
@@ -8,7 +8,7 @@ Configurations (docs/DESIGN.md §1, E2–E4 at their maxima):
   rnn:   100×5 → 3 simple RNN layers × 128 → 128
 
 Per configuration, in the same run and on the same model:
-  OLS       the seed's whole procedure: evaluate the model on its train rows (dense 1,024,
+  OLS       the article's whole procedure: evaluate the model on its train rows (dense 1,024,
             conv 8,192, rnn 1,024) and 1,024 test rows, LinearRegression.fit, predict, score
   cold      the first actlab.collapse(model, in_shape) of a fresh process — the whole public
             call, certificate included (torch and actlab already imported, the model built):
@@ -41,7 +41,7 @@ import torch
 import actlab
 from actlab import nets
 from actlab.affine import relative_error
-from actlab.experiments.collapse import SEED_SAMPLES, ols_baseline
+from actlab.experiments.collapse import ARTICLE_SAMPLES, ols_baseline
 
 SETTLE_S = 0.2  # untimed collapse calls after each OLS before the timed ones
 
@@ -73,7 +73,7 @@ def _cold(arch: str) -> float:
 def bench(arch: str, repeats: int) -> dict:
     spec = nets.spec_from_sizes(arch, **CONFIGS[arch])
     model = nets.build(spec, "linear", seed=0)
-    n_train = SEED_SAMPLES[arch]
+    n_train = ARTICLE_SAMPLES[arch]
     cold = statistics.median(_cold(arch) for _ in range(3))
     ols_times, col_times, cert_times, whole_times, first_times = [], [], [], [], []
     for i in range(repeats + 1):  # the first round is a warm-up

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_fold.py [--batch 64 4096] [--resnet-batch 8 32] [--repeats 7] [--json]
 
-1. The seed's largest dense network (E2): input 128 → 10 hidden Linear layers × 1024 (identity
+1. The article's largest dense network (E2): input 128 → 10 hidden Linear layers × 1024 (identity
    activations) → 128, float32, as actlab.nets builds it. ``actlab.fold`` merges it into one
    Linear 128 → 128. FLOPs are the multiply-adds of the Linear layers (×2).
 2. A ResNet-18 (examples/zoo.py: torchvision's architecture, random weights and BatchNorm

@@ -257,7 +257,7 @@ def audit_block() -> str:
 def fold_block() -> str:
     d = _bench("bench_fold.py")
     rows, res = d["rows"], d["resnet18"]
-    dense = (f"- the seed's largest dense network ({d['layers_before']} modules) folds into {d['layers_after']}; FLOPs fall "
+    dense = (f"- the article's largest dense network ({d['layers_before']} modules) folds into {d['layers_after']}; FLOPs fall "
              f"{d['flop_ratio']:.0f}×, inference time " + ", ".join(
                  f"{r['speedup']:.0f}× at batch {r['batch']:,} ({r['speedup_over_flop_ratio']:.2f} of the FLOP ratio)" for r in rows) + ";")
     resnet = (f"- ResNet-18 (examples/zoo.py, 3×64×64): {res['bn_original']} BatchNorms → {res['bn_actlab']} with `actlab.fold` "

@@ -57,7 +57,7 @@ class _Product(nn.Module):
 
 @pytest.mark.parametrize("cls, node", [(_Functional, "relu"), (_Product, "mul")])
 def test_functional_nonlinearity_is_caught_and_attributed(cls, node):
-    torch.manual_seed(1)  # before the module is built: its weights are the seed's
+    torch.manual_seed(1)  # before the module is built: its weights are the article's
     model = cls()
     r = audit(model, torch.randn(32, 4))
     assert not r.is_affine

@@ -81,7 +81,7 @@ def test_bad_config():
 
 
 @pytest.mark.parametrize("field, value", [("seed", -1), ("n_points", 0), ("noise", float("nan")), ("noise", -0.1),
-                                          ("track_every", 0), ("n_examples", 1.5), ("seed_stopping", "yes")])
+                                          ("track_every", 0), ("n_examples", 1.5), ("article_stopping", "yes")])
 def test_xor_config_validates_every_field(field, value):
     with pytest.raises(ValueError, match=field):
         XorConfig(**{field: value})

@@ -1,4 +1,4 @@
-"""The seed's random architectures: ranges, no crash on any draw, paired weights, RNN oracle."""
+"""The article's random architectures: ranges, no crash on any draw, paired weights, RNN oracle."""
 
 import math
 

@@ -2,7 +2,6 @@
 activation patterns a fine grid sees, the box's area, closed-form counts (Telgarsky's sawtooth,
 a one-hidden-layer net on a line)."""
 
-import math
 
 import numpy as np
 import pytest

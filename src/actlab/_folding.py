@@ -3,7 +3,7 @@
 ``actlab.fold`` (analysis layer) applies them to whole models and reports; ``actlab.collapse``
 applies the cost-aware subset to a float64 copy before its reverse pass, because a stack of
 convolutions and average pools folds into fewer, strided convolutions that are cheaper to pull
-back through (the seed's conv net: 3 convs + 2 pools → a 10×10 stride-4 conv and a 3×3 conv).
+back through (the article's conv net: 3 convs + 2 pools → a 10×10 stride-4 conv and a 3×3 conv).
 """
 
 from __future__ import annotations

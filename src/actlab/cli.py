@@ -42,7 +42,7 @@ def _add_demo(sub) -> None:
         "demo",
         help="reproduce the whole article into one HTML report (the main job)",
         description=(
-            "Run everything — the univariate chains and their GIF, the seed's OLS vs the exact collapse for dense, "
+            "Run everything — the univariate chains and their GIF, the article's OLS vs the exact collapse for dense, "
             "conv and rnn networks, the generated 2-2-1 derivation, XOR across the activation registry over many "
             "seeds (rates with intervals, loss curves, boundaries, 3-D GIFs), the hidden-nonlinearity catalogue "
             "and its demonstrations, an audit-and-fold example — and write OUT/index.html (readable offline), "
@@ -118,10 +118,10 @@ def _cmd_demo(args) -> int:
 def _add_collapse(sub) -> None:
     p = sub.add_parser(
         "collapse",
-        help="random dense/conv/rnn networks: the seed's OLS fit beside the exact collapse",
+        help="random dense/conv/rnn networks: the article's OLS fit beside the exact collapse",
         description=(
-            "Draw the seed's random networks (E2 dense, E3 conv, E4 rnn) and compare the article's "
-            "method (sklearn LinearRegression on the seed's sample counts, r² and MSE on 1,024 test rows) "
+            "Draw the article's random networks (E2 dense, E3 conv, E4 rnn) and compare the article's "
+            "method (sklearn LinearRegression on the article's sample counts, r² and MSE on 1,024 test rows) "
             "with the exact collapse (d+1 basis probes or one batched backward pass, certified on fresh "
             "points). With a nonlinear --activation the verdict is 'not affine' and the residual says how far."
         ),
@@ -132,7 +132,7 @@ def _add_collapse(sub) -> None:
     p.add_argument("--seed", type=_nonneg_int, default=0, help="first seed: draws sizes and weights (default 0)")
     p.add_argument("--n-seeds", type=_positive_int, default=1, help="seeds seed..seed+n-1 per architecture (default 1)")
     p.add_argument("--activation", type=_activation, default="linear", help="hidden activation, a registry name (default linear; see `actlab activations`)")
-    p.add_argument("--no-ols", action="store_true", help="skip the seed's OLS baseline (it takes seconds on conv nets)")
+    p.add_argument("--no-ols", action="store_true", help="skip the article's OLS baseline (it takes seconds on conv nets)")
     p.add_argument("--json", action="store_true", help="print a JSON list of result objects instead of a table")
     p.set_defaults(func=_cmd_collapse)
 
@@ -154,7 +154,7 @@ def _cmd_collapse(args) -> int:
     with Progress(console=_console(stderr=True), transient=True) as progress:
         task = progress.add_task("drawing and collapsing", total=total)
         rows = run_collapse_many(archs, seeds, args.activation, ols=not args.no_ols, on_row=lambda r: progress.advance(task))
-    table = Table(title=f"random networks, activation {args.activation}: the seed's OLS vs exact collapse")
+    table = Table(title=f"random networks, activation {args.activation}: the article's OLS vs exact collapse")
     for col in ("arch", "seed", "drawn", "OLS r²", "OLS MSE", "OLS s", "collapse max rel err", "collapse s", "rank", "verdict", "residual"):
         table.add_column(col, justify="left" if col in ("arch", "drawn", "verdict") else "right")
     for r in rows:
@@ -177,7 +177,7 @@ def _add_xor(sub) -> None:
         "xor",
         help="XOR (or a 2-D dataset) across activations over many seeds: success rates with intervals",
         description=(
-            "Train the seed's 2-4-1 network (linear output, MSE, Adam 0.01, ≤1,000 full-batch steps, glorot "
+            "Train the article's 2-4-1 network (linear output, MSE, Adam 0.01, ≤1,000 full-batch steps, glorot "
             "weights, zero biases) for every seed at once, per activation, and report the success rate with a "
             "95%% Wilson interval — success: every XOR output within 0.4 of its target (other datasets: "
             "training accuracy ≥ 0.9) — steps to loss 1e-3, final-loss quantiles and diverged seeds. "
@@ -277,7 +277,7 @@ def _add_univariate(sub) -> None:
             "Draw nine random chains x → βᵢx + bᵢ (n ~ U{1..5} maps, βᵢ, bᵢ ~ U(−3, 3)), collapse each exactly "
             "(β' = ∏βᵢ, b' = Σᵢ bᵢ ∏_{j>i} βⱼ, checked against the chain), and train a line ŷ = βx + b on each by "
             "gradient descent (lr 0.01, 32 fresh x ~ N(0, 1) per step, MSE) until every cost < 1e-2 or 10,000 "
-            "steps. Writes univariate.gif (a frame every 5 steps, the seed's 3×3 grid) and results.json."
+            "steps. Writes univariate.gif (a frame every 5 steps, the article's 3×3 grid) and results.json."
         ),
         epilog="examples:\n  actlab univariate --out uni\n  actlab univariate --seed 3 --json --no-gif",
         formatter_class=argparse.RawDescriptionHelpFormatter,

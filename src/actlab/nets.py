@@ -1,4 +1,4 @@
-"""The seed's random architectures (experiments E2, E3, E4) in PyTorch.
+"""The article's random architectures (experiments E2, E3, E4) in PyTorch.
 
 Sizes are drawn as the original scripts drew them, with glorot-uniform weights *and biases*
 (the original overrode Keras' zero bias so that the biases matter):
@@ -81,7 +81,7 @@ def min_conv_size(pool: tuple[bool, ...]) -> int:
 
 
 def draw(arch: str, seed: int = 0) -> NetSpec:
-    """Draw an architecture's sizes as the seed's scripts did, but always ones that fit."""
+    """Draw an architecture's sizes as the article's scripts did, but always ones that fit."""
     _check_arch(arch)
     g = torch.Generator().manual_seed(int(seed))
 
@@ -191,7 +191,7 @@ def build(spec: NetSpec, activation: str = "linear", seed: int = 0) -> nn.Sequen
 
 
 def random_net(arch: str, seed: int = 0, activation: str = "linear") -> tuple[NetSpec, nn.Sequential]:
-    """Draw sizes and weights from ``seed``: the seed's E2/E3/E4 random network."""
+    """Draw sizes and weights from ``seed``: the article's E2/E3/E4 random network."""
     spec = draw(arch, seed)
     return spec, build(spec, activation, seed)
 

@@ -100,7 +100,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     timed("collapse")
     rows = []
     for arch in nets.ARCHS:
-        # the seed's OLS once per architecture, as the article ran it (--quick: on dense only; conv's
+        # the article's OLS once per architecture, as the article ran it (--quick: on dense only; conv's
         # takes ~5 s); the other draws and the relu rows are judged by the exact collapse alone
         for s in range(config.seed, config.seed + (1 if quick else 3)):
             ols = s == config.seed and (arch == "dense" or not quick)
@@ -394,7 +394,7 @@ def _html(r: dict) -> str:
     )
     p.add(f"<table><tr><th>module</th><th>type</th><th>verdict</th><th>residual</th><th>why</th></tr>{rows}</table>")
     p.add(
-        "<p><code>actlab.fold</code> merges the seed's largest dense network (10 hidden layers of 1,024, identity "
+        "<p><code>actlab.fold</code> merges the article's largest dense network (10 hidden layers of 1,024, identity "
         f"activations) from {p.num('fold.layers_before', 'int')} modules into {p.num('fold.layers_after', 'int')}: "
         f"a batch of {p.num('fold.batch', 'int')} takes {p.num('fold.original_ms', '.2f')} ms before and "
         f"{p.num('fold.folded_ms', '.3f')} ms after ({p.num('fold.speedup', '.0f')}× faster), same outputs.</p>"

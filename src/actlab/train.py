@@ -78,6 +78,7 @@ __all__ = [
     "check_memory",
     "Maxout",
     "to_module",
+    "act_and_deriv",
 ]
 
 MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
@@ -86,14 +87,14 @@ INITS = ("glorot", "uniform", "orthogonal")  # the initial-weight schemes (see i
 
 @dataclass(frozen=True)
 class TrainConfig:
-    hidden: tuple[int, ...] = (4,)  # hidden widths; (4,) is the seed's 2-4-1 network
+    hidden: tuple[int, ...] = (4,)  # hidden widths; (4,) is the article's 2-4-1 network
     activation: str = "linear"  # registry name, or "maxout"
     maxout_k: int = 2  # pieces per maxout unit
-    loss: str = "mse"  # "mse" (the seed's) or "bce" (on the output logit)
-    optimizer: str = "adam"  # "adam" (the seed's) or "sgd"
-    lr: float = 0.01  # the seed's Adam learning rate
-    n_steps: int = 1000  # the seed's maximum number of steps
-    batch_size: int | None = None  # None: full batch (the seed's)
+    loss: str = "mse"  # "mse" (the article's) or "bce" (on the output logit)
+    optimizer: str = "adam"  # "adam" (the article's) or "sgd"
+    lr: float = 0.01  # the article's Adam learning rate
+    n_steps: int = 1000  # the article's maximum number of steps
+    batch_size: int | None = None  # None: full batch (the article's)
     stop_loss: float | None = None  # a seed stops once its loss < stop_loss (seed: 1e-5, nonlinear)
     stop_delta: float | None = None  # a seed stops once |Δloss| < stop_delta (seed: 1e-10, linear)
     hit_loss: float = 1e-3  # record the first step at which the loss < hit_loss
@@ -291,7 +292,7 @@ def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: 
 
 def _broadcast_first_layer(x: torch.Tensor) -> bool:
     """On a GPU the first layer's GEMM (K = n_in, tiny) is slow, and broadcast-and-sum fuses
-    under torch.compile (measured on an H200: 1.5× the whole step); on a CPU the GEMM wins."""
+    under torch.compile; on a CPU the GEMM wins."""
     return x.is_cuda
 
 
@@ -316,7 +317,7 @@ def _skip_weight(params_ps: torch.Tensor, sizes, n_in: int) -> torch.Tensor:
     return params_ps[pos : pos + n_out * n_in].view(n_out, n_in, -1)
 
 
-def _act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """σ(z), and σ'(z) elementwise when ``keep``."""
     if not keep:
         return act(z), None
@@ -370,12 +371,12 @@ def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Te
                 mask = (pieces == h_next).to(z.dtype)
                 deriv = mask / mask.sum(dim=0)
         elif len(acts) == 1:
-            h_next, deriv = _act_and_deriv(acts[0][0], z, keep)
+            h_next, deriv = act_and_deriv(acts[0][0], z, keep)
         else:  # one activation per block of seeds, written into one tensor
             h_next = torch.empty_like(z)
             deriv = torch.empty_like(z) if keep else None
             for act, sl in acts:
-                hb, db = _act_and_deriv(act, z[..., sl].contiguous(), keep)  # contiguous: the kernels (and bits) of a run alone
+                hb, db = act_and_deriv(act, z[..., sl].contiguous(), keep)  # contiguous: the kernels (and bits) of a run alone
                 h_next[..., sl] = hb
                 if keep:
                     deriv[..., sl] = db

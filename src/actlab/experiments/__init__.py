@@ -1,1 +1,1 @@
-"""The seed's experiments, each returning a plain, JSON-serialisable result dataclass."""
+"""The article's experiments, each returning a plain, JSON-serialisable result dataclass."""

@@ -1,11 +1,11 @@
-"""Experiments E2–E4: random affine networks against the seed's OLS and the exact collapse.
+"""Experiments E2–E4: random affine networks against the article's OLS and the exact collapse.
 
-The seed's method: X ~ U(0, 1) with its sample counts (dense 1,024 train rows, conv 8,192,
+The article's method: X ~ U(0, 1) with its sample counts (dense 1,024 train rows, conv 8,192,
 rnn 1,024; 1,024 test rows each), y = f(X), sklearn ``LinearRegression``, r² and MSE on the
 test rows. Ours: ``check_affine`` with 16 pairs per scale (exact collapse + certificate). Both use a float64 copy of
 the model, so the difference in error is the method's, not the dtype's.
 
-Timings: ``ols_seconds`` is the seed's whole procedure (evaluate the model on the train and
+Timings: ``ols_seconds`` is the article's whole procedure (evaluate the model on the train and
 test rows, fit, predict, score); ``collapse_seconds`` is building W and b (``AffineMap.seconds``).
 Both maps are scored on the same test rows: max relative error = max|ŷ − y| / max|y|.
 """
@@ -22,9 +22,9 @@ import torch
 from .. import activations, nets
 from ..affine import check_affine, relative_error
 
-__all__ = ["CollapseResult", "SEED_SAMPLES", "run_collapse", "ols_baseline"]
+__all__ = ["CollapseResult", "ARTICLE_SAMPLES", "run_collapse", "ols_baseline"]
 
-SEED_SAMPLES = {"dense": 1024, "conv": 8192, "rnn": 1024}  # the seed's training rows
+ARTICLE_SAMPLES = {"dense": 1024, "conv": 8192, "rnn": 1024}  # the article's training rows
 N_TEST = 1024  # test rows for both methods
 
 
@@ -60,7 +60,7 @@ def _eval(model: torch.nn.Module, x: torch.Tensor, chunk: int = 1024) -> torch.T
 
 
 def ols_baseline(model: torch.nn.Module, in_shape, n_train: int, n_test: int = N_TEST, seed: int = 0) -> dict:
-    """The seed's method on a float64 copy of ``model``: r², MSE, seconds, max relative error."""
+    """The article's method on a float64 copy of ``model``: r², MSE, seconds, max relative error."""
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import mean_squared_error, r2_score
 
@@ -100,7 +100,7 @@ def run_collapse(
         spec, model = nets.random_net(arch, seed, activation)
     else:
         model = nets.build(spec, activation, seed)
-    n_train = SEED_SAMPLES[spec.arch] if n_train is None else int(n_train)
+    n_train = ARTICLE_SAMPLES[spec.arch] if n_train is None else int(n_train)
     if n_train < 1:
         raise ValueError(f"n_train must be ≥ 1, got {n_train}")
     check = check_affine(model, spec.in_shape, seed=seed, n_pairs=16)  # 16 pairs × 5 scales: ReLU nets fail at every seed

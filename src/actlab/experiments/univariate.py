@@ -7,7 +7,7 @@ collapse is
 
 checked against the chain itself. A learner ŷ = βx + b (β, b ~ N(0, 1)) is trained by
 gradient descent (lr 0.01) on 32 fresh x ~ N(0, 1) per step with MSE, nine pairs side by
-side (the seed's 3×3 grid); a frame (β, b of every learner) is kept every 5 steps, and
+side (the article's 3×3 grid); a frame (β, b of every learner) is kept every 5 steps, and
 training stops when every learner's cost is < 1e-2, or at 10,000 steps.
 """
 
@@ -22,7 +22,7 @@ __all__ = ["UnivariateConfig", "ChainModel", "UnivariateResult", "run_univariate
 
 @dataclass(frozen=True)
 class UnivariateConfig:
-    n_models: int = 9  # the seed's 3×3 grid
+    n_models: int = 9  # the article's 3×3 grid
     max_maps: int = 5  # n ~ U{1..max_maps}
     coef_range: float = 3.0  # βᵢ, bᵢ ~ U(−3, 3)
     lr: float = 0.01

@@ -1,6 +1,6 @@
 """Experiment E5: XOR (or any 2-D dataset) across activations, over many seeds at once.
 
-The seed's set-up by default: 2-4-1, linear output, MSE, Adam lr 0.01, ≤ 1,000 full-batch
+The article's set-up by default: 2-4-1, linear output, MSE, Adam lr 0.01, ≤ 1,000 full-batch
 steps, glorot weights and zero biases, stopping when |Δloss| < 1e-10 (affine activation)
 or loss < 1e-5 (the others). Per activation, over n seeds trained in one vectorised pass:
 
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import activations, datasets
+from ..stats import wilson
 from .._jsonsafe import finite as json_finite
 from .. import train as tr
 from ..affine import collapse
@@ -40,20 +41,20 @@ class XorConfig:
     activations: tuple[str, ...] = DEFAULT_ACTIVATIONS  # registry names, or "maxout"
     n_seeds: int = 1000  # training seeds seed .. seed + n_seeds − 1
     seed: int = 0  # first training seed; also seeds the dataset and the minibatch order
-    hidden: tuple[int, ...] = (4,)  # the seed's 2-4-1
-    n_steps: int = 1000  # the seed's maximum
-    lr: float = 0.01  # the seed's Adam learning rate
+    hidden: tuple[int, ...] = (4,)  # the article's 2-4-1
+    n_steps: int = 1000  # the article's maximum
+    lr: float = 0.01  # the article's Adam learning rate
     optimizer: str = "adam"
     loss: str = "mse"
-    batch_size: int | None = None  # None: full batch (the seed's)
+    batch_size: int | None = None  # None: full batch (the article's)
     dataset: str = "xor"
     n_points: int = 200  # ignored for xor's 4 points
     noise: float = 0.0
     margin: float = 0.4  # xor success: every output within margin of its target
     min_accuracy: float = 0.9  # other datasets: success when training accuracy ≥ this
-    seed_stopping: bool = True  # the seed's rules: affine stops at |Δloss| < 1e-10, others at loss < 1e-5
+    article_stopping: bool = True  # the article's rules: affine stops at |Δloss| < 1e-10, others at loss < 1e-5
     n_examples: int = 2  # example seeds kept per activation (solved and failed) for figures
-    track_every: int = 5  # the seed's GIFs: a frame every 5 steps
+    track_every: int = 5  # the article's GIFs: a frame every 5 steps
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -85,8 +86,8 @@ class XorConfig:
             raise ValueError(f"seed + n_seeds must stay below 2^62, got {self.seed} + {self.n_seeds}")
         if not (isinstance(self.noise, numbers.Real) and math.isfinite(self.noise) and self.noise >= 0):
             raise ValueError(f"noise must be a finite number ≥ 0, got {self.noise!r}")
-        if not isinstance(self.seed_stopping, bool):
-            raise ValueError(f"seed_stopping must be True or False, got {self.seed_stopping!r}")
+        if not isinstance(self.article_stopping, bool):
+            raise ValueError(f"article_stopping must be True or False, got {self.article_stopping!r}")
         self.train_config(self.activations[0])  # validates hidden, steps, lr, optimizer, loss, device
 
     def train_config(self, activation: str) -> tr.TrainConfig:
@@ -99,8 +100,8 @@ class XorConfig:
             lr=self.lr,
             n_steps=self.n_steps,
             batch_size=self.batch_size,
-            stop_loss=None if (affine or not self.seed_stopping) else 1e-5,
-            stop_delta=1e-10 if (affine and self.seed_stopping) else None,
+            stop_loss=None if (affine or not self.article_stopping) else 1e-5,
+            stop_delta=1e-10 if (affine and self.article_stopping) else None,
             device=self.device,
             data_seed=self.seed,
         )
@@ -109,26 +110,6 @@ class XorConfig:
         d = asdict(self)
         d["activations"], d["hidden"] = list(self.activations), list(self.hidden)
         return d
-
-
-def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials, in closed form (z the normal quantile):
-
-        (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)
-
-    (the same as scipy's ``binomtest(k, n).proportion_ci(method="wilson")``, without importing
-    scipy: 2 s in a fresh process)."""
-    import statistics
-
-    if not (0 <= k <= n and n >= 1):
-        raise ValueError(f"wilson needs 0 ≤ k ≤ n and n ≥ 1, got k={k}, n={n}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
-    p, z2 = k / n, z * z
-    center = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return (0.0 if k == 0 else max(0.0, center - half)), (1.0 if k == n else min(1.0, center + half))
 
 
 def _quantiles(t: torch.Tensor, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, float | None]:

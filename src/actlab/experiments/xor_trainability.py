@@ -32,7 +32,8 @@ import torch
 
 from .. import datasets
 from .. import train as tr
-from .xor import XorConfig, wilson
+from ..stats import wilson
+from .xor import XorConfig
 
 __all__ = ["ARCHS", "TrainabilityConfig", "run_init_grid", "skip_comparison", "relu_failures", "FAILURE_CLASSES"]
 

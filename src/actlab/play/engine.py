@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import activations
-from ..train import _act_and_deriv, Maxout, flush_denormals, init_weights
+from ..train import act_and_deriv, Maxout, flush_denormals, init_weights
 from .data import FEATURE_FNS, PlayData, features
 from .settings import Settings
 
@@ -47,7 +47,7 @@ def _deriv_fn(name: str):
     if name == "linear":
         return lambda z: (z, None)
     fn = activations.get(name).fn
-    return lambda z: _act_and_deriv(fn, z, True)
+    return lambda z: act_and_deriv(fn, z, True)
 
 
 class Engine:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import activations
-from ..experiments.xor import wilson
+from ..stats import wilson
 from .data import MAX_COORD, MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
 from .engine import GRID, THUMB, Engine
 from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, n_params, parse
@@ -353,7 +353,7 @@ class Session:
                 eye[feats.index("y")] if "y" in feats else np.zeros(len(feats)))
 
     def _regions(self, seed: int, max_regions: int = MAX_REGIONS) -> tuple[dict[str, Any], np.ndarray | None]:
-        """The seed's exact linear regions on the shown square: (count, or a note; edges (n, 4)
+        """Seed ``seed``'s exact linear regions on the shown square: (count, or a note; edges (n, 4)
         as x₀, y₀, x₁, y₁ float32)."""
         from ..analysis.regions import NotPiecewiseLinearError, TooManyRegionsError, regions
 
@@ -371,7 +371,7 @@ class Session:
         return {"count": r.count, "ms": 1e3 * (time.perf_counter() - t0)}, edges
 
     def _regions_frame(self, seed: int) -> tuple[dict[str, Any], np.ndarray | None]:
-        """``_regions`` for the frames: kept while the seed, run and epoch stay, and recomputed at
+        """``_regions`` for the frames: kept while the selected seed, the run and the epoch stay, and recomputed at
         most every REGIONS_EVERY_S while playing (a 3 × 8 net takes milliseconds; a frame is 33)."""
         key, now = (self.version, seed, self.engines[0].epoch), time.perf_counter()
         cached = self._regions_cache

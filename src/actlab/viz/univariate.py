@@ -1,4 +1,4 @@
-"""The seed's 3×3 GIF of experiment E1: each random chain's true line against its learner."""
+"""The article's 3×3 GIF of experiment E1: each random chain's true line against its learner."""
 
 from __future__ import annotations
 

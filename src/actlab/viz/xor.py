@@ -1,7 +1,7 @@
 """Figures of the XOR / activation-lab results (``actlab.experiments.xor.XorResult``).
 
 success bars with Wilson intervals; loss curves (median and quartile band); decision
-boundaries of solved and failed seeds; the seed's rotating 3-D scatter GIF
+boundaries of solved and failed seeds; the article's rotating 3-D scatter GIF
 (``nn_xor_<activation>.gif``: 1° per frame, a frame every 5 steps); and the decision
 boundary's animation during training. Everything is drawn from stored results: nothing
 here trains.
@@ -111,7 +111,7 @@ def _frames(result: XorResult, activation: str, max_frames: int | None):
     traj = result.activations[activation].trajectory
     steps, params = traj["steps"], traj["params"]
     n = len(steps)
-    last = sum(1 for s in steps if s <= traj["steps_run"])  # stop when the seed stopped, as the seed's GIFs did
+    last = sum(1 for s in steps if s <= traj["steps_run"])  # stop when the seed stopped, as the article's GIFs did
     idx = list(range(max(1, last)))
     if max_frames and len(idx) > max_frames:
         idx = [idx[round(i * (len(idx) - 1) / (max_frames - 1))] for i in range(max_frames)]
@@ -119,7 +119,7 @@ def _frames(result: XorResult, activation: str, max_frames: int | None):
 
 
 def xor_3d_gif(result: XorResult, activation: str, path, max_frames: int | None = 200, fps: int = 20) -> Path:
-    """The seed's rotating 3-D scatter: (x₁, x₂, target) and (x₁, x₂, prediction), 1° per frame."""
+    """The article's rotating 3-D scatter: (x₁, x₂, target) and (x₁, x₂, prediction), 1° per frame."""
     plt = _mpl()
     frames, seed = _frames(result, activation, max_frames)
     X, y = np.asarray(result.X), np.asarray(result.y)
@@ -160,7 +160,7 @@ def boundary_gif(result: XorResult, activation: str, path, max_frames: int | Non
 def write_xor_outputs(result: XorResult, out_dir, gifs: bool = False, on_file=None) -> list[Path]:
     """results.json and every figure of ``result`` into ``out_dir`` (each file written atomically).
 
-    With ``gifs``: nn_xor_<activation>.gif (the seed's 3-D scatter; XOR only) and
+    With ``gifs``: nn_xor_<activation>.gif (the article's 3-D scatter; XOR only) and
     boundary_<activation>.gif for every activation. ``on_file(path)`` after each file.
     """
     from ._io import save_json
