@@ -675,3 +675,11 @@ def test_probed_map_of_an_affine_black_box_with_a_huge_offset_is_certified():
     with pytest.raises(actlab.NotAffineError):
         actlab.collapse(lambda x: f(x, bend=1e-14), (3072,))
     assert not actlab.check_affine(lambda x: f(x, bend=1e-14), in_shape=(3072,)).is_affine
+
+
+def test_a_map_over_max_bytes_is_a_typed_error_and_check_affine_skips_only_that():
+    model = torch.nn.Linear(50, 40).double()
+    with pytest.raises(actlab.MapTooLargeError, match="above max_bytes"):
+        actlab.collapse(model, (50,), max_bytes=100)
+    c = actlab.check_affine(model, in_shape=(50,), max_bytes=100)
+    assert c.is_affine and "map test skipped" in c.message and c.map is None

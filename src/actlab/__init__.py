@@ -15,6 +15,7 @@ from .analysis.regions import NotPiecewiseLinearError, RegionMap, TooManyRegions
 from .affine import (
     AffineCheck,
     AffineMap,
+    MapTooLargeError,
     NonFiniteError,
     NotAffineError,
     check_affine,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditReport",
     "audit",
     "fold",
+    "MapTooLargeError",
     "NonFiniteError",
     "NotAffineError",
     "NotPiecewiseLinearError",

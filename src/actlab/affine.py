@@ -74,6 +74,10 @@ class NonFiniteError(ValueError):
     """The function returned inf or NaN on the probed domain."""
 
 
+class MapTooLargeError(ValueError):
+    """The collapsed float64 weight would exceed ``max_bytes``."""
+
+
 # ----------------------------------------------------------------------------------------
 # The map
 
@@ -223,7 +227,7 @@ def _collapse_target(
     (a ReLU net whose data stays in one linear region) gets the map of that region."""
     n_bytes = t.d_in * t.d_out * 8
     if n_bytes > max_bytes:
-        raise ValueError(
+        raise MapTooLargeError(
             f"the collapsed weight would be {t.d_out:,} × {t.d_in:,} float64 = {n_bytes / 2**30:.2f} GiB, above "
             f"max_bytes={max_bytes / 2**30:.2f} GiB; pass a larger max_bytes to build it anyway"
         )
@@ -632,9 +636,7 @@ def check_affine(
             witness = mwit
     except NonFiniteError as exc:
         return result("non-finite", comb, math.inf, witness, None, str(exc))
-    except ValueError as exc:
-        if "max_bytes" not in str(exc):
-            raise
+    except MapTooLargeError as exc:
         note = "map test skipped: " + str(exc)
     verdict = "affine" if max(comb, mres) <= tol else "not affine"
     return result(verdict, comb, mres, witness, amap, note)
