@@ -98,107 +98,147 @@ def derive(layers: Sequence[int] = (2, 2, 1), activation: str = "linear", max_te
     """Generate the derivation for a network of the given widths (input first, output last)."""
     layers = _check_layers(layers)
     activation = activations.resolve(activation)
-    affine = activations.get(activation).is_affine
     n_terms = estimate_terms(layers)
     if n_terms > max_terms:
         raise ValueError(
             f"layers {'-'.join(map(str, layers))} would expand to about {n_terms:,} terms, above the limit of "
             f"{max_terms:,}; use smaller widths (e.g. 2,2,1 or 3,3,2) or raise max_terms (CLI: --max-terms)"
         )
-    import sympy as sp
+    net = _Net.symbols(layers, activation)
+    steps = [_layer_equations(net)]
+    substitution, value = _substitution(net)
+    steps.append(substitution)
+    if not net.affine:
+        steps.append(_where_it_stops(net, value))
+        return Derivation(layers, activation, tuple(steps), False, None, None, tuple(zip(net.Ws, net.bs)), tuple(net.x))
+    expansion, expanded = _expansion(net, value)
+    grouping, W, b = _grouping(net, expanded)
+    steps += [expansion, grouping, _renaming(net, W, b)]
+    return Derivation(layers, activation, tuple(steps), True, W, b, tuple(zip(net.Ws, net.bs)), tuple(net.x))
 
-    chain = all(w == 1 for w in layers)
-    n_layers = len(layers) - 1
-    x = sp.Matrix([sp.Symbol("x" if layers[0] == 1 else f"x_{i + 1}") for i in range(layers[0])])
-    Ws, bs = [], []
-    for l in range(n_layers):
-        rows, cols = layers[l + 1], layers[l]
-        if chain:  # the article's univariate notation
-            W = sp.Matrix([[sp.Symbol(f"beta_{l + 1}")]])
-            b = sp.Matrix([sp.Symbol(f"b_{l + 1}")])
-        else:
-            W = sp.Matrix(rows, cols, lambda j, i: sp.Symbol(f"w^{{({l + 1})}}_{{{_pair(j + 1, i + 1, rows, cols)}}}"))
-            b = sp.Matrix(rows, 1, lambda j, _: sp.Symbol(f"b^{{({l + 1})}}_{{{j + 1}}}"))
-        Ws.append(W)
-        bs.append(b)
-    sigma, _ = _sigma_functions(sp)
-    h_names = [
-        sp.Matrix([sp.Symbol(f"h^{{({l + 1})}}_{{{j + 1}}}" if not chain else f"h_{l + 1}") for j in range(layers[l + 1])])
-        for l in range(n_layers - 1)
-    ]
-    y_names = sp.Matrix([sp.Symbol("y" if layers[-1] == 1 else f"y_{k + 1}") for k in range(layers[-1])])
-    names = [*h_names, y_names]
-    tex = sp.latex
 
-    def lin(l: int, j: int, inputs: list[str]) -> str:  # "w x + … + b", in the article's order
-        return " + ".join(f"{tex(Ws[l][j, i])} {inputs[i]}" for i in range(layers[l])) + f" + {tex(bs[l][j])}"
+@dataclass
+class _Net:
+    """A network's symbols: inputs x, weights and biases per layer, and the names of the hidden
+    units (h) and outputs (y), in the article's notation."""
 
-    def wrap(l: int, body: str) -> str:  # what unit of layer l outputs, given its affine form
-        if l == n_layers - 1:
-            return body
-        return body if affine else f"\\sigma\\left({body}\\right)"
+    sp: Any  # the sympy module (imported lazily)
+    layers: tuple[int, ...]
+    activation: str
+    affine: bool
+    chain: bool  # widths all 1: the article's univariate notation (β, b)
+    x: Any
+    Ws: list
+    bs: list
+    names: list  # per layer, the names of its outputs (h…, then y)
 
-    # 1. layer equations, each in terms of the previous layer's names
+    @classmethod
+    def symbols(cls, layers: tuple[int, ...], activation: str) -> "_Net":
+        import sympy as sp
+
+        chain = all(w == 1 for w in layers)
+        n_layers = len(layers) - 1
+        x = sp.Matrix([sp.Symbol("x" if layers[0] == 1 else f"x_{i + 1}") for i in range(layers[0])])
+        Ws, bs = [], []
+        for l in range(n_layers):
+            rows, cols = layers[l + 1], layers[l]
+            if chain:
+                Ws.append(sp.Matrix([[sp.Symbol(f"beta_{l + 1}")]]))
+                bs.append(sp.Matrix([sp.Symbol(f"b_{l + 1}")]))
+            else:
+                Ws.append(sp.Matrix(rows, cols, lambda j, i: sp.Symbol(f"w^{{({l + 1})}}_{{{_pair(j + 1, i + 1, rows, cols)}}}")))
+                bs.append(sp.Matrix(rows, 1, lambda j, _: sp.Symbol(f"b^{{({l + 1})}}_{{{j + 1}}}")))
+        h_names = [
+            sp.Matrix([sp.Symbol(f"h^{{({l + 1})}}_{{{j + 1}}}" if not chain else f"h_{l + 1}") for j in range(layers[l + 1])])
+            for l in range(n_layers - 1)
+        ]
+        y_names = sp.Matrix([sp.Symbol("y" if layers[-1] == 1 else f"y_{k + 1}") for k in range(layers[-1])])
+        return cls(sp, layers, activation, activations.get(activation).is_affine, chain, x, Ws, bs, [*h_names, y_names])
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers) - 1
+
+    @property
+    def y(self):
+        return self.names[-1]
+
+    def lin(self, l: int, j: int, inputs: list[str]) -> str:
+        """Unit j of layer l's affine form "w x + … + b", in the article's order."""
+        tex = self.sp.latex
+        return " + ".join(f"{tex(self.Ws[l][j, i])} {inputs[i]}" for i in range(self.layers[l])) + f" + {tex(self.bs[l][j])}"
+
+    def wrap(self, l: int, body: str) -> str:
+        """What a unit of layer l outputs, given its affine form (σ around it but for the output)."""
+        return body if l == self.n_layers - 1 or self.affine else f"\\sigma\\left({body}\\right)"
+
+
+def _layer_equations(net: _Net) -> Step:
+    """1. Each layer in terms of the previous layer's names."""
+    tex = net.sp.latex
     eqs = []
-    for l in range(n_layers):
-        inputs = [tex(v) for v in (x if l == 0 else names[l - 1])]
-        eqs += [f"{tex(names[l][j])} = {wrap(l, lin(l, j, inputs))}" for j in range(layers[l + 1])]
-    steps = [
-        Step(
-            "Layer equations",
-            "Each unit is a weighted sum of the previous layer plus a bias"
-            + ("" if affine else f", passed through the activation σ = {activation}: {activations.get(activation).formula}")
-            + "; the output layer is linear.",
-            tuple(eqs),
-        )
-    ]
-    # 2. substitution: y in terms of x, layer by layer, unexpanded
-    inputs = [tex(v) for v in x]
-    value = x
-    for l in range(n_layers):
-        texts = [wrap(l, lin(l, j, inputs)) for j in range(layers[l + 1])]
-        inputs = [t if not affine else f"\\left({t}\\right)" for t in texts]
-        pre = Ws[l] * value + bs[l]
-        value = pre if l == n_layers - 1 else pre.applyfunc(lambda e: e if affine else sigma(e))
-    steps.append(
-        Step(
-            "Substitution",
-            "Substitute each layer's equations into the next, from the input to the output.",
-            tuple(f"{tex(y_names[k])} = {texts[k]}" for k in range(layers[-1])),
-        )
+    for l in range(net.n_layers):
+        inputs = [tex(v) for v in (net.x if l == 0 else net.names[l - 1])]
+        eqs += [f"{tex(net.names[l][j])} = {net.wrap(l, net.lin(l, j, inputs))}" for j in range(net.layers[l + 1])]
+    return Step(
+        "Layer equations",
+        "Each unit is a weighted sum of the previous layer plus a bias"
+        + ("" if net.affine else f", passed through the activation σ = {net.activation}: {activations.get(net.activation).formula}")
+        + "; the output layer is linear.",
+        tuple(eqs),
     )
-    if not affine:
-        steps.append(
-            Step(
-                "Where it stops",
-                "Expansion cannot move x out of σ, which stays wrapped around an affine form: the slope "
-                "depends on x through σ', so no constant W', b' exist. Not an affine map.",
-                tuple(
-                    f"\\frac{{\\partial {tex(y_names[k])}}}{{\\partial {tex(x[0])}}} = {tex(sp.diff(value[k], x[0]))}"
-                    for k in range(layers[-1])
-                ),
-            )
-        )
-        return Derivation(layers, activation, tuple(steps), False, None, None, tuple(zip(Ws, bs)), tuple(x))
-    # 3. expansion
-    expanded = value.applyfunc(sp.expand)
-    steps.append(
-        Step(
-            "Expansion",
-            "Multiply out every product.",
-            tuple(f"{sp.latex(y_names[k])} = {sp.latex(expanded[k])}" for k in range(layers[-1])),
-        )
+
+
+def _substitution(net: _Net) -> tuple[Step, Any]:
+    """2. y in terms of x, layer by layer, unexpanded; and y's value as a sympy matrix."""
+    sigma, _ = _sigma_functions(net.sp)
+    inputs, value = [net.sp.latex(v) for v in net.x], net.x
+    for l in range(net.n_layers):
+        texts = [net.wrap(l, net.lin(l, j, inputs)) for j in range(net.layers[l + 1])]
+        inputs = [t if not net.affine else f"\\left({t}\\right)" for t in texts]
+        pre = net.Ws[l] * value + net.bs[l]
+        value = pre if l == net.n_layers - 1 else pre.applyfunc(lambda e: e if net.affine else sigma(e))
+    step = Step("Substitution", "Substitute each layer's equations into the next, from the input to the output.",
+                tuple(f"{net.sp.latex(net.y[k])} = {texts[k]}" for k in range(net.layers[-1])))
+    return step, value
+
+
+def _where_it_stops(net: _Net, value) -> Step:
+    """With a nonlinear σ: the slope still depends on x."""
+    tex = net.sp.latex
+    return Step(
+        "Where it stops",
+        "Expansion cannot move x out of σ, which stays wrapped around an affine form: the slope "
+        "depends on x through σ', so no constant W', b' exist. Not an affine map.",
+        tuple(f"\\frac{{\\partial {tex(net.y[k])}}}{{\\partial {tex(net.x[0])}}} = {tex(net.sp.diff(value[k], net.x[0]))}"
+              for k in range(net.layers[-1])),
     )
-    # 4. grouping like terms
+
+
+def _expansion(net: _Net, value) -> tuple[Step, Any]:
+    """3. Every product multiplied out."""
+    expanded = value.applyfunc(net.sp.expand)
+    step = Step("Expansion", "Multiply out every product.",
+                tuple(f"{net.sp.latex(net.y[k])} = {net.sp.latex(expanded[k])}" for k in range(net.layers[-1])))
+    return step, expanded
+
+
+def _grouping(net: _Net, expanded) -> tuple[Step, Any, Any]:
+    """4. Like terms collected: W' (the coefficients of x) and b' (the rest)."""
+    sp, layers, x = net.sp, net.layers, net.x
     W = sp.Matrix(layers[-1], layers[0], lambda k, i: sp.expand(expanded[k]).coeff(x[i]))
     b = sp.Matrix(layers[-1], 1, lambda k, _: sp.expand(expanded[k] - sum(W[k, i] * x[i] for i in range(layers[0]))))
     grouped = []
     for k in range(layers[-1]):
         terms = " + ".join(f"\\left({sp.latex(sp.factor_terms(W[k, i]))}\\right) {sp.latex(x[i])}" for i in range(layers[0]))
-        grouped.append(f"{sp.latex(y_names[k])} = {terms} + \\left({sp.latex(b[k])}\\right)")
-    steps.append(Step("Grouping like terms", "Collect the terms of each input and the constant terms.", tuple(grouped)))
-    # 5. renaming
-    if chain:
+        grouped.append(f"{sp.latex(net.y[k])} = {terms} + \\left({sp.latex(b[k])}\\right)")
+    return Step("Grouping like terms", "Collect the terms of each input and the constant terms.", tuple(grouped)), W, b
+
+
+def _renaming(net: _Net, W, b) -> Step:
+    """5. The grouped coefficients named: y = W'x + b'."""
+    sp, layers, x = net.sp, net.layers, net.x
+    if net.chain:
         rename = [f"\\beta' = {sp.latex(W[0, 0])}", f"b' = {sp.latex(b[0])}", "y = \\beta' x + b'"]
     else:
         pair = lambda k, i: _pair(k + 1, i + 1, layers[-1], layers[0])  # noqa: E731
@@ -206,16 +246,13 @@ def derive(layers: Sequence[int] = (2, 2, 1), activation: str = "linear", max_te
         rename += [f"b'_{{{k + 1}}} = {sp.latex(b[k])}" for k in range(layers[-1])]
         for k in range(layers[-1]):
             terms = " + ".join(f"w'_{{{pair(k, i)}}} {sp.latex(x[i])}" for i in range(layers[0]))
-            rename.append(f"{sp.latex(y_names[k])} = {terms} + b'_{{{k + 1}}}")
-    steps.append(
-        Step(
-            "Renaming",
-            "Name the grouped coefficients: they are constants (polynomials in the weights), so the network is "
-            "one affine map y = W'x + b' — a linear model.",
-            tuple(rename),
-        )
+            rename.append(f"{sp.latex(net.y[k])} = {terms} + b'_{{{k + 1}}}")
+    return Step(
+        "Renaming",
+        "Name the grouped coefficients: they are constants (polynomials in the weights), so the network is "
+        "one affine map y = W'x + b' — a linear model.",
+        tuple(rename),
     )
-    return Derivation(layers, activation, tuple(steps), True, W, b, tuple(zip(Ws, bs)), tuple(x))
 
 
 def _sigma_functions(sp):
