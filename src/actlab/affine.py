@@ -339,6 +339,35 @@ def _data_residual(
     return relative_error(pred - y, y), {"test": "map", "where": "inputs", "x": inputs[i].cpu()}
 
 
+def _certified_map(
+    t: _Target, model_or_fn: Any, tol: float, device: str, *, method: str = "auto", chunk_size: int = 256,
+    max_bytes: int = DEFAULT_MAX_BYTES, fold: bool = True, inputs: torch.Tensor | None = None,
+    outputs: torch.Tensor | None = None, scales: tuple[float, ...] | None = None, n_points: int = 4,
+    gen: torch.Generator | None = None,
+) -> tuple[AffineMap, dict]:
+    """W and b of ``t`` as an AffineMap, with its residual and the worst point: on ``inputs``
+    (the map linearised at their mean) when given; else on ``n_points`` fresh points per scale
+    drawn from ``gen`` — a forward-probed map that misses by a rounding margin is probed again
+    (``_reprobe``); ``scales`` None: not certified (residual None)."""
+    at, step = (None, 1.0) if inputs is None else (inputs.mean(dim=0), _data_step(inputs))
+    weight, bias, used, seconds, merges = _collapse_target(
+        t, method, chunk_size, max_bytes, device, fold_model=model_or_fn if fold else None, at=at, step=step
+    )
+    m = AffineMap(
+        weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
+        precision=str(t.dtype).removeprefix("torch."), folded=merges,
+    )
+    witness: dict = {}
+    if inputs is not None:
+        m.residual, witness = _data_residual(t, weight, bias, inputs, outputs)
+    elif scales is not None:
+        points = gen.get_state()  # the reprobe certifies the same points again
+        m.residual, witness = _map_residual(t, weight, bias, scales, n_points, gen, device)
+        if used == "forward" and tol < m.residual <= _NEAR_MISS * tol:
+            witness = _reprobe(m, t, scales, n_points, gen, points, chunk_size, device) or witness
+    return m, witness
+
+
 def map_on_data(
     model_or_fn: Any,
     inputs: torch.Tensor,
@@ -354,16 +383,8 @@ def map_on_data(
     against its ``tolerance`` says whether it holds there; nothing is raised when it does not."""
     inputs = torch.as_tensor(inputs).to(device=device, dtype=torch.float64)
     t = _prepare(model_or_fn, tuple(inputs.shape[1:]), device)
-    weight, bias, used, seconds, merges = _collapse_target(
-        t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=inputs.mean(dim=0), step=_data_step(inputs)
-    )
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
-    m = AffineMap(
-        weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
-        precision=str(t.dtype).removeprefix("torch."), folded=merges,
-    )
-    m.residual, _ = _data_residual(t, weight, bias, inputs, outputs)
-    return m
+    return _certified_map(t, model_or_fn, tol, device, max_bytes=max_bytes, inputs=inputs, outputs=outputs)[0]
 
 
 def collapse(
@@ -406,20 +427,11 @@ def collapse(
     device = _resolve_device(device)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    weight, bias, used, seconds, merges = _collapse_target(
-        t, method, chunk_size, max_bytes, device, fold_model=model_or_fn if fold else None
-    )
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
-    m = AffineMap(
-        weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
-        precision=str(t.dtype).removeprefix("torch."), folded=merges,
-    )
+    scales = _check_scales(scales) if verify else None
+    m, witness = _certified_map(t, model_or_fn, tol, device, method=method, chunk_size=chunk_size, max_bytes=max_bytes,
+                                fold=fold, scales=scales, n_points=n_points, gen=torch.Generator().manual_seed(seed))
     if verify:
-        scales, gen = _check_scales(scales), torch.Generator().manual_seed(seed)
-        points = gen.get_state()
-        m.residual, witness = _map_residual(t, weight, bias, scales, n_points, gen, device)
-        if used == "forward" and tol < m.residual <= _NEAR_MISS * tol:
-            witness = _reprobe(m, t, scales, n_points, gen, points, chunk_size, device) or witness
         if strict and not m.verified:
             raise NotAffineError(
                 f"not affine on the probed domain: relative residual {m.residual:.3g} > tolerance {tol:.3g} "
@@ -518,6 +530,32 @@ def _pairs(
     return out
 
 
+def _combination_test(t: _Target, inp: torch.Tensor | None, scales, n_pairs: int, gen: torch.Generator,
+                      device: str) -> tuple[float, dict]:
+    """The worst relative residual of f(αx + (1−α)y) against αf(x) + (1−α)f(y) over the pairs
+    of ``_pairs``, and where it was."""
+    comb, witness = 0.0, {}
+    for label, x, y in _pairs(t, inp, scales, n_pairs, gen, device):
+        p = x.shape[0]
+        # α ∈ [−1, 2) leaves the segment to straddle more kinks; on given inputs α ∈ [0, 1)
+        # keeps the probe inside their convex hull, the domain the user asked about
+        lo, width = (0.0, 1.0) if inp is not None else (-1.0, 3.0)
+        alpha = (torch.rand(p, generator=gen, dtype=torch.float64) * width + lo).to(device)  # (P,)
+        a = alpha.reshape(p, *([1] * len(t.in_shape)))
+        z = a * x + (1 - a) * y
+        fx, fy, fz = (_eval_batched(t, v).reshape(p, -1) for v in (x, y, z))  # (P, m) each
+        for v, name in ((fx, "f(x)"), (fy, "f(y)"), (fz, "f(αx + (1−α)y)")):
+            _ensure_finite(v, f"{name} ({label})")
+        rhs = alpha[:, None] * fx + (1 - alpha[:, None]) * fy  # (P, m)
+        ref = torch.maximum(fz.abs(), torch.maximum((alpha[:, None] * fx).abs(), ((1 - alpha[:, None]) * fy).abs()))
+        r = relative_error(fz - rhs, ref)
+        if r >= comb:
+            i = int((fz - rhs).abs().amax(dim=1).argmax())
+            comb = r
+            witness = {"test": "combination", "where": label, "x": x[i].cpu(), "y": y[i].cpu(), "alpha": float(alpha[i])}
+    return comb, witness
+
+
 def check_affine(
     model_or_fn: Any,
     in_shape: Sequence[int] | None = None,
@@ -586,27 +624,8 @@ def check_affine(
             message=msg, witness=witness, map=amap,
         )
 
-    # combination test
-    comb, witness = 0.0, {}
     try:
-        for label, x, y in _pairs(t, inp, scales, n_pairs, gen, device):
-            p = x.shape[0]
-            # α ∈ [−1, 2) leaves the segment to straddle more kinks; on given inputs α ∈ [0, 1)
-            # keeps the probe inside their convex hull, the domain the user asked about
-            lo, width = (0.0, 1.0) if inp is not None else (-1.0, 3.0)
-            alpha = (torch.rand(p, generator=gen, dtype=torch.float64) * width + lo).to(device)  # (P,)
-            a = alpha.reshape(p, *([1] * len(t.in_shape)))
-            z = a * x + (1 - a) * y
-            fx, fy, fz = (_eval_batched(t, v).reshape(p, -1) for v in (x, y, z))  # (P, m) each
-            for v, name in ((fx, "f(x)"), (fy, "f(y)"), (fz, "f(αx + (1−α)y)")):
-                _ensure_finite(v, f"{name} ({label})")
-            rhs = alpha[:, None] * fx + (1 - alpha[:, None]) * fy  # (P, m)
-            ref = torch.maximum(fz.abs(), torch.maximum((alpha[:, None] * fx).abs(), ((1 - alpha[:, None]) * fy).abs()))
-            r = relative_error(fz - rhs, ref)
-            if r >= comb:
-                i = int((fz - rhs).abs().amax(dim=1).argmax())
-                comb = r
-                witness = {"test": "combination", "where": label, "x": x[i].cpu(), "y": y[i].cpu(), "alpha": float(alpha[i])}
+        comb, witness = _combination_test(t, inp, scales, n_pairs, gen, device)
     except NonFiniteError as exc:
         return result("non-finite", math.inf, math.inf, {}, None, str(exc))
 
@@ -614,24 +633,9 @@ def check_affine(
     mres, amap, note = 0.0, None, ""
     try:
         # on given inputs, linearise inside their convex hull (at their mean), never assume 0
-        at, step = (None, 1.0) if inp is None else (inp.mean(dim=0), _data_step(inp))
-        weight, bias, used, seconds, merges = _collapse_target(
-            t, "auto", 256, max_bytes, device, fold_model=model_or_fn, at=at, step=step
-        )
-        amap = AffineMap(
-            weight, bias, t.in_shape, t.out_shape, method=used, seconds=seconds, tolerance=tol,
-            precision=precision, folded=merges,
-        )
-        if inp is None:
-            points = gen.get_state()
-            mres, mwit = _map_residual(t, weight, bias, scales, n_pairs, gen, device)
-            if used == "forward" and tol < mres <= _NEAR_MISS * tol:  # see _reprobe
-                amap.residual = mres
-                mwit = _reprobe(amap, t, scales, n_pairs, gen, points, 256, device) or mwit
-                mres = amap.residual
-        else:
-            mres, mwit = _data_residual(t, weight, bias, inp.to(device))
-        amap.residual = mres
+        amap, mwit = _certified_map(t, model_or_fn, tol, device, max_bytes=max_bytes,
+                                    inputs=None if inp is None else inp.to(device), scales=scales, n_points=n_pairs, gen=gen)
+        mres = amap.residual
         if mres > comb:
             witness = mwit
     except NonFiniteError as exc:
