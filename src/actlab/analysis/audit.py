@@ -376,49 +376,83 @@ def audit(
     children = _called_children(order, names)
     traces = _Traces()
 
-    verdict: dict[nn.Module, bool | None] = {}
-    residual: dict[nn.Module, float | None] = {}
-    tol_of: dict[nn.Module, float | None] = {}
-    why: dict[nn.Module, str] = {}
+    verdicts, tested = _decide(order, m64, by_construction, children, calls, traces, names, gen, progress)
+
+    def nonlinear(m: nn.Module) -> bool:
+        return verdicts[m].affine is False if m in verdicts else False
+
+    owners, nodes, unattributed = _attribute(order, verdicts, tested, children, calls, traces, names, gen, nonlinear)
+    is_affine = verdicts[m64].affine is True
+    note, build_map = _whole_model(m64, x, order, verdicts, owners, calls, names, max_bytes)
+    first = None if is_affine else _first(m64, calls, children, nonlinear, names, gen, nodes, traces)
+    maps = {m: _module_map(m, calls[m][0], max_bytes) for m in tested if verdicts[m].affine and calls.get(m)} if module_maps else {}
+    rows = _rows(order, m64, verdicts, tested, owners, nodes, names, maps)
+    return AuditReport(
+        rows=rows, is_affine=is_affine, first_nonlinear=first, nodes=nodes, unattributed=unattributed,
+        residual=verdicts[m64].residual,
+        tolerance=verdicts[m64].tolerance or tolerance_for(torch.float64), build_map=build_map,
+        domain=(f"the {x.shape[0]} example inputs as each module received them, the segments between them and a "
+                f"{RHO:g}-standard-deviation neighbourhood (combination test, float64 copy)"),
+        note=note, seconds=time.perf_counter() - t_start,
+    )
+
+
+@dataclass
+class _Verdict:
+    """One module's verdict: affine (None: undecided), the test's residual and tolerance when it
+    was tested, and why."""
+
+    affine: bool | None
+    residual: float | None = None
+    tolerance: float | None = None
+    why: str = ""
+
+
+def _decide(order, m64, by_construction, children, calls, traces, names, gen, progress) -> tuple[dict, set]:
+    """Every called module's verdict, children before parents: known-affine leaves by
+    construction, a module with a nonlinear child by that child, containers and affine code by
+    composition, the rest (and the whole model, always) by the combination test."""
+    verdicts: dict[nn.Module, _Verdict] = {}
     tested: set[nn.Module] = set()
     to_test = [m for m in order if m is m64 or not (by_construction[m] or isinstance(m, _CONTAINERS))]
     done = 0
     for mod in reversed(order):  # children before parents
         kids = children[mod]
         if by_construction[mod]:
-            verdict[mod], residual[mod], tol_of[mod], why[mod] = True, None, None, by_construction[mod]
+            verdicts[mod] = _Verdict(True, why=by_construction[mod])
             continue
-        if mod is not m64 and any(verdict.get(c) is False for c in kids):
-            verdict[mod], residual[mod], tol_of[mod] = False, None, None
-            why[mod] = "contains a nonlinear module (decided by its children, not tested)"
+        if mod is not m64 and any(verdicts[c].affine is False for c in kids if c in verdicts):
+            verdicts[mod] = _Verdict(False, why="contains a nonlinear module (decided by its children, not tested)")
             continue
         if isinstance(mod, _CONTAINERS) and mod is not m64:
-            undecided = any(verdict.get(c) is None for c in kids)
-            verdict[mod], residual[mod], tol_of[mod] = (None if undecided else True), None, None
-            why[mod] = "a composition of its children" + (" (some undecided)" if undecided else ", all affine")
+            undecided = any(c not in verdicts or verdicts[c].affine is None for c in kids)
+            verdicts[mod] = _Verdict(None if undecided else True,
+                                     why="a composition of its children" + (" (some undecided)" if undecided else ", all affine"))
             continue
         if progress is not None:
             progress(done, len(to_test), names.get(mod) or "(model)")
         done += 1
-        if mod is not m64 and _has_own_code(mod) and all(verdict.get(c) is True for c in kids):
+        if mod is not m64 and _has_own_code(mod) and all(c in verdicts and verdicts[c].affine is True for c in kids):
             code = _affine_code(traces.get(mod))
             if code:  # affine children combined by affine code: affine, no test (the whole model is always tested)
-                verdict[mod], residual[mod], tol_of[mod] = True, None, None
-                why[mod] = f"a composition of affine children by affine code ({code})" if kids else f"affine code ({code})"
+                verdicts[mod] = _Verdict(True, why=f"a composition of affine children by affine code ({code})" if kids
+                                         else f"affine code ({code})")
                 continue
-        verdict[mod], residual[mod], tol_of[mod], why[mod] = _judge(mod, calls.get(mod, []), gen)
-        if verdict[mod] is not None:
+        verdicts[mod] = _Verdict(*_judge(mod, calls.get(mod, []), gen))
+        if verdicts[mod].affine is not None:
             tested.add(mod)
     if progress is not None:
         progress(len(to_test), len(to_test), "attribution")
+    return verdicts, tested
 
-    def nonlinear(m: nn.Module) -> bool:
-        return verdict.get(m) is False
 
-    owners = [m for m in order if verdict.get(m) is False and m in tested and not any(nonlinear(c) for c in children[m])]
+def _attribute(order, verdicts, tested, children, calls, traces, names, gen, nonlinear) -> tuple[list, list, list]:
+    """The owners of nonlinearity (tested nonlinear modules with no nonlinear child), the traced
+    nodes inside those with forward code of their own, and what could not be attributed."""
+    owners = [m for m in order if verdicts[m].affine is False and m in tested and not any(nonlinear(c) for c in children[m])]
     nodes: list[dict] = []
     unattributed: list[str] = []
-    for mod in owners:  # name the nodes of owners with forward code of their own
+    for mod in owners:
         if _has_own_code(mod):
             found = _nodes_of(traces.get(mod), calls[mod][0], nonlinear, gen) if calls.get(mod) else None
             if found:
@@ -428,59 +462,53 @@ def audit(
                     f"{names[mod] or '(model)'}: nonlinear code in forward"
                     + (" (torch.fx could not trace it)" if found is None else " (no single traced node explains it)")
                 )
+    return owners, nodes, unattributed
 
-    is_affine = verdict.get(m64) is True
-    note, build_map = "", None
+
+def _whole_model(m64, x, order, verdicts, owners, calls, names, max_bytes) -> tuple[str, Any]:
+    """The report's note on the whole model, and the deferred build of its map (when affine and
+    within ``max_bytes``)."""
+    notes, build_map = [], None
     if len(order) == 1 and any(True for _ in m64.children()):
-        note = "its modules took no hooks (TorchScript?): only the whole model was tested"
-    if verdict.get(m64) is None:  # never reported affine without a verdict
-        note = (note + "; " if note else "") + f"the whole model could not be judged ({why.get(m64, '')}): not called affine"
+        notes.append("its modules took no hooks (TorchScript?): only the whole model was tested")
+    if verdicts[m64].affine is None:  # never reported affine without a verdict
+        notes.append(f"the whole model could not be judged ({verdicts[m64].why}): not called affine")
+    is_affine = verdicts[m64].affine is True
     bad = [names[m] for m in owners if m is not m64]
     if is_affine and bad:
-        note = (note + "; " if note else "") + (f"the whole model is affine on these inputs although {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} "
-                "is not: its nonlinearity cancels, saturates or does not reach the output here")
+        notes.append(f"the whole model is affine on these inputs although {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} "
+                     "is not: its nonlinearity cancels, saturates or does not reach the output here")
     if is_affine and calls.get(m64):
         out = calls[m64][0].output
         n_bytes = math.prod(x.shape[1:]) * math.prod(out.shape[1:]) * 8
         if n_bytes > max_bytes:
-            note = (note + "; " if note else "") + (
-                f"map not built: its float64 W would take {n_bytes / 2**30:.2f} GiB, above max_bytes="
-                f"{max_bytes / 2**30:.2f} GiB")
+            notes.append(f"map not built: its float64 W would take {n_bytes / 2**30:.2f} GiB, above max_bytes="
+                         f"{max_bytes / 2**30:.2f} GiB")
         else:
             build_map = functools.partial(map_on_data, m64, x, out, max_bytes=max_bytes)
-    first = None if is_affine else _first(m64, calls, children, nonlinear, names, gen, nodes, traces)
+    return "; ".join(notes), build_map
 
-    if module_maps:
-        maps = {m: _module_map(m, calls[m][0], max_bytes) for m in tested if verdict[m] and calls.get(m)}
-    else:
-        maps = {}
+
+def _rows(order, m64, verdicts, tested, owners, nodes, names, maps) -> list[ModuleRow]:
     rows = []
     for mod in order:
-        v = verdict.get(mod)
+        v = verdicts.get(mod, _Verdict(None))
         owns = mod in owners
-        reason = why.get(mod, "")
+        reason = v.why
         if mod in tested:
             own = [f"{n['node']} ({n['target']})" for n in nodes if n["module"] == names[mod]]
-            if v:
+            if v.affine:
                 reason = _reason(mod, True)
             elif owns:
                 reason = _reason(mod, False) + (f": {', '.join(own)}" if own else "")
             else:
                 reason = "contains a nonlinear module (tested as a whole too)"
         rows.append(ModuleRow(
-            name=names.get(mod, "?"), type=type(mod).__name__, affine=v, residual=residual.get(mod),
-            tolerance=tol_of.get(mod), owns_nonlinearity=owns, reason=reason, tested=mod in tested,
+            name=names.get(mod, "?"), type=type(mod).__name__, affine=v.affine, residual=v.residual,
+            tolerance=v.tolerance, owns_nonlinearity=owns, reason=reason, tested=mod in tested,
             depth=0 if mod is m64 else names[mod].count(".") + 1, map=maps.get(mod),
         ))
-    n_rows = x.shape[0]
-    return AuditReport(
-        rows=rows, is_affine=is_affine, first_nonlinear=first, nodes=nodes, unattributed=unattributed,
-        residual=residual.get(m64),
-        tolerance=tol_of.get(m64) or tolerance_for(torch.float64), build_map=build_map,
-        domain=(f"the {n_rows} example inputs as each module received them, the segments between them and a "
-                f"{RHO:g}-standard-deviation neighbourhood (combination test, float64 copy)"),
-        note=note, seconds=time.perf_counter() - t_start,
-    )
+    return rows
 
 
 def _called_children(order: list[nn.Module], names: dict) -> dict[nn.Module, list[nn.Module]]:
