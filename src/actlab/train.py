@@ -547,6 +547,47 @@ def _as_data(config: TrainConfig, X, y, device) -> tuple[torch.Tensor, torch.Ten
     return X, y
 
 
+def _check_many(configs, seeds, track, track_every: int, compile: bool) -> tuple[list[TrainConfig], torch.Tensor]:
+    """train_many's arguments checked: configurations that differ only where blocks may, the
+    seeds as an int64 tensor."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("train_many needs at least one configuration")
+    config = configs[0]
+    for c in configs[1:]:
+        if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta,
+                   init=config.init, init_scale=config.init_scale) != config:
+            raise ValueError("train_many's configurations may differ only in activation, stop_loss, stop_delta, "
+                             "init and init_scale")
+    if len(configs) > 1 and any(c.activation == MAXOUT for c in configs):
+        raise ValueError("maxout has k pieces per unit (more parameters): train it alone, not with other activations")
+    if len(configs) > 1 and compile:
+        raise ValueError("compile=True trains one configuration at a time")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be ≥ 1, got {seeds}")
+        seeds = torch.arange(seeds)
+    seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    if seeds.numel() == 0:
+        raise ValueError("at least one seed is needed, got none")
+    if track_every < 1:
+        raise ValueError(f"track_every must be ≥ 1, got {track_every}")
+    for i in track:
+        if not 0 <= i < seeds.numel():
+            raise ValueError(f"track index {i} out of range for {seeds.numel()} seeds")
+    return configs, seeds
+
+
+def _block_stops(configs: Sequence[TrainConfig], width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-seed stop rules (stop_loss, stop_delta) of blocks of ``width`` seeds: −inf and 0 never stop."""
+    dtype = configs[0].torch_dtype
+    return tuple(
+        torch.cat([torch.full((width,), default if getattr(c, name) is None else getattr(c, name), dtype=dtype, device=device)
+                   for c in configs])
+        for name, default in (("stop_loss", -math.inf), ("stop_delta", 0.0))
+    )
+
+
 def _initial_block_params(configs: Sequence[TrainConfig], seeds: torch.Tensor, n_in: int, width: int) -> torch.Tensor:
     """(P, n_configs·width) seeds-last initial parameters, one block per configuration. A seed
     starts from the same uniform draws in every block (scaled by the block's init), so that
@@ -621,51 +662,16 @@ def train_many(
     are blocks of one (P, n_configs·S) tensor, each block with its own activation — the same
     networks and arithmetic as separate runs, one loop's overhead instead of n_configs. Maxout
     (a different parameter count) trains alone. Returns one TrainRun per configuration."""
-    configs = list(configs)
-    if not configs:
-        raise ValueError("train_many needs at least one configuration")
+    configs, seeds = _check_many(configs, seeds, track, track_every, compile)
     config = configs[0]
-    for c in configs[1:]:
-        if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta,
-                   init=config.init, init_scale=config.init_scale) != config:
-            raise ValueError("train_many's configurations may differ only in activation, stop_loss, stop_delta, "
-                             "init and init_scale")
-    if len(configs) > 1 and any(c.activation == MAXOUT for c in configs):
-        raise ValueError("maxout has k pieces per unit (more parameters): train it alone, not with other activations")
-    if len(configs) > 1 and compile:
-        raise ValueError("compile=True trains one configuration at a time")
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise ValueError(f"the number of seeds must be ≥ 1, got {seeds}")
-        seeds = torch.arange(seeds)
-    seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
-    if seeds.numel() == 0:
-        raise ValueError("at least one seed is needed, got none")
-    if track_every < 1:
-        raise ValueError(f"track_every must be ≥ 1, got {track_every}")
     device = resolve_device(config.device)
     X, y = _as_data(config, X, y, device)
     S0, T, n_blocks = seeds.numel(), config.n_steps, len(configs)
-    # From SHED_MIN_SEEDS seeds on, each block is padded to a multiple of COMPACT_MULTIPLE
-    # columns with copies of its first seed (they train as it does and are cut off at the end):
-    # every kernel then runs its vector code on every seed, so a seed's bits depend neither on
-    # its position nor on how many seeds train beside it, and dropping stopped seeds (see
-    # _WorkingSet) changes no result. Fewer seeds cost little per step and are left as they are.
-    shed = not compile and S0 >= SHED_MIN_SEEDS
-    S1 = -(-S0 // COMPACT_MULTIPLE) * COMPACT_MULTIPLE if shed else S0
+    shed, S1 = _block_width(S0, compile)
     S = S1 * n_blocks
     check_memory(config, X.shape[1], S, X.shape[0])
-    for i in track:
-        if not 0 <= i < S0:
-            raise ValueError(f"track index {i} out of range for {S0} seeds")
     blocks = [(c.activation, slice(b * S1, (b + 1) * S1)) for b, c in enumerate(configs)] if n_blocks > 1 else None
-    stops = None
-    if n_blocks > 1:  # per-seed stop rules: −inf and 0 never stop a seed
-        stops = tuple(
-            torch.cat([torch.full((S1,), default if getattr(c, name) is None else getattr(c, name), dtype=config.torch_dtype, device=device)
-                       for c in configs])
-            for name, default in (("stop_loss", -math.inf), ("stop_delta", 0.0))
-        )
+    stops = _block_stops(configs, S1, device) if n_blocks > 1 else None
     sizes = layer_sizes(config, X.shape[1])
     params = _initial_block_params(configs, seeds, X.shape[1], S1).to(device)  # (P, S)
     masked = any(c.stop_loss is not None or c.stop_delta is not None for c in configs)
@@ -696,9 +702,7 @@ def train_many(
     with flush_denormals(), torch.no_grad():
         for step in range(T + 1):
             if tracked_idx and step % track_every == 0:
-                for i in tracked_idx:
-                    tracked[i].append((work.column(i, params) if work else params[:, i]).clone())
-                tracked_steps.append(step)
+                _keep_tracked(tracked, tracked_steps, step, params, work)
             idx = batch_at(step)
             xb, yb = (X, y) if idx is None else (X[idx], y[idx])
             if step < T and compile:
@@ -709,19 +713,8 @@ def train_many(
                 prev = loss
             elif step < T:
                 if params.shape[1]:
-                    loss, g, tape = _loss_and_output_grad(config, sizes, params, xb, yb, work.blocks)  # (W,), (B, W)
-                    was_active = active
-                    fh = None if hit_from_history else work.gather(first_hit)
-                    active, fh = _track(config, loss, prev, active, fh, step, work.stops)
-                    if not hit_from_history:
-                        work.scatter(first_hit, fh)
-                    if masked:  # a stopped seed gets a zero gradient: its outputs' gradient is zeroed,
-                        # a (B, W) fill rather than one over all P parameters (where, not a product:
-                        # a diverged seed's NaN stays out)
-                        g = torch.where(active, g, 0)
-                    grad = _backward(config, sizes, params, xb, g, tape)
-                    _eager_update(config, opt if config.optimizer == "adam" else None, params, grad, active, masked, was_active)
-                    work.add(steps_run, active)
+                    active, loss = _eager_step(config, sizes, params, xb, yb, work, active, prev, first_hit, steps_run,
+                                               step, opt if config.optimizer == "adam" else None, masked, hit_from_history)
                     prev = loss
                 else:  # every seed has stopped
                     loss = prev
@@ -747,28 +740,77 @@ def train_many(
         progress(T)
     seconds = time.perf_counter() - t0
     history = torch.stack(hist).cpu() if hist else None
-    if hit_from_history:  # the first row (step) below hit_loss, −1 if none
-        below = history < config.hit_loss  # (T + 1, S): the exact float32 losses _track would have compared
-        first_hit = torch.where(below.any(dim=0), below.to(torch.int8).argmax(dim=0), -1)
+    if hit_from_history:
+        first_hit = _first_below(history, config.hit_loss)
     params, final = params.T.contiguous().cpu(), loss.cpu()
-    runs = []
-    for b, c in enumerate(configs):
-        sl = slice(b * S1, b * S1 + S0)
-        runs.append(TrainRun(
-            config=c,
-            seeds=seeds,
-            params=params[sl].clone(),
-            final_loss=final[sl].clone(),
-            loss_history=None if history is None else history[:, sl].contiguous(),
-            history_steps=torch.tensor(hist_steps) if hist else None,
-            first_hit=first_hit[sl].cpu(),
-            steps_run=steps_run[sl].cpu(),
-            diverged=(~torch.isfinite(final[sl])),
-            tracked={i: torch.stack(tracked[b * S1 + i]).cpu() for i in track},
-            tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
-            seconds=seconds / n_blocks,  # the pass's time, shared evenly
-        ))
-    return runs
+    return [_block_run(c, b * S1, seeds, params, final, history, hist_steps, first_hit, steps_run,
+                       {i: tracked[b * S1 + i] for i in track}, tracked_steps, seconds / n_blocks)
+            for b, c in enumerate(configs)]
+
+
+def _block_width(n_seeds: int, compile: bool) -> tuple[bool, int]:
+    """(shed, width): from SHED_MIN_SEEDS seeds on, each block is padded to a multiple of
+    COMPACT_MULTIPLE columns with copies of its first seed (they train as it does and are cut off
+    at the end): every kernel then runs its vector code on every seed, so a seed's bits depend
+    neither on its position nor on how many seeds train beside it, and dropping stopped seeds
+    (see _WorkingSet) changes no result. Fewer seeds cost little per step and are left as they are."""
+    shed = not compile and n_seeds >= SHED_MIN_SEEDS
+    return shed, (-(-n_seeds // COMPACT_MULTIPLE) * COMPACT_MULTIPLE if shed else n_seeds)
+
+
+def _keep_tracked(tracked: dict, tracked_steps: list, step: int, params, work) -> None:
+    """The tracked seeds' parameters at this step (wherever the working set keeps them)."""
+    for i in tracked:
+        tracked[i].append((work.column(i, params) if work else params[:, i]).clone())
+    tracked_steps.append(step)
+
+
+def _first_below(history: torch.Tensor, level: float) -> torch.Tensor:
+    """(S,) the first row (step) of the (T + 1, S) float32 loss history below ``level``, −1 if
+    none: the exact losses the per-step bookkeeping would have compared."""
+    below = history < level
+    return torch.where(below.any(dim=0), below.to(torch.int8).argmax(dim=0), -1)
+
+
+def _eager_step(config: TrainConfig, sizes, params, xb, yb, work: _WorkingSet, active, prev, first_hit, steps_run,
+                step: int, opt, masked: bool, hit_from_history: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One eager step of the working set: the loss, the stop rules (first_hit written unless
+    read off the history later), the gradient with stopped seeds' zeroed, the update in place,
+    each seed's update counted. Returns the seeds still active and this step's loss."""
+    loss, g, tape = _loss_and_output_grad(config, sizes, params, xb, yb, work.blocks)  # (W,), (B, W)
+    was_active = active
+    fh = None if hit_from_history else work.gather(first_hit)
+    active, fh = _track(config, loss, prev, active, fh, step, work.stops)
+    if not hit_from_history:
+        work.scatter(first_hit, fh)
+    if masked:  # a stopped seed gets a zero gradient: its outputs' gradient is zeroed, a (B, W) fill
+        # rather than one over all P parameters (where, not a product: a diverged seed's NaN stays out)
+        g = torch.where(active, g, 0)
+    grad = _backward(config, sizes, params, xb, g, tape)
+    _eager_update(config, opt, params, grad, active, masked, was_active)
+    work.add(steps_run, active)
+    return active, loss
+
+
+def _block_run(config: TrainConfig, start: int, seeds, params, final, history, hist_steps, first_hit, steps_run,
+               tracked: dict, tracked_steps: list, seconds: float) -> TrainRun:
+    """The TrainRun of the block of seeds that starts at column ``start`` (its padding cut off);
+    ``seconds``: the pass's time, shared evenly between the blocks."""
+    sl = slice(start, start + seeds.numel())
+    return TrainRun(
+        config=config,
+        seeds=seeds,
+        params=params[sl].clone(),
+        final_loss=final[sl].clone(),
+        loss_history=None if history is None else history[:, sl].contiguous(),
+        history_steps=torch.tensor(hist_steps) if hist_steps else None,
+        first_hit=first_hit[sl].cpu(),
+        steps_run=steps_run[sl].cpu(),
+        diverged=(~torch.isfinite(final[sl])),
+        tracked={i: torch.stack(v).cpu() for i, v in tracked.items()},
+        tracked_steps=torch.tensor(tracked_steps) if tracked_steps else None,
+        seconds=seconds,
+    )
 
 
 # ---------------------------------------------------------------------------- the oracle
