@@ -148,9 +148,8 @@ def _float64_versions(model: nn.Module, device: str):
     (function, input dtype, description).
 
     An nn.Sequential is first copied layer by layer (``actlab._float64.float64_copy``: shallow
-    copies of its leaves holding float64 parameters), which runs as fast as the model itself:
-    ``functional_call`` swaps every parameter in and out on each call (0.4 ms on the article's conv
-    net, a tenth of a collapse). Otherwise ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
+    copies of its leaves holding float64 parameters), which runs as fast as the model itself
+    (``functional_call`` swaps every parameter in and out on each call). Otherwise ``functional_call`` with float64 copies of the parameters and buffers converts each tensor
     once (a deepcopy copies, then converts). A module that keeps float32 tensors outside its
     parameters and buffers fails that way on float64 input; a deepcopy converted with ``.to``
     is the fallback. A module that casts its input internally (``x.float()`` before its layers)

@@ -9,10 +9,7 @@ from typing import Iterator
 
 import torch
 
-# Every block of the working set stays a multiple of this wide: kernels run the same vector code
-# on every column then, with no scalar tail whose rounding could differ — a seed's bits do not
-# depend on its position or on how many others are still training.
-COMPACT_MULTIPLE = 64
+COMPACT_MULTIPLE = 64  # every block of the working set stays a multiple of this wide (see actlab.train)
 
 
 class _WorkingSet:

@@ -21,8 +21,7 @@ few seeds may then differ in the last bit), one loop's overhead. The per-seed
 oracle (``train_reference``) uses nn.Sequential and torch.optim.Adam itself.
 
 From 256 seeds on, seeds that meet a stop rule leave the working set (every 20 steps, once a
-quarter of it has stopped): later steps compute only the seeds still training — on XOR with
-ReLU about half the work, with tanh a third. Each block of seeds is then padded to a multiple
+quarter of it has stopped): later steps compute only the seeds still training. Each block of seeds is then padded to a multiple
 of 64 columns (copies of its first seed, cut off at the end), so that every kernel runs its
 vector code on every seed: a seed's bits depend neither on its position, nor on the batch (of
 at least 256), nor on that shedding (tested).
@@ -749,11 +748,9 @@ def train_many(
 
 
 def _block_width(n_seeds: int, compile: bool) -> tuple[bool, int]:
-    """(shed, width): from SHED_MIN_SEEDS seeds on, each block is padded to a multiple of
-    COMPACT_MULTIPLE columns with copies of its first seed (they train as it does and are cut off
-    at the end): every kernel then runs its vector code on every seed, so a seed's bits depend
-    neither on its position nor on how many seeds train beside it, and dropping stopped seeds
-    (see _WorkingSet) changes no result. Fewer seeds cost little per step and are left as they are."""
+    """(shed, width): from SHED_MIN_SEEDS seeds on, blocks are padded to a multiple of
+    COMPACT_MULTIPLE columns and stopped seeds are shed (why: the module docstring); fewer seeds
+    cost little per step and are left as they are."""
     shed = not compile and n_seeds >= SHED_MIN_SEEDS
     return shed, (-(-n_seeds // COMPACT_MULTIPLE) * COMPACT_MULTIPLE if shed else n_seeds)
 
