@@ -21,10 +21,11 @@ few seeds may then differ in the last bit), one loop's overhead. The per-seed
 oracle (``train_reference``) uses nn.Sequential and torch.optim.Adam itself.
 
 From 256 seeds on, seeds that meet a stop rule leave the working set (every 20 steps, once a
-quarter of it has stopped): later steps compute only the seeds still training. Each block of seeds is then padded to a multiple
-of 64 columns (copies of its first seed, cut off at the end), so that every kernel runs its
-vector code on every seed: a seed's bits depend neither on its position, nor on the batch (of
-at least 256), nor on that shedding (tested).
+quarter of it has stopped): later steps compute only the seeds still training. Each block of
+seeds is then padded to a multiple of 64 columns (copies of its first seed, cut off at the
+end), so that every kernel runs its vector code on every seed, with no scalar tail whose
+rounding could differ: a seed's bits depend neither on its position, nor on the batch (of at
+least 256), nor on that shedding (tested).
 
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
