@@ -406,14 +406,24 @@ def test_export_of_the_selected_seed_as_json_and_pt2(client):
 
 
 def test_the_page_is_served_and_fetches_nothing_from_the_internet(client):
-    html = client.get("/").text
-    assert "<canvas" in html and "/static/play.js" in html
-    for path in ("/static/play.js", "/static/play.css"):
-        r = client.get(path)
-        assert r.status_code == 200
+    """The page is native ES modules (no build step): every module it imports is served, and
+    none of them, nor the HTML or CSS, names another host."""
     import re
 
-    for text in (html, client.get("/static/play.js").text, client.get("/static/play.css").text):
+    html = client.get("/").text
+    assert "<canvas" in html and '<script type="module" src="/static/js/main.js">' in html
+    texts, todo, seen = [html, client.get("/static/play.css").text], ["/static/js/main.js"], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        r = client.get(path)
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"], path
+        texts.append(r.text)
+        todo += ["/static/js/" + m for m in re.findall(r'from "\./([\w.]+\.js)"', r.text)]
+    assert len(seen) >= 6  # main, connection, controls, draw, panels, state
+    for text in texts:
         assert not re.search(r"https?://(?!127\.0\.0\.1)", text.replace("http://\" +", ""))
 
 

@@ -5,5 +5,6 @@
     engine.py    S networks trained at once, snapshots (computation only)
     session.py   one page's state and messages, binary frames (no web framework)
     server.py    Starlette + uvicorn: the page, the WebSocket, exports
-    static/      the page: HTML, CSS and plain JavaScript with canvas
+    static/      the page: HTML, CSS and plain JavaScript with canvas (js/: ES modules by concern,
+                 no build step; server text is set as text, never parsed as HTML)
 """

@@ -1,0 +1,46 @@
+// The page: window.playground (the contract scripts and tests use) and the start.
+import { $, S, send } from "./state.js";
+import { bindControls, hashValues, setView } from "./controls.js";
+import { connect } from "./connection.js";
+import { fpsNow, layoutNetwork, stripGeometry } from "./draw.js";
+
+const api = {
+  state() {
+    const h = S.frame, st = h ? h.stats : null, s = S.settings;
+    return {
+      version: S.version, epoch: h ? h.epoch : 0, seeds: Number(s.seeds), activation: s.activation, dataset: s.dataset,
+      regDataset: s.regDataset, networkShape: s.networkShape, problem: s.problem, compare: s.compare,
+      success_rate: st ? st.success_rate : null, success_ci: st ? st.success_ci : null,
+      n_diverged: st ? st.n_diverged : null, loss_median: st ? st.loss_median : null,
+      test_loss_median: st ? st.test_loss_median : null, epochs_per_s: h ? h.epochs_per_s : null,
+      fps: fpsNow(), frames_drawn: S.framesDrawn, frames_received: S.framesReceived,
+      draw_ms: S.drawMs.length ? S.drawMs.slice().sort((a, b) => a - b)[S.drawMs.length >> 1] : null,
+      playing: S.playing, selected: h ? h.selected : 0,
+      collapse: S.analysis && S.analysis.collapse ? { weight: S.analysis.collapse.weight, bias: S.analysis.collapse.bias } : null,
+      audit: S.analysis ? S.analysis.audit : null, notices: S.notices.slice(), errors: S.errors.slice(),
+      compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
+      view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
+      regions_all: S.analysis ? S.analysis.regions_all || null : null,
+      strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),
+      hidden: S.analysis && S.analysis.hidden ? { width: S.analysis.hidden.width, projection: S.analysis.hidden.projection,
+                                                   note: S.analysis.hidden.note || null, points: (S.analysis.hidden.data || []).length } : null,
+    };
+  },
+  view(v) { setView(v); },
+  play() { send({ type: "play" }); },
+  pause() { send({ type: "pause" }); },
+  step() { send({ type: "step" }); },
+  reset() { send({ type: "reset" }); },
+  set(values) {
+    const v = {};
+    for (const [k, x] of Object.entries(values)) v[k] = Array.isArray(x) ? x.join(",") : x;
+    send({ type: "set", values: v });
+  },
+  select(seed) { send({ type: "select", seed }); },
+};
+window.playground = api;
+window.addEventListener("error", () => { S.consoleErrors++; });
+window.addEventListener("hashchange", () => send({ type: "set", values: hashValues(), base: "defaults" }));
+window.addEventListener("resize", layoutNetwork);
+bindControls();
+connect();
