@@ -103,7 +103,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     rows = []
     for arch in nets.ARCHS:
         # the article's OLS once per architecture, as the article ran it (--quick: on dense only; conv's
-        # takes ~5 s); the other draws and the relu rows are judged by the exact collapse alone
+        # takes seconds); the other draws and the relu rows are judged by the exact collapse alone
         for s in range(config.seed, config.seed + (1 if quick else 3)):
             ols = s == config.seed and (arch == "dense" or not quick)
             rows.append(run_collapse(arch, s, "linear", ols=ols).to_dict())

@@ -299,7 +299,7 @@ def _walk(gm, call: _Call, is_nonlinear: Callable[[nn.Module], bool], gen: _Nois
     except TypeError:
         return None
     try:
-        walker = Walker(gm)  # nodes run one by one: Interpreter.run builds a progress bar (tqdm: ~15 ms)
+        walker = Walker(gm)  # nodes run one by one: Interpreter.run builds a progress bar
         walker.env, walker.args_iter = {}, iter(bound.arguments.values())
         with torch.no_grad():
             for node in gm.graph.nodes:

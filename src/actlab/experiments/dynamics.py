@@ -25,7 +25,7 @@ PRESETS = ("full", "report", "glance")
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    preset: str = "full"  # "full" (~40 s), "report" (~7 s) or "glance" (~3 s): see the module docstring
+    preset: str = "full"  # "full", "report" (fewer seeds and steps) or "glance" (fewer settings still)
     seed: int = 0
     saxe: SaxeConfig | None = None  # None: the preset's
     xor: TrainabilityConfig | None = None  # None: the preset's

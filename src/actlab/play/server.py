@@ -43,8 +43,7 @@ ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
 
 
 # All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
-# spread over asyncio.to_thread's many threads left several pools spinning on 2 cores (measured:
-# half the epochs per second).
+# spread over asyncio.to_thread's many threads leaves several pools spinning on the same cores.
 _TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actlab-play-torch")
 
 
