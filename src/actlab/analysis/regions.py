@@ -23,6 +23,7 @@ counts the patterns it sees: more than ``max_regions`` is refused at once with t
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,8 +31,13 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
+
+from ..nets import Act
+from ..train import Maxout
+from .audit import AFFINE_FUNCTIONS, AFFINE_METHODS, affine_by_construction
 
 __all__ = ["RegionMap", "regions", "NotPiecewiseLinearError", "TooManyRegionsError", "PL_ACTIVATIONS"]
 
@@ -97,15 +103,20 @@ class RegionMap:
             raise ValueError(f"{int((r < 0).sum())} points lie outside the box {self.bounds}")
         return np.einsum("noi,ni->no", self.weight[r], pts) + self.bias[r]
 
+    def _level(self, level: float, output: int):
+        """Per region: its polygon and the output minus ``level`` at its vertices."""
+        for poly, w, b in zip(self.polygons, self.weight[:, output], self.bias[:, output]):
+            yield poly, poly @ w + b - level
+
     def boundary(self, level: float = 0.0, output: int = 0) -> list[np.ndarray]:
         """The exact level set {output = level} (a classifier's decision boundary: 0 for a
         logit, ½ for an MSE output) as polylines (m, 2), joined across regions."""
-        segments = []
-        for poly, w, b in zip(self.polygons, self.weight[:, output], self.bias[:, output]):
-            seg = _cut(poly, poly @ w + b - level)
-            if seg is not None:
-                segments.append(seg)
+        segments = [seg for poly, vals in self._level(level, output) if (seg := _cut(poly, vals)) is not None]
         return _join(segments)
+
+    def crossed(self, level: float = 0.0, output: int = 0) -> int:
+        """How many regions the level set {output = level} passes through."""
+        return sum(1 for _, vals in self._level(level, output) if vals.max() > 0 and vals.min() < 0)
 
     def plot(self, ax=None, *, level: float | None = 0.0, output: int = 0):
         """Regions as coloured polygons and the boundary at ``level`` (None: none), on ``ax`` or a
@@ -240,10 +251,6 @@ def _maxpool_groups(m: nn.MaxPool2d):
 
 
 def _classify(name: str, mod: Any) -> _Step:
-    from ..nets import Act
-    from ..train import Maxout
-    from .audit import affine_by_construction
-
     label = f"{name or '(model)'} ({type(mod).__name__}{' ' + mod.spec.name if isinstance(mod, Act) else ''})"
     if isinstance(mod, Act):
         if mod.spec.is_affine:
@@ -276,18 +283,12 @@ def _steps(model: Any, name: str = "") -> list[_Step]:
         return [s for n, m in model.named_children() for s in _steps(m, f"{name}.{n}" if name else n)]
     if not isinstance(model, nn.Module) or not any(True for _ in model.children()):
         return [_classify(name, model)]
-    from ..nets import Act
-
     if isinstance(model, Act):
         return [_classify(name, model)]
     return _traced_steps(model, name)
 
 
 def _traced_steps(model: nn.Module, name: str) -> list[_Step]:
-    import torch.fx as fx
-
-    from .audit import AFFINE_FUNCTIONS, AFFINE_METHODS
-
     try:
         gm = fx.symbolic_trace(model)
     except Exception as exc:  # data-dependent control flow: not a chain we can follow
@@ -577,8 +578,6 @@ def regions(model: Any, bounds=(-6.0, 6.0, -6.0, 6.0), *, plane=None, max_region
         NotPiecewiseLinearError: a layer is smooth (tanh, sigmoid, GELU, …) or unknown; names it.
         TooManyRegionsError: more than ``max_regions`` regions.
     """
-    import copy
-
     t0 = time.perf_counter()
     bounds = _check_bounds(bounds)
     if not (isinstance(max_regions, int) and max_regions >= 1):

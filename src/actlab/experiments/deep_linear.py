@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..affine import collapse
+from ..stats import quartiles
 
 __all__ = [
     "SaxeConfig",
@@ -307,12 +308,11 @@ def run_depth_sweep(config: SaxeConfig = SaxeConfig()) -> list[dict]:
 
 def _depth_row(depth: int, scheme: str, n_layers: int, config: SaxeConfig, reached: torch.Tensor,
                initial_map: torch.Tensor, M: torch.Tensor) -> dict:
-    ok = reached[reached >= 0].double()
-    q = torch.quantile(ok, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).tolist() if ok.numel() else [None] * 3
+    q = quartiles(reached[reached >= 0])
     sv = torch.linalg.svdvals(initial_map)  # (S, n): the initial map's singular values
     return {
         "depth": depth, "init": scheme, "lr": config.depth_lr / n_layers, "n_seeds": config.depth_seeds,
-        "steps_q25": q[0], "steps_median": q[1], "steps_q75": q[2], "not_reached": int((reached < 0).sum()),
+        "steps_q25": q["q25"], "steps_median": q["median"], "steps_q75": q["q75"], "not_reached": int((reached < 0).sum()),
         "max_steps": config.depth_max_steps,
         "initial_map_sv_median": float(sv.median()), "initial_map_sv_min_median": float(sv[:, -1].median()),
         "initial_map_sv_max_median": float(sv[:, 0].median()),

@@ -30,9 +30,10 @@ from torch import nn
 from .. import datasets
 from .. import train as tr
 from ..analysis.regions import regions
+from ..stats import quartiles
 from .xor import XorConfig
 
-__all__ = ["hidden_space_of", "GEOMETRY_PRESETS", "GeometryConfig", "xor_regions", "depth_vs_width", "hanin_rolnick", "hidden_space", "count_regions",
+__all__ = ["hidden_space_of", "GEOMETRY_PRESETS", "GeometryConfig", "xor_regions", "depth_vs_width", "hanin_rolnick", "hidden_space",
            "sawtooth", "xor_hidden", "run_geometry", "measure_net"]
 
 XOR_BOX = (-0.5, 1.5, -0.5, 1.5)  # the box around XOR's four points
@@ -68,22 +69,10 @@ GEOMETRY_PRESETS = {
 }
 
 
-def count_regions(model: nn.Module, bounds, level: float | None = 0.5) -> tuple[int, int]:
-    """(regions in the box, regions the level set of the output crosses)."""
-    r = regions(model, bounds)
-    if level is None:
-        return r.count, 0
-    crossed = sum(1 for poly, w, b in zip(r.polygons, r.weight[:, 0], r.bias[:, 0])
-                  if (v := poly @ w + b - level).max() > 0 and v.min() < 0)
-    return r.count, crossed
-
-
-def _quartiles(values) -> dict:
-    t = torch.as_tensor(np.asarray(values, dtype=np.float64))
-    if t.numel() == 0:
-        return {"q25": None, "median": None, "q75": None, "n": 0}
-    q = torch.quantile(t, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).tolist()
-    return {"q25": q[0], "median": q[1], "q75": q[2], "n": int(t.numel())}
+def _drawn(r, seed: int) -> dict:
+    """A region map as the figures draw it: its polygons and its decision boundary (output ½)."""
+    return {"seed": seed, "polygons": [p.tolist() for p in r.polygons], "boundary": [b.tolist() for b in r.boundary(0.5)],
+            "count": r.count}
 
 
 def xor_regions(activations=("relu", "maxout", "leaky_relu", "hardtanh"), n_seeds: int = 200, seed: int = 0) -> list[dict]:
@@ -97,18 +86,14 @@ def xor_regions(activations=("relu", "maxout", "leaky_relu", "hardtanh"), n_seed
         run = tr.train(cfg, data.X, data.y, torch.arange(seed, seed + n_seeds))
         pred = tr.forward(cfg, run.params, torch.as_tensor(data.X, dtype=cfg.torch_dtype)).double()
         solved = ((pred - y).abs() < xc.margin).all(dim=1)
-        counts = [count_regions(tr.to_module(cfg, p, 2), XOR_BOX) for p in run.params.double()]
+        maps = [regions(tr.to_module(cfg, p, 2), XOR_BOX) for p in run.params.double()]
         row = {"activation": act, "n_seeds": n_seeds, "solved": int(solved.sum()), "examples": {}}
-        for name, mask in (("solved", solved), ("failed", ~solved)):  # the first seed of each, drawn
-            if bool(mask.any()):
-                i = int(torch.nonzero(mask)[0])
-                r = regions(tr.to_module(cfg, run.params[i].double(), 2), XOR_BOX)
-                row["examples"][name] = {"seed": seed + i, "polygons": [p.tolist() for p in r.polygons],
-                                         "boundary": [b.tolist() for b in r.boundary(0.5)]}
         for name, mask in (("solved", solved), ("failed", ~solved)):
-            sel = [c for c, ok in zip(counts, mask.tolist()) if ok]
-            row[f"regions_{name}"] = _quartiles([c[0] for c in sel])
-            row[f"crossed_{name}"] = _quartiles([c[1] for c in sel])
+            sel = [m for m, ok in zip(maps, mask.tolist()) if ok]
+            row[f"regions_{name}"] = quartiles([m.count for m in sel])
+            row[f"crossed_{name}"] = quartiles([m.crossed(0.5) for m in sel])
+            if sel:  # the first seed of each, drawn
+                row["examples"][name] = _drawn(sel[0], seed + int(torch.nonzero(mask)[0]))
         rows.append(row)
     return rows
 
@@ -168,7 +153,7 @@ def hanin_rolnick(budgets=(8, 16, 32), depths=(1, 2, 4), n_seeds: int = 100, box
                 continue
             g = torch.Generator().manual_seed(seed * 7919 + N * 31 + d)
             counts = [regions(_init_mlp([2] + [N // d] * d + [1], g), bounds).count for _ in range(n_seeds)]
-            q = _quartiles(counts)
+            q = quartiles(counts)
             rows.append({"neurons": N, "depth": d, "width": N // d, **{f"regions_{k}": v for k, v in q.items()},
                          "regions_over_n2": q["median"] / N**2})
     return rows
@@ -290,20 +275,18 @@ def measure_net(layers=(2, 8, 8, 1), activation: str = "relu", dataset: str = "x
     pad = 0.25 * float(np.abs(data.X).max())
     bounds = (float(data.X[:, 0].min()) - pad, float(data.X[:, 0].max()) + pad,
               float(data.X[:, 1].min()) - pad, float(data.X[:, 1].max()) + pad)
-    counts, seconds = [], []
+    maps, seconds = [], []
     for p in run.params:
         t0 = time.perf_counter()
-        counts.append(count_regions(tr.to_module(cfg, p, 2), bounds))
+        maps.append(regions(tr.to_module(cfg, p, 2), bounds))
         seconds.append(time.perf_counter() - t0)
     pred = tr.forward(cfg, run.params, torch.as_tensor(data.X))
     accuracy = ((pred > 0.5) == (torch.as_tensor(data.y) > 0.5)).double().mean(dim=1)
-    first = regions(tr.to_module(cfg, run.params[0], 2), bounds)
     return {
         "layers": list(layers), "activation": activation, "dataset": dataset, "steps": n_steps, "n_seeds": n_seeds,
-        "bounds": list(bounds), "regions": _quartiles([c[0] for c in counts]), "crossed": _quartiles([c[1] for c in counts]),
+        "bounds": list(bounds), "regions": quartiles([m.count for m in maps]), "crossed": quartiles([m.crossed(0.5) for m in maps]),
         "accuracy_median": float(accuracy.median()), "seconds_median": float(np.median(seconds)),
-        "first": {"seed": seed, "polygons": [q.tolist() for q in first.polygons], "boundary": [b.tolist() for b in first.boundary(0.5)],
-                  "count": first.count},
+        "first": _drawn(maps[0], seed),
         "hidden": {"seed": seed, **hidden_space(cfg, run.params[0], data.X, data.y)},
         "data": {"X": data.X.tolist(), "y": data.y.tolist()},
     }

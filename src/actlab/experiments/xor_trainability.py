@@ -32,7 +32,7 @@ import torch
 
 from .. import datasets
 from .. import train as tr
-from ..stats import wilson
+from ..stats import quartiles, wilson
 from .xor import XorConfig
 
 __all__ = ["ARCHS", "TrainabilityConfig", "run_init_grid", "skip_comparison", "relu_failures", "FAILURE_CLASSES"]
@@ -89,17 +89,11 @@ class TrainabilityConfig:
         return d
 
 
-def _quartiles(t: torch.Tensor) -> list[float | None]:
-    if t.numel() == 0:
-        return [None, None, None]
-    return torch.quantile(t.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)).tolist()
-
-
 def _grid_row(arch: str, cfg: tr.TrainConfig, run: tr.TrainRun, solved_mse: float) -> dict:
     finite = torch.isfinite(run.final_loss)
     solved = finite & (run.final_loss < solved_mse)
     k, n = int(solved.sum()), run.n_seeds
-    q = _quartiles(run.first_hit[solved].double())
+    q = quartiles(run.first_hit[solved])
     # a failure still descending at the end is slow, not stuck: its loss fell by > 1 % over the last tenth
     hist = run.loss_history.double()  # (T', S)
     late = hist[-max(2, hist.shape[0] // 10)]
@@ -108,7 +102,7 @@ def _grid_row(arch: str, cfg: tr.TrainConfig, run: tr.TrainRun, solved_mse: floa
     return {
         "arch": arch, "activation": cfg.activation, "range": cfg.init_scale, "n_seeds": n,
         "success_rate": k / n, "success_ci": list(wilson(k, n)),
-        "steps_q25": q[0], "steps_median": q[1], "steps_q75": q[2],
+        "steps_q25": q["q25"], "steps_median": q["median"], "steps_q75": q["q75"],
         "final_mse_median": float(run.final_loss[finite].double().median()) if bool(finite.any()) else None,
         "failed_still_descending": int(descending.sum()), "failed": int(failed.sum()), "diverged": int((~finite).sum()),
     }

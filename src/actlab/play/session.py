@@ -143,9 +143,10 @@ class Session:
 
     # ------------------------------------------------------------------ runs
 
-    def _build(self) -> None:
+    def _build(self, data: PlayData | None = None) -> None:
+        """A new run of the current settings (``data``: their data, when already made)."""
         s = self.settings
-        self.data: PlayData = make_data(s, self.custom)
+        self.data: PlayData = make_data(s, self.custom) if data is None else data
         self.cost = Budget.cost(s, len(self.data.labels))
         if self.budget is not None:
             self.budget.sessions.add(self)
@@ -187,10 +188,11 @@ class Session:
             new, notices = parse(values, base=Settings() if msg.get("base") == "defaults" else self.settings)
             if new.data_name == "custom" and self.custom is None:
                 self.custom = np.column_stack([self.data.points, self.data.labels]) if self.data.name != "xor4" else None
+            data = make_data(new, self.custom)
             if self.budget is not None:
-                self.budget.check(self, new, len(make_data(new, self.custom).labels))
+                self.budget.check(self, new, len(data.labels))
             self.settings, self.notices = new, notices
-            self._build()
+            self._build(data)
             return [self.state_message()]
         if kind == "step":  # one epoch, then paused (the server trains it and sends the frame)
             self.playing = False
@@ -352,9 +354,9 @@ class Session:
         return (np.zeros(len(feats)), eye[feats.index("x")] if "x" in feats else np.zeros(len(feats)),
                 eye[feats.index("y")] if "y" in feats else np.zeros(len(feats)))
 
-    def _regions(self, seed: int, max_regions: int = MAX_REGIONS) -> tuple[dict[str, Any], np.ndarray | None]:
-        """Seed ``seed``'s exact linear regions on the shown square: (count, or a note; edges (n, 4)
-        as x₀, y₀, x₁, y₁ float32)."""
+    def _regions(self, seed: int, edges: bool = True) -> tuple[dict[str, Any], np.ndarray | None]:
+        """Seed ``seed``'s exact linear regions on the shown square: (count, or a note; with
+        ``edges``, the cells' edges (n, 4) as x₀, y₀, x₁, y₁ float32)."""
         from ..analysis.regions import NotPiecewiseLinearError, TooManyRegionsError, regions
 
         plane, (lo, hi) = self._plane(), self.data.domain
@@ -362,13 +364,15 @@ class Session:
             return {"note": "regions are drawn for the x₁, x₂ features only (other features curve the cells)"}, None
         t0 = time.perf_counter()
         try:
-            r = regions(self.engines[0].module(seed), (lo, hi, lo, hi), plane=plane, max_regions=max_regions)
+            r = regions(self.engines[0].module(seed), (lo, hi, lo, hi), plane=plane, max_regions=MAX_REGIONS)
         except (NotPiecewiseLinearError, TooManyRegionsError) as e:
             return {"note": str(e).split(":")[0] if isinstance(e, NotPiecewiseLinearError) else str(e)}, None
         except ValueError as e:  # a diverged seed (non-finite weights)
             return {"note": f"no regions: {e}"}, None
-        edges = np.concatenate([np.concatenate([p, np.roll(p, -1, axis=0)], axis=1) for p in r.polygons]).astype(np.float32)
-        return {"count": r.count, "ms": 1e3 * (time.perf_counter() - t0)}, edges
+        info = {"count": r.count, "ms": 1e3 * (time.perf_counter() - t0)}
+        if not edges:
+            return info, None
+        return info, np.concatenate([np.concatenate([p, np.roll(p, -1, axis=0)], axis=1) for p in r.polygons]).astype(np.float32)
 
     def _regions_frame(self, seed: int) -> tuple[dict[str, Any], np.ndarray | None]:
         """``_regions`` for the frames: kept while the selected seed, the run and the epoch stay, and recomputed at
@@ -383,7 +387,7 @@ class Session:
         """The median count over as many seeds as ``budget_s`` allows (all, for small nets)."""
         counts, t0 = [], time.perf_counter()
         for s in range(self.settings.seeds):
-            info, _ = self._regions(s)
+            info, _ = self._regions(s, edges=False)
             if "count" not in info:
                 return None
             counts.append(info["count"])
