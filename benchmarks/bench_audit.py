@@ -2,7 +2,7 @@
 
     python benchmarks/bench_audit.py [--batch 8] [--repeats 5] [--models resnet18 gpt ...] [--json]
 
-Each model (examples/zoo.py: random weights, eval mode, float32) runs in a fresh Python process:
+Each model (src/actlab/zoo.py: random weights, eval mode, float32) runs in a fresh Python process:
   forward   median of --repeats calls of model(x) on the batch, after one warm-up call
   cold      the first actlab.audit(model, x) of the process (torch and actlab already imported,
             the model already run once): what `actlab audit` pays
@@ -31,7 +31,7 @@ def _one(name: str, batch: int, repeats: int) -> dict:
 
     import actlab
     from bench_fold import _median_seconds  # the model's forward, timed as bench_fold times it
-    from examples import zoo
+    from actlab import zoo
 
     factory, shape, expected_affine, expected_first = zoo.ZOO[name]
     model = factory()
@@ -69,7 +69,7 @@ def main() -> int:
         print(json.dumps(_one(args.one, args.batch, args.repeats)))
         return 0
     sys.path.insert(0, str(ROOT))
-    from examples import zoo
+    from actlab import zoo
 
     rows = []
     for name in args.models or list(zoo.ZOO):

@@ -5,7 +5,7 @@
 1. The article's largest dense network (E2): input 128 → 10 hidden Linear layers × 1024 (identity
    activations) → 128, float32, as actlab.nets builds it. ``actlab.fold`` merges it into one
    Linear 128 → 128. FLOPs are the multiply-adds of the Linear layers (×2).
-2. A ResNet-18 (examples/zoo.py: torchvision's architecture, random weights and BatchNorm
+2. A ResNet-18 (src/actlab/zoo.py: torchvision's architecture, random weights and BatchNorm
    statistics, eval mode, float32, 3×64×64 inputs): ``actlab.fold`` beside
    ``torch.fx.experimental.optimization.fuse`` of the same model — BatchNorms left, inference
    time, and each one's largest relative error against the original run in float64.
@@ -38,7 +38,7 @@ from actlab import nets
 from actlab.affine import relative_error
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from the repository root
-from examples import zoo  # noqa: E402
+from actlab import zoo  # noqa: E402
 
 
 def _flops(model: nn.Module) -> int:

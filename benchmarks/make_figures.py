@@ -260,7 +260,7 @@ def fold_block() -> str:
     dense = (f"- the article's largest dense network ({d['layers_before']} modules) folds into {d['layers_after']}; FLOPs fall "
              f"{d['flop_ratio']:.0f}×, inference time " + ", ".join(
                  f"{r['speedup']:.0f}× at batch {r['batch']:,} ({r['speedup_over_flop_ratio']:.2f} of the FLOP ratio)" for r in rows) + ";")
-    resnet = (f"- ResNet-18 (examples/zoo.py, 3×64×64): {res['bn_original']} BatchNorms → {res['bn_actlab']} with `actlab.fold` "
+    resnet = (f"- ResNet-18 (src/actlab/zoo.py, 3×64×64): {res['bn_original']} BatchNorms → {res['bn_actlab']} with `actlab.fold` "
               f"and {res['bn_fx']} with `torch.fx.experimental.optimization.fuse` of the same model in the same run; inference "
               + ", ".join(f"at batch {r['batch']}: original {r['original_ms']:.1f} ms, fold {r['actlab_ms']:.1f} ms, fuse "
                           f"{r['fx_ms']:.1f} ms (fold/fuse {r['actlab_ms'] / r['fx_ms']:.2f})" for r in res["rows"])

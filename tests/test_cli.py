@@ -185,18 +185,16 @@ def test_audit_torchscript_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["is_affine"] is False
 
 
-def test_audit_tree_names_the_first_owner_and_json_has_the_same_rows(capsys, monkeypatch):
-    from pathlib import Path
-
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # examples.zoo imports from the repository root
-    argv = ["audit", "examples.zoo:resnet18", "--input-shape", "3,32,32", "--batch", "2"]
+def test_audit_tree_names_the_first_owner_and_json_has_the_same_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # actlab.zoo is part of the package: no repository root needed
+    argv = ["audit", "actlab.zoo:resnet18", "--input-shape", "3,32,32", "--batch", "2"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "◀ first nonlinear" in out and "first nonlinear = relu" in out and "audit took" in out
     assert "layer1" in out and "BasicBlock" in out and "probed domain" in out
     assert main(argv + ["--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    from examples import zoo
+    from actlab import zoo
 
     n_modules = sum(1 for _ in zoo.resnet18().named_modules())  # every module, the model itself included
     assert d["first_nonlinear"] == "relu" and len(d["modules"]) == n_modules and d["seconds"] > 0

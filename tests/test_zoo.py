@@ -1,5 +1,5 @@
 """audit and fold on standard architectures written the way their authors write them
-(examples/zoo.py: ResNet-18, MobileNetV3-style, pre-LN ViT, nanoGPT, LSTM tagger, and their
+(src/actlab/zoo.py: ResNet-18, MobileNetV3-style, pre-LN ViT, nanoGPT, LSTM tagger, and their
 affine twins); the model itself is the oracle."""
 
 import copy
@@ -10,7 +10,7 @@ from torch import nn
 
 import actlab
 from actlab.affine import relative_error
-from examples import zoo
+from actlab import zoo
 
 # smaller inputs than the benchmark's, same architectures
 SHAPES = {"resnet18": (3, 32, 32), "resnet18_affine": (3, 32, 32), "mobilenet": (3, 32, 32), "mobilenet_affine": (3, 32, 32)}

@@ -44,9 +44,9 @@ def _add_audit(sub) -> None:
         ),
         epilog=(
             "examples (from the repository root):\n"
-            "  actlab audit examples.zoo:resnet18 --input-shape 3,64,64 --batch 8\n"
-            "  actlab audit examples.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2\n"
-            "  actlab audit examples.zoo:gpt --input-shape 64,128 --json > audit.json\n"
+            "  actlab audit actlab.zoo:resnet18 --input-shape 3,64,64 --batch 8\n"
+            "  actlab audit actlab.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2\n"
+            "  actlab audit actlab.zoo:gpt --input-shape 64,128 --json > audit.json\n"
             "  actlab audit model.pt2 --input-shape 16 --max-bytes 512M"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -158,8 +158,8 @@ def _add_fold(sub) -> None:
         ),
         epilog=(
             "examples (from the repository root):\n"
-            "  actlab fold examples.zoo:resnet18 --input-shape 3,64,64 --out resnet18-folded.pt2\n"
-            "  actlab fold examples.zoo:mobilenet --input-shape 3,64,64 --json\n"
+            "  actlab fold actlab.zoo:resnet18 --input-shape 3,64,64 --out resnet18-folded.pt2\n"
+            "  actlab fold actlab.zoo:mobilenet --input-shape 3,64,64 --json\n"
             "  actlab fold model.pt2 --input-shape 128 --dearer --out folded.pt2"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

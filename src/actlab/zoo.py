@@ -1,8 +1,8 @@
 """A zoo of standard architectures, written the way their authors write them, for `actlab audit`
-and `actlab.fold` (random weights, nothing downloaded). Run from the repository root:
+and `actlab.fold` (random weights, nothing downloaded). Importable wherever actlab is installed:
 
-    actlab audit examples.zoo:resnet18 --input-shape 3,64,64 --batch 8
-    actlab audit examples.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2
+    actlab audit actlab.zoo:resnet18 --input-shape 3,64,64 --batch 8
+    actlab audit actlab.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2
 
 Each factory returns a model in eval mode with random BatchNorm statistics; ``ZOO`` lists
 them with one input's shape, the expected verdict and the first module that owns a

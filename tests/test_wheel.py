@@ -1,0 +1,91 @@
+"""The wheel works outside the repository: built from this tree, installed into a fresh virtual
+environment in a temporary folder, and run from there (the zoo, the report templates and the
+playground's page are package data).
+
+The fast test lends the fresh environment this environment's dependencies (a ``.pth`` line to
+its site-packages, which does not activate the editable install of actlab: ``.pth`` files in a
+folder named by another ``.pth`` are not read), so actlab itself comes from the wheel alone.
+The slow test installs the wheel with its declared dependencies, as a user would.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(cmd, cwd, timeout=600, env=None):
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert out.returncode == 0, f"{cmd}\n{out.stdout}\n{out.stderr}"
+    return out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    dist = tmp_path_factory.mktemp("dist")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+         cwd=dist)
+    (whl,) = dist.glob("actlab-*.whl")
+    return whl
+
+
+def test_the_wheel_holds_the_package_data(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ["actlab/zoo.py", "actlab/play/static/index.html", "actlab/play/static/js/main.js",
+                   "actlab/templates/report/report.css"]:
+        assert needed in names, f"{needed} missing from {wheel.name}"
+    meta = next(n for n in names if n.endswith("METADATA"))
+    text = zipfile.ZipFile(wheel).read(meta).decode()
+    assert "Classifier: License :: OSI Approved :: MIT License" in text and "Project-URL: Documentation" in text
+    assert "Provides-Extra: onnx" in text and "Requires-Dist: torch" in text
+
+
+def _fresh_venv(where: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    return where / "bin"
+
+
+def _check_commands(bin_dir: Path, work: Path, env=None):
+    py = bin_dir / "python"
+    where = _run([str(py), "-c", "import actlab, actlab.zoo; print(actlab.__file__)"], cwd=work, env=env)
+    assert str(bin_dir.parent) in where and str(ROOT) not in where, where
+    _run([str(bin_dir / "actlab"), "play", "--help"], cwd=work, env=env)
+    out = _run([str(bin_dir / "actlab"), "audit", "actlab.zoo:resnet18", "--input-shape", "3,32,32", "--batch", "2"],
+               cwd=work, env=env)
+    assert "first nonlinear = relu" in out
+    _run([str(bin_dir / "actlab"), "demo", "--quick", "--out", "report"], cwd=work, env=env)
+    assert (work / "report" / "index.html").stat().st_size > 10_000
+    assert (work / "report" / "results.json").exists()
+
+
+def test_the_wheel_runs_outside_the_repository(wheel, tmp_path):
+    bin_dir = _fresh_venv(tmp_path / "venv")
+    site = Path(_run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     cwd=tmp_path).strip())
+    # the wheel's files, unpacked as an installer would (no pip in the fresh environment)
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(site)
+    (site / "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (bin_dir / "actlab").write_text(f"#!{bin_dir / 'python'}\nfrom actlab.cli import run\nraise SystemExit(run())\n")
+    (bin_dir / "actlab").chmod(0o755)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    _check_commands(bin_dir, work, env)
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_with_its_dependencies(wheel, tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+         cwd=tmp_path, timeout=1800)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    _check_commands(bin_dir, work)
