@@ -39,20 +39,25 @@ def _add_audit(sub) -> None:
             "An affine model is collapsed into one map on the inputs. A few forward passes of the model in "
             "float64: seconds for a ResNet-18.\n\n"
             "MODEL is a factory 'package.module:function' (importable from the current folder), a "
-            "torch.export file (.pt2) or a TorchScript file. Pickles are refused unless --trust-pickle: "
-            "loading one runs code."
+            "torch.export file (.pt2), a TorchScript file, an ONNX file (.onnx: each node judged alone in "
+            "onnxruntime, at the graph's precision; needs pip install 'actlab[onnx]') or hf:FOLDER, a Hugging Face "
+            "model folder (config.json + weights; needs transformers; fed inputs_embeds or pixel_values). "
+            "Pickles are refused unless --trust-pickle: loading one runs code."
         ),
         epilog=(
-            "examples (from the repository root):\n"
+            "examples:\n"
             "  actlab audit actlab.zoo:resnet18 --input-shape 3,64,64 --batch 8\n"
+            "  actlab audit resnet18.onnx --batch 8\n"
+            "  actlab audit hf:./my-bert --input-shape 16,768\n"
             "  actlab audit actlab.zoo:resnet18_affine --input-shape 3,64,64 --batch 8 --fold folded.pt2\n"
             "  actlab audit actlab.zoo:gpt --input-shape 64,128 --json > audit.json\n"
             "  actlab audit model.pt2 --input-shape 16 --max-bytes 512M"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="package.module:function, FILE.pt2 or a TorchScript file")
-    p.add_argument("--input-shape", type=_shape, required=True, help="one input's shape, without the batch (e.g. 3,32,32)")
+    p.add_argument("model", help="package.module:function, FILE.pt2, FILE.onnx, hf:FOLDER or a TorchScript file")
+    p.add_argument("--input-shape", type=_shape, default=None,
+                   help="one input's shape, without the batch (e.g. 3,32,32); an .onnx or hf: model declares its own")
     p.add_argument("--batch", type=_positive_int, default=64, help="example inputs drawn N(0, 1) (default 64, at least 2)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the example inputs and the test's draws (default 0)")
     p.add_argument("--max-bytes", type=_bytes, default=4 * 2**30, metavar="SIZE",
@@ -72,8 +77,12 @@ def _cmd_audit(args) -> int:
     from .analysis.load import load_model
 
     model = load_model(args.model, trust_pickle=args.trust_pickle)
+    shape = _input_shape(args, model)
+    if args.fold and not isinstance(model, torch.nn.Module):
+        raise ValueError(f"--fold: expected a torch model, got an ONNX file ({args.model!r}); fold the torch original")
     g = torch.Generator().manual_seed(args.seed)
-    x = torch.randn((max(args.batch, 2), *args.input_shape), generator=g)
+    fixed = getattr(model, "fixed_batch", None)  # an ONNX graph exported with a fixed batch
+    x = torch.randn((fixed or max(args.batch, 2), *shape), generator=g)
     report = _with_progress("auditing", lambda cb: audit(model, x, seed=args.seed, max_bytes=args.max_bytes, progress=cb))
     t0 = time.perf_counter()
     amap = report.map  # built here, when affine (timed apart)
@@ -89,7 +98,7 @@ def _cmd_audit(args) -> int:
         print(json.dumps({**report.to_dict(), "map_seconds": map_seconds if amap is not None else None, "fold": fold_info}, indent=2))
         return 0
     console = _console()
-    console.print(_audit_tree(report, f"audit of {args.model} on {x.shape[0]} inputs of shape {tuple(args.input_shape)}"))
+    console.print(_audit_tree(report, f"audit of {args.model} on {x.shape[0]} inputs of shape {tuple(shape)}"))
     console.print(f"[dim]probed domain: {report.domain}[/dim]")
     if report.is_affine:
         console.print(f"[bold green]affine[/bold green] on the probed domain (residual {_num(report.residual, '.1e')})")
@@ -98,16 +107,30 @@ def _cmd_audit(args) -> int:
                           f"{amap.residual:.1e} ≤ {amap.tolerance:.1e}, built in {map_seconds:.2f} s ({amap.method})")
     else:
         console.print(f"[bold red]not affine[/bold red]: first nonlinear = [bold]{report.first_nonlinear or '(model, unattributed)'}[/bold]")
+        onnx = report.rows[0].type.startswith("ONNX graph")
         for n in report.nodes:
-            console.print(f"  node {n['node']} ({n['target']}) in {n['module'] or 'the model'}'s forward: residual {n['residual']:.2g}")
+            where = f"from {n['module']}" if onnx else f"in {n['module'] or 'the model'}'s forward"
+            console.print(f"  node {n['node']} ({n['target']}) {where}: residual {n['residual']:.2g}")
         for u in report.unattributed:
             console.print(f"  unattributed: {u}")
     if report.note:
         console.print(f"note: {report.note}")
-    console.print(f"[dim]audit took {report.seconds:.2f} s ({sum(r.tested for r in report.rows)} of {len(report.rows)} modules tested)[/dim]")
+    kind = "nodes" if report.rows[0].type.startswith("ONNX graph") else "modules"
+    console.print(f"[dim]audit took {report.seconds:.2f} s ({sum(r.tested for r in report.rows)} of {len(report.rows)} {kind} tested)[/dim]")
     if fold_info:
         _print_fold(console, fold_info, args.fold)
     return 0
+
+
+def _input_shape(args, model) -> tuple[int, ...]:
+    """--input-shape, or the shape the model file declares (ONNX graphs, hf: folders)."""
+    declared = getattr(model, "in_shape", None)
+    if args.input_shape is None and declared is None:
+        raise ValueError(f"--input-shape is required for {args.model!r} (one input's shape without the batch, e.g. 3,32,32)")
+    if args.input_shape is not None and declared is not None and tuple(args.input_shape) != tuple(declared):
+        raise ValueError(f"--input-shape {','.join(map(str, args.input_shape))} does not match the model's declared input "
+                         f"shape {','.join(map(str, declared))}")
+    return tuple(args.input_shape or declared)
 
 
 def _save_export(folded, x, path: str, what: str) -> None:
@@ -165,7 +188,8 @@ def _add_fold(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="package.module:function, FILE.pt2 or a TorchScript file")
-    p.add_argument("--input-shape", type=_shape, required=True, help="one input's shape, without the batch (e.g. 3,32,32)")
+    p.add_argument("--input-shape", type=_shape, default=None,
+                   help="one input's shape, without the batch (e.g. 3,32,32); an hf: model declares its own")
     p.add_argument("--batch", type=_positive_int, default=8, help="example inputs drawn N(0, 1) (default 8)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the example inputs (default 0)")
     p.add_argument("--out", default=None, metavar="FILE.pt2", help="save the folded model (torch.export archive, any batch size)")
@@ -187,7 +211,9 @@ def _cmd_fold(args) -> int:
     if args.out is not None and os.path.isdir(args.out):
         raise ValueError(f"--out: expected a file name such as folded.pt2, got the folder {args.out!r}")
     model = load_model(args.model, trust_pickle=args.trust_pickle)
-    x = torch.randn((args.batch, *args.input_shape), generator=torch.Generator().manual_seed(args.seed))
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"expected a torch model to fold, got an ONNX file ({args.model!r}); fold the torch original")
+    x = torch.randn((args.batch, *_input_shape(args, model)), generator=torch.Generator().manual_seed(args.seed))
     t0 = time.perf_counter()
     folded, report = fold_with_report(model, x, cheaper_only=not args.dearer)
     info = {**report.to_dict(), "seconds": time.perf_counter() - t0, "saved": args.out}
@@ -228,9 +254,22 @@ def _audit_tree(report, title: str):
     from rich.tree import Tree
 
     first = (report.first_nonlinear or "").partition(":")[0] if report.first_nonlinear is not None else None
+    flat = bool(report.rows) and report.rows[0].type.startswith("ONNX graph")  # nodes, one level under the graph
+    if flat:
+        first = report.nodes[0]["node"] if report.nodes else None
     tree = Tree(f"[bold]{escape(title)}[/bold]")
     nodes = {}
     for r in report.rows:
+        if flat:
+            verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
+                       else "[red]NOT affine[/red]")
+            how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"
+            src = f" [dim]({escape(r.source)})[/dim]" if r.source else ""
+            label = f"{escape(r.name or '(graph)')}{src} [dim]{r.type}[/dim] {verdict} [dim]{how}[/dim] — {escape(r.reason)}"
+            if r.name and r.name == first:
+                label = f"[bold reverse] ◀ first nonlinear [/bold reverse] {label}"
+            nodes[r.name] = (tree if not r.name else nodes[""]).add(label)
+            continue
         verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
                    else "[red]NOT affine[/red]")
         how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"

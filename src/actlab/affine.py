@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ._folding import fold_for_reverse
+from .onnx_model import OnnxFunction, as_callable
 from ._tolerance import ratio, relative_error, tolerance_for
 from ._probing import (
     _basis_probe,
@@ -380,6 +381,7 @@ def map_on_data(
     linearised at their mean, certified on the inputs themselves (``outputs``: the model's
     outputs on them, when already known — saves one forward pass). The map's ``residual``
     against its ``tolerance`` says whether it holds there; nothing is raised when it does not."""
+    model_or_fn = as_callable(model_or_fn)
     inputs = torch.as_tensor(inputs).to(device=device, dtype=torch.float64)
     t = _prepare(model_or_fn, tuple(inputs.shape[1:]), device)
     tol = tolerance_for(t.dtype) if rtol is None else float(rtol)
@@ -388,7 +390,7 @@ def map_on_data(
 
 def collapse(
     model_or_fn: Any,
-    in_shape: Sequence[int],
+    in_shape: Sequence[int] | None = None,
     *,
     method: str = "auto",
     verify: bool = True,
@@ -405,9 +407,10 @@ def collapse(
     """Collapse an affine model or function into one exact ``AffineMap``.
 
     Args:
-        model_or_fn: a ``torch.nn.Module`` (a float64 copy is used; the original is untouched)
-            or any callable on batches ``(N, *in_shape)`` of torch tensors or numpy arrays.
-        in_shape: the shape of one input, without the batch dimension.
+        model_or_fn: a ``torch.nn.Module`` (a float64 copy is used; the original is untouched),
+            any callable on batches ``(N, *in_shape)`` of torch tensors or numpy arrays, or the
+            path of an ``.onnx`` file (run with onnxruntime at the graph's precision).
+        in_shape: the shape of one input, without the batch dimension (an ONNX file declares it).
         method: ``"forward"`` (probe with the d+1 basis inputs), ``"reverse"`` (one batched
             vector-Jacobian product with the output basis) or ``"auto"`` (the cheaper).
         verify: certify the map on ``n_points`` fresh points per scale in ``scales`` (default 4 × 5
@@ -422,6 +425,7 @@ def collapse(
             rewrites, listed in ``AffineMap.folded``; the time counts in ``seconds``). W is then
             pulled back through fewer, strided layers. Verification always runs the model itself.
     """
+    model_or_fn, in_shape = _with_shape(model_or_fn, in_shape)
     t = _prepare(model_or_fn, in_shape, device)
     device = _resolve_device(device)
     if chunk_size < 1:
@@ -438,6 +442,16 @@ def collapse(
                 "the linearisation at 0"
             )
     return m
+
+
+def _with_shape(model_or_fn: Any, in_shape: Any) -> tuple[Any, Any]:
+    """An ONNX file's path opened as an ``OnnxFunction``, whose graph gives ``in_shape`` when it is None."""
+    model_or_fn = as_callable(model_or_fn)
+    if in_shape is None and isinstance(model_or_fn, OnnxFunction):
+        in_shape = model_or_fn.in_shape
+    if in_shape is None:
+        raise ValueError("in_shape is required (the shape of one input, without the batch dimension), got None")
+    return model_or_fn, in_shape
 
 
 def _reprobe(m: AffineMap, t: _Target, scales, n_points: int, gen: torch.Generator, points: torch.Tensor,
@@ -580,6 +594,9 @@ def check_affine(
     probed domain may still be nonlinear elsewhere: the verdict says "on the probed domain".
     If the collapsed W would exceed ``max_bytes`` only the combination test runs.
     """
+    model_or_fn = as_callable(model_or_fn)
+    if in_shape is None and inputs is None and isinstance(model_or_fn, OnnxFunction):
+        in_shape = model_or_fn.in_shape
     if inputs is not None:
         inp = torch.as_tensor(inputs).to(torch.float64)
         if inp.ndim < 2 or inp.shape[0] < 2:

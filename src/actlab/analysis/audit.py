@@ -41,13 +41,15 @@ import inspect
 import math
 import operator
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from ..affine import DEFAULT_MAX_BYTES, AffineMap, map_on_data, tolerance_for
+from ..onnx_model import OnnxFunction, is_onnx_path
+from ._report import AuditReport, ModuleRow
 from ._recording import (
     RHO,
     _Call,
@@ -124,67 +126,6 @@ def _reason(mod: nn.Module, affine: bool) -> str:
         if t in REASONS and REASONS[t][0 if affine else 1]:
             return REASONS[t][0 if affine else 1]
     return "affine on these inputs" if affine else "nonlinear in its own forward code"
-
-
-@dataclass(frozen=True)
-class ModuleRow:
-    name: str  # qualified name ("" is the whole model)
-    type: str
-    affine: bool | None  # None: not decided (see reason)
-    residual: float | None  # combination-test residual; None when decided without a test
-    tolerance: float | None
-    owns_nonlinearity: bool  # nonlinear while all its called children are affine
-    reason: str
-    tested: bool = False  # judged by the combination test (else by construction or by its children)
-    depth: int = 0  # nesting depth (0: the whole model), for tree views
-    map: AffineMap | None = field(default=None, repr=False)  # with module_maps=True, when affine
-
-    def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "map"}
-        if d["residual"] is not None and not math.isfinite(d["residual"]):
-            d["residual"] = None
-        d["map"] = None if self.map is None else self.map.to_dict()
-        return d
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    rows: list[ModuleRow]
-    is_affine: bool
-    first_nonlinear: str | None  # first owner in execution order: "module", "module:node", "node" (root's code) or "" (root, unattributed)
-    nodes: list[dict] = field(default_factory=list)  # torch.fx nodes found nonlinear inside forward code
-    unattributed: list[str] = field(default_factory=list)  # nonlinear forward code no node explains
-    residual: float | None = None  # the whole model's combination residual (None: decided by construction)
-    tolerance: float = 0.0
-    domain: str = ""
-    note: str = ""
-    seconds: float = 0.0  # wall time of the audit (the map excluded: it is built on first access)
-    build_map: Callable[[], AffineMap] | None = field(default=None, repr=False, compare=False)
-    _map: list = field(default_factory=list, repr=False, compare=False)
-
-    @property
-    def map(self) -> AffineMap | None:
-        """The whole model's map on the inputs (linearised at their mean, certified on them) when
-        it is affine and the map fits ``max_bytes``; built on first access (it costs
-        min(d_in, 3·d_out) single-input passes), then kept."""
-        if not self._map:
-            self._map.append(self.build_map() if self.build_map is not None else None)
-        return self._map[0]
-
-    def to_dict(self) -> dict:
-        return {
-            "is_affine": self.is_affine,
-            "first_nonlinear": self.first_nonlinear,
-            "residual": self.residual if self.residual is not None and math.isfinite(self.residual) else None,
-            "tolerance": self.tolerance,
-            "domain": self.domain,
-            "note": self.note,
-            "seconds": self.seconds,
-            "modules": [r.to_dict() for r in self.rows],
-            "nodes": self.nodes,
-            "unattributed": self.unattributed,
-            "map": None if self.map is None else self.map.to_dict(),
-        }
 
 
 # ---------------------------------------------------------------------------- attribution (torch.fx)
@@ -351,16 +292,21 @@ def audit(
     """Judge every module of ``model`` on the inputs it received; see the module docstring.
 
     Args:
-        model: a ``torch.nn.Module`` (a float64 copy is audited; the model is not modified).
+        model: a ``torch.nn.Module`` (a float64 copy is audited; the model is not modified), or
+            an ONNX file's path (judged node by node: ``actlab.analysis.onnx_audit``).
         example_inputs: a batch (N ≥ 2, ...) the model accepts.
         max_bytes: the whole model's map is built when it is affine and its float64 W fits
             this; a larger map is reported in ``note``, not built.
         module_maps: also build each tested affine module's map on its inputs (costly).
         progress: called as ``progress(done, total, label)`` while modules are tested.
     """
+    if is_onnx_path(model) or isinstance(model, OnnxFunction):
+        from .onnx_audit import audit_onnx
+
+        return audit_onnx(model, example_inputs, seed, max_bytes=max_bytes, progress=progress)
     t_start = time.perf_counter()
     if not isinstance(model, nn.Module):
-        raise TypeError(f"audit needs a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"audit needs a torch.nn.Module or the path of an .onnx file, got {type(model).__name__}")
     x = torch.as_tensor(example_inputs)
     if x.ndim < 2 or x.shape[0] < 2:
         raise ValueError(f"example_inputs must be a batch of at least 2 inputs (N, ...), got shape {tuple(x.shape)}")
