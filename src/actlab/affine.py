@@ -151,6 +151,11 @@ class AffineMap:
         """An nn.Module with the same outputs (one Linear between a flatten and a reshape)."""
         return _AffineModule(self)
 
+    def _repr_html_(self) -> str:
+        from ._html import affine_map_html
+
+        return affine_map_html(self)
+
     def to_dict(self) -> dict:
         return {
             "in_shape": list(self.in_shape),
@@ -521,6 +526,11 @@ class AffineCheck:
 
     def __str__(self) -> str:
         return self.message
+
+    def _repr_html_(self) -> str:
+        from ._html import affine_check_html
+
+        return affine_check_html(self)
 
 
 def _pairs(

@@ -71,3 +71,8 @@ class AuditReport:
             "unattributed": self.unattributed,
             "map": None if self.map is None else self.map.to_dict(),
         }
+
+    def _repr_html_(self) -> str:
+        from .._html import audit_html
+
+        return audit_html(self)

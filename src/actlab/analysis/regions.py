@@ -118,6 +118,11 @@ class RegionMap:
         """How many regions the level set {output = level} passes through."""
         return sum(1 for _, vals in self._level(level, output) if vals.max() > 0 and vals.min() < 0)
 
+    def _repr_html_(self) -> str:
+        from .._html import regions_html
+
+        return regions_html(self)
+
     def plot(self, ax=None, *, level: float | None = 0.0, output: int = 0):
         """Regions as coloured polygons and the boundary at ``level`` (None: none), on ``ax`` or a
         new figure (``actlab.viz.plot_region_map``; matplotlib is imported only here)."""

@@ -75,6 +75,11 @@ class DynamicsResult:
              "n_xor_nets": self.config.xor_config().n_nets + self.relu_failures["n_seeds"]}
         return json_finite(d)
 
+    def _repr_html_(self) -> str:
+        from .._html import dynamics_html
+
+        return dynamics_html(self)
+
 
 def run_dynamics(config: DynamicsConfig = DynamicsConfig(),
                  progress: Callable[[str, str, float], None] | None = None) -> DynamicsResult:

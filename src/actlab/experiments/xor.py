@@ -181,6 +181,11 @@ class XorResult:
             out["data"] = {"X": self.X, "y": self.y}
         return json_finite(out)
 
+    def _repr_html_(self) -> str:
+        from .._html import xor_html
+
+        return xor_html(self)
+
 
 def _predictions(cfg: tr.TrainConfig, params: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     """(S, n) predictions in target space: the output under MSE, its sigmoid under BCE."""
