@@ -2,7 +2,7 @@
 
     python benchmarks/bench_collapse.py [--repeats 3] [--arch conv] [--json]
 
-Configurations (docs/DESIGN.md §1, E2–E4 at their maxima):
+Configurations (docs/design.md §1, E2–E4 at their maxima):
   dense: input 128 → 10 hidden layers × 1024 → 128
   conv:  3×32×32 → 3 conv 3×3 × 32 filters, 2×2 average pooling after the first two → 128
   rnn:   100×5 → 3 simple RNN layers × 128 → 128

@@ -1,9 +1,9 @@
-"""Regenerate docs/img/ and every measured table of the README on this machine.
+"""Regenerate docs/img/ and every measured table of the docs pages (and the README) on this machine.
 
     make figures          # = .venv/bin/python benchmarks/make_figures.py [--skip-bench]
 
 Figures: docs/img/xor_success.png, xor_boundaries.png, xor_loss_curves_all.png and
-derivation_2-2-1.png. Tables: each README block between `<!-- figures:NAME -->` and
+derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!-- figures:NAME -->` and
 `<!-- /figures:NAME -->` is replaced by what this script measures now —
   xor          the XOR lab over 2,000 seeds, and where the failed ReLU seeds end up
   regions      `actlab regions` (whole command, fresh process), docs/img/xor_regions.png, regions_depth.png,
@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]  # where the measured blocks live
 PLATEAUS = {"1/6 (three points fitted, one averaged)": 1 / 6, "1/4 (the best affine fit)": 1 / 4, "1/8": 1 / 8}
 
 
@@ -309,17 +310,18 @@ def main() -> int:
     p.add_argument("--only", nargs="+", choices=list(BLOCKS), help="regenerate these blocks only")
     args = p.parse_args()
     names = args.only or (["xor"] if args.skip_bench else list(BLOCKS))
-    text = README.read_text(encoding="utf-8")
     for name in names:
         print(f"figures: {name} …", file=sys.stderr, flush=True)
         body = BLOCKS[name]()
         pattern = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(<!-- /figures:{re.escape(name)} -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"README.md has no block <!-- figures:{name} --> … <!-- /figures:{name} -->")
-        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
-        tmp = README.with_name(".README.md.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(README)  # after each block, atomically: an interrupted run keeps what it measured
+        pages = [p for p in PAGES if pattern.search(p.read_text(encoding="utf-8"))]
+        if not pages:
+            raise SystemExit(f"no page of README.md or docs/ has the block <!-- figures:{name} --> … <!-- /figures:{name} -->")
+        for page in pages:  # a block may appear on several pages (the README quotes a few)
+            text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), page.read_text(encoding="utf-8"))
+            tmp = page.with_name(f".{page.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(page)  # after each block, atomically: an interrupted run keeps what it measured
     return 0
 
 

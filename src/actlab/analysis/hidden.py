@@ -29,7 +29,7 @@ __all__ = ["Construct", "catalogue", "run_catalogue", "maxout_xor", "square_not_
 @dataclass(frozen=True)
 class Construct:
     name: str
-    expected_affine: bool  # what the literature says (docs/DESIGN.md §2)
+    expected_affine: bool  # what the literature says (docs/design.md §2)
     explanation: str
     make: Callable[[], tuple[Callable, tuple[int, ...]]]  # -> (function on batches, in_shape)
 

@@ -173,6 +173,28 @@ class Session:
             "selected": self.selected, "device": str(self.device), "playing": self.playing,
         }
 
+    @staticmethod
+    def known_keys() -> set[str]:
+        """The URL-hash keys a run's settings take."""
+        return set(parse({})[0].to_hash())
+
+    def summary(self) -> dict[str, Any]:
+        """The run from Python (the notebook widget's ``state()``): settings as URL-hash values,
+        epoch, playing, and every engine's statistics over seeds (``compare``: the second run's)."""
+        out: dict[str, Any] = {"settings": self.settings.to_hash(), "version": self.version, "playing": self.playing,
+                               "selected": self.selected, "epoch": self.engines[0].epoch}
+        for i, engine in enumerate(self.engines):
+            st = _summary(engine.stats())
+            st.pop("status")
+            out.update(st) if i == 0 else out.setdefault("compare", {"activation": engine.activation, **st})
+        return out
+
+    def export(self, seed: int) -> dict[str, Any]:
+        """One seed's parameters and set-up (the server's JSON export)."""
+        if not 0 <= seed < self.settings.seeds:
+            raise ValueError(f"seed must be in 0..{self.settings.seeds - 1}, got {seed}")
+        return self.engines[0].to_json(seed)
+
     def handle(self, msg: Any) -> list[dict[str, Any]]:
         """Apply one message from the page; returns the JSON replies. Raises MessageError."""
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):

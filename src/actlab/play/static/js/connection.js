@@ -5,7 +5,12 @@ import { draw } from "./draw.js";
 import { drawAnalysis } from "./panels.js";
 
 export function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+  attach(new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws"));
+}
+
+// Any object with WebSocket's send / onopen / onmessage / onclose / readyState: the server's
+// WebSocket, or the notebook widget's comm (actlab.play.widget).
+export function attach(ws) {
   ws.binaryType = "arraybuffer";
   S.ws = ws;
   ws.onopen = () => {
@@ -16,7 +21,10 @@ export function connect() {
     if (typeof ev.data === "string") onJson(JSON.parse(ev.data));
     else { onFrame(ev.data); send({ type: "ack" }); }
   };
-  ws.onclose = () => { setError("The connection to the server closed: restart `actlab play` and reload."); };
+  ws.onclose = () => {
+    setError(S.embedded ? "The kernel's playground stopped: run the cell again."
+                        : "The connection to the server closed: restart `actlab play` and reload.");
+  };
 }
 export function setPlaying(on) { S.playing = on; $("play").textContent = on ? "❚❚" : "▶"; }
 

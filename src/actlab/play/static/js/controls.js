@@ -4,6 +4,7 @@ import { layoutNetwork, onNetHover, stripGeometry, updateExport } from "./draw.j
 
 export function hashValues() {
   const out = {};
+  if (S.embedded) return out;  // in a notebook the URL is the notebook's, not the playground's
   for (const part of location.hash.replace(/^#/, "").split("&")) {
     if (!part) continue;
     const i = part.indexOf("=");
@@ -13,6 +14,7 @@ export function hashValues() {
   return out;
 }
 export function writeHash(settings) {
+  if (S.embedded) return;
   const h = Object.entries(settings).map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ",")}`).join("&");
   history.replaceState(null, "", "#" + h);
 }

@@ -1,7 +1,7 @@
 // The page: window.playground (the contract scripts and tests use) and the start.
 import { $, S, send } from "./state.js";
 import { bindControls, hashValues, setView } from "./controls.js";
-import { connect } from "./connection.js";
+import { attach, connect } from "./connection.js";
 import { fpsNow, layoutNetwork, stripGeometry } from "./draw.js";
 
 const api = {
@@ -38,9 +38,19 @@ const api = {
   },
   select(seed) { send({ type: "select", seed }); },
 };
-window.playground = api;
-window.addEventListener("error", () => { S.consoleErrors++; });
-window.addEventListener("hashchange", () => send({ type: "set", values: hashValues(), base: "defaults" }));
-window.addEventListener("resize", layoutNetwork);
-bindControls();
-connect();
+// The start: over the server's WebSocket, or over ``sock`` (the notebook widget's comm).
+export function start(sock) {
+  window.playground = api;
+  window.addEventListener("error", () => { S.consoleErrors++; });
+  if (sock) {
+    S.embedded = true;
+    $("exportLinks").hidden = true;
+  } else {
+    window.addEventListener("hashchange", () => send({ type: "set", values: hashValues(), base: "defaults" }));
+  }
+  window.addEventListener("resize", layoutNetwork);
+  bindControls();
+  if (sock) attach(sock); else connect();
+  return api;
+}
+if (!window.actlabEmbedded) start();  // the page's entry point
