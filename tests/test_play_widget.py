@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from actlab.play import widget as W  # noqa: E402
+from actlab.play import _widget as W  # noqa: E402
 
 
 def test_kernel_side_state_set_step_export_and_bad_keys():

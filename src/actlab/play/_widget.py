@@ -233,7 +233,7 @@ def widget(device: str = "cpu", **keys: Any):
 
 
 def __getattr__(name: str):
-    if name == "PlaygroundWidget":
+    if name == "PlaygroundWidget":  # the class needs anywidget: made on first use
         if not _CLASS:
             _CLASS.append(_widget_class())
         return _CLASS[0]
