@@ -1,7 +1,8 @@
 # make demo   — install into .venv if needed, then run the main job
 # make test   — install into .venv if needed, then run the tests
 # make play    — the interactive playground in your browser
-# make figures — regenerate docs/img/ and the README's measured tables
+# make figures — regenerate docs/img/ and the docs' measured tables
+# make docs    — the documentation site, built strictly into site/ (a broken link or reference fails)
 # A second run installs nothing: the venv is rebuilt only when pyproject.toml or
 # constraints.txt change.
 
@@ -10,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench figures play clean
+.PHONY: install demo test test-slow bench figures play docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,9 +42,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_xor_command.py
 	$(PY) benchmarks/bench_play.py
 
-# docs/img/ and the README's measured tables, regenerated on this machine (about ten minutes)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+# docs/img/ and the docs' measured tables, regenerated on this machine (about ten minutes)
 figures: $(STAMP)
 	$(PY) benchmarks/make_figures.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache .hypothesis

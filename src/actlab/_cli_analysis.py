@@ -127,7 +127,8 @@ def _input_shape(args, model) -> tuple[int, ...]:
     declared = getattr(model, "in_shape", None)
     if args.input_shape is None and declared is None:
         raise ValueError(f"--input-shape is required for {args.model!r} (one input's shape without the batch, e.g. 3,32,32)")
-    if args.input_shape is not None and declared is not None and tuple(args.input_shape) != tuple(declared):
+    strict = not getattr(model, "shape_is_default", False)  # an ONNX graph's shape is fixed; an hf: model's a default
+    if strict and args.input_shape is not None and declared is not None and tuple(args.input_shape) != tuple(declared):
         raise ValueError(f"--input-shape {','.join(map(str, args.input_shape))} does not match the model's declared input "
                          f"shape {','.join(map(str, declared))}")
     return tuple(args.input_shape or declared)

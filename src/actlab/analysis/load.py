@@ -34,6 +34,8 @@ class HFEmbeds(nn.Module):
     """A Hugging Face model fed floating-point inputs: ``inputs_embeds`` (text models: one input is
     (tokens, hidden size)) or ``pixel_values`` (vision models); returns the last hidden state."""
 
+    shape_is_default = True  # in_shape is a default (16 tokens): --input-shape may change it
+
     def __init__(self, model: nn.Module, key: str, in_shape: tuple[int, ...]):
         super().__init__()
         self.model, self.key, self.in_shape = model, key, in_shape

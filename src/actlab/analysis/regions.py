@@ -564,7 +564,8 @@ def _upper_bound(steps: list[_Step], shape) -> float:
     return bound
 
 
-def regions(model: Any, bounds=(-6.0, 6.0, -6.0, 6.0), *, plane=None, max_regions: int = 100_000) -> RegionMap:
+def regions(model: Any, bounds: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0), *,
+            plane: tuple[Any, Any, Any] | None = None, max_regions: int = 100_000) -> RegionMap:
     """The exact partition of a 2-D box into the linear regions of a piecewise-linear model.
 
     Args:
