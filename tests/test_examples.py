@@ -17,3 +17,10 @@ def test_collapse_many_seeds_50():
                          capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("OK") == 9
+
+
+@pytest.mark.slow
+def test_audit_zoo_gives_every_expected_verdict():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "audit_zoo.py")], capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("OK ") == 10
