@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -21,3 +22,15 @@ def chrome():
     from selenium.webdriver.chrome.service import Service
 
     return webdriver.Chrome(options=opts, service=Service(driver))
+
+
+def wait_state(drv, cond, timeout=30.0, what=""):
+    """Poll the playground page's ``window.playground.state()`` until ``cond(state)``."""
+    st = None
+    end = time.time() + timeout
+    while time.time() < end:
+        st = drv.execute_script("return window.playground && window.playground.state()")
+        if st and cond(st):
+            return st
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last state: {st}")

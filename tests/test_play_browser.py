@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from _browser import chrome
+from _browser import chrome, wait_state
 
 from actlab.play.server import make_server
 
@@ -26,31 +26,22 @@ def url():
     sock.close()
 
 
-def _wait(drv, cond, timeout=30.0, what=""):
-    end = time.time() + timeout
-    while time.time() < end:
-        st = drv.execute_script("return window.playground && window.playground.state()")
-        if st and cond(st):
-            return st
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last state: {st}")
-
 
 def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url, tmp_path):
     drv = chrome()
     try:
         drv.set_window_size(1400, 1000)
         drv.get(url + "#activation=linear&dataset=xor&seeds=100")
-        _wait(drv, lambda s: s["activation"] == "linear" and s["dataset"] == "xor" and s["seeds"] == 100, what="the hash's settings")
+        wait_state(drv, lambda s: s["activation"] == "linear" and s["dataset"] == "xor" and s["seeds"] == 100, what="the hash's settings")
         drv.execute_script("window.playground.play()")
-        st = _wait(drv, lambda s: s["epoch"] >= 30 and s["collapse"] is not None, what="30 epochs and the collapse panel")
+        st = wait_state(drv, lambda s: s["epoch"] >= 30 and s["collapse"] is not None, what="30 epochs and the collapse panel")
         assert st["success_rate"] == 0 and st["seeds"] == 100
         assert len(st["collapse"]["weight"]) == 2
         shown = drv.find_element("id", "collapseMap").text
         assert shown.startswith("ŷ =") and "x₁" in shown and "x₂" in shown
         assert "activation=linear" in drv.execute_script("return location.hash")
         drv.execute_script("window.playground.set({activation: 'tanh'})")
-        st = _wait(drv, lambda s: s["activation"] == "tanh" and s["epoch"] >= 100, what="100 tanh epochs")
+        st = wait_state(drv, lambda s: s["activation"] == "tanh" and s["epoch"] >= 100, what="100 tanh epochs")
         assert st["success_rate"] > 0.5 and st["collapse"] is None and st["audit"]["is_affine"] is False
         assert st["frames_drawn"] > 10 and st["errors"] == []
         shot = tmp_path / "play-screenshot.png"
@@ -58,23 +49,23 @@ def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url, tmp_p
         assert shot.stat().st_size > 20_000
         # a bad value in a link: a visible notice, and the default is used
         drv.get(url + "#activation=bogus&dataset=circle&seeds=7")
-        st = _wait(drv, lambda s: s["dataset"] == "circle" and s["seeds"] == 7, what="the second link")
+        st = wait_state(drv, lambda s: s["dataset"] == "circle" and s["seeds"] == 7, what="the second link")
         assert st["activation"] == "tanh" and "activation='bogus'" in drv.find_element("id", "notices").text
         # click the output to add a point: the run switches to your own data
         drv.execute_script("window.playground.step()")
-        _wait(drv, lambda s: s["epoch"] >= 1, what="one step")
+        wait_state(drv, lambda s: s["epoch"] >= 1, what="one step")
         heat = drv.find_element("id", "heat")
         from selenium.webdriver import ActionChains
 
         ActionChains(drv).move_to_element_with_offset(heat, 50, -60).click().perform()
-        _wait(drv, lambda s: s["dataset"] == "custom", what="the clicked point")
+        wait_state(drv, lambda s: s["dataset"] == "custom", what="the clicked point")
         # a regression link and a comparison link: drawn without a console error
         drv.get(url + "#problem=regression&regDataset=reg-gauss&seeds=20&networkShape=3")
-        _wait(drv, lambda s: s["problem"] == "regression" and s["seeds"] == 20, what="the regression link")
+        wait_state(drv, lambda s: s["problem"] == "regression" and s["seeds"] == 20, what="the regression link")
         drv.execute_script("window.playground.play()")
-        _wait(drv, lambda s: s["epoch"] >= 3 and s["loss_median"] is not None, what="regression epochs")
+        wait_state(drv, lambda s: s["epoch"] >= 3 and s["loss_median"] is not None, what="regression epochs")
         drv.get(url + "#activation=linear&compare=relu&dataset=circle&seeds=30")
-        st = _wait(drv, lambda s: s["compare"] == "relu" and s["compare_stats"] is not None and s["seeds"] == 30,
+        st = wait_state(drv, lambda s: s["compare"] == "relu" and s["compare_stats"] is not None and s["seeds"] == 30,
                    what="the comparison")
         assert sum(st["compare_stats"]["paired"].values()) == 30 and st["problem"] == "classification"
         assert drv.find_element("id", "comparePanel").is_displayed()
@@ -91,11 +82,11 @@ def test_regions_and_hidden_space_views(url):
     try:
         drv.set_window_size(1400, 1200)
         drv.get(url + "#activation=relu&dataset=xor&networkShape=8,8&seeds=20&optimizer=adam&learningRate=0.01")
-        _wait(drv, lambda s: s["activation"] == "relu" and s["seeds"] == 20, what="the ReLU link")
+        wait_state(drv, lambda s: s["activation"] == "relu" and s["seeds"] == 20, what="the ReLU link")
         drv.find_element("id", "showRegions").click()
         drv.find_element("id", "showHidden").click()
         drv.execute_script("window.playground.play()")
-        st = _wait(drv, lambda s: s["epoch"] >= 20 and s["regions"] and s["regions"].get("count", 0) > 1
+        st = wait_state(drv, lambda s: s["epoch"] >= 20 and s["regions"] and s["regions"].get("count", 0) > 1
                    and s["regions_all"] and s["hidden"], what="regions and the hidden space")
         assert st["view"] == {"regions": True, "hidden": True}
         assert st["hidden"]["width"] == 8 and st["hidden"]["projection"] == "PCA" and st["hidden"]["points"] > 0
@@ -103,11 +94,11 @@ def test_regions_and_hidden_space_views(url):
         assert f"{st['regions']['count']} linear regions" in info or "linear regions" in info
         assert st["regions_all"]["n"] >= 1 and drv.find_element("id", "hidden").is_displayed()
         drv.execute_script("window.playground.set({activation: 'linear'})")
-        st = _wait(drv, lambda s: s["activation"] == "linear" and s["epoch"] >= 2 and s["regions"] and s["regions"].get("count") == 1,
+        st = wait_state(drv, lambda s: s["activation"] == "linear" and s["epoch"] >= 2 and s["regions"] and s["regions"].get("count") == 1,
                    what="one region for the linear net")
         assert "One linear region" in drv.find_element("id", "regionsInfo").text
         drv.execute_script("window.playground.set({activation: 'tanh'})")
-        st = _wait(drv, lambda s: s["activation"] == "tanh" and s["regions"] and "note" in s["regions"], what="tanh's note")
+        st = wait_state(drv, lambda s: s["activation"] == "tanh" and s["regions"] and "note" in s["regions"], what="tanh's note")
         assert "not piecewise linear" in st["regions"]["note"]
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
@@ -121,7 +112,7 @@ def test_the_strip_leaves_the_last_rows_empty_cells_blank(url):
     try:
         drv.set_window_size(1400, 1000)
         drv.get(url + "#activation=tanh&dataset=circle&seeds=100")
-        st = _wait(drv, lambda s: s["seeds"] == 100 and s["strip"] is not None and s["strip"]["n"] == 100, what="the strip")
+        st = wait_state(drv, lambda s: s["seeds"] == 100 and s["strip"] is not None and s["strip"]["n"] == 100, what="the strip")
         geo = st["strip"]
         assert geo["cols"] * geo["rows"] > 100
         s = 100  # the first empty cell: its centre pixel is transparent

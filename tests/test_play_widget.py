@@ -118,37 +118,27 @@ def bridge():
     sock.close()
 
 
-def _wait(drv, cond, timeout=30.0, what=""):
-    st = None
-    end = time.time() + timeout
-    while time.time() < end:
-        st = drv.execute_script("return window.playground && window.playground.state()")
-        if st and cond(st):
-            return st
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last state: {st}")
-
 
 def test_the_widget_renders_plays_and_answers_python_in_chromium(bridge, tmp_path):
-    from _browser import chrome
+    from _browser import chrome, wait_state
 
     url, w = bridge
     drv = chrome()
     try:
         drv.get(url)
-        _wait(drv, lambda s: s["version"] >= 1 and s["settings"].get("activation") == "linear", what="the first state")
+        wait_state(drv, lambda s: s["version"] >= 1 and s["settings"].get("activation") == "linear", what="the first state")
         assert drv.execute_script("return location.hash") == ""  # the notebook's URL is left alone
         assert drv.execute_script("return document.getElementById('exportLinks').hidden") is True
         drv.execute_script("window.playground.play()")
-        st = _wait(drv, lambda s: s["epoch"] >= 50 and s["frames_drawn"] >= 5, what="training and frames")
+        st = wait_state(drv, lambda s: s["epoch"] >= 50 and s["frames_drawn"] >= 5, what="training and frames")
         assert st["success_rate"] == 0.0
-        _wait(drv, lambda s: s["collapse"] is not None, what="the collapsed map panel")
+        wait_state(drv, lambda s: s["collapse"] is not None, what="the collapsed map panel")
         kernel = w.state()  # Python sees the run the page shows
         assert kernel["settings"]["activation"] == "linear" and kernel["epoch"] >= 50 and kernel["playing"]
         w.set(activation="tanh")  # from Python: the page follows
-        _wait(drv, lambda s: s["activation"] == "tanh", what="the page to follow set() from Python")
+        wait_state(drv, lambda s: s["activation"] == "tanh", what="the page to follow set() from Python")
         drv.execute_script("window.playground.play()")
-        _wait(drv, lambda s: s["epoch"] >= 300 and (s["success_rate"] or 0) > 0.5, timeout=60, what="tanh solving XOR")
+        wait_state(drv, lambda s: s["epoch"] >= 300 and (s["success_rate"] or 0) > 0.5, timeout=60, what="tanh solving XOR")
         drv.save_screenshot(str(tmp_path / "widget-screenshot.png"))
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors

@@ -78,6 +78,10 @@ def test_the_wheel_runs_outside_the_repository(wheel, tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     _check_commands(bin_dir, work, env)
+    # the widget bundles the page from the installed package's static files
+    out = _run([str(bin_dir / "python"), "-c", "import actlab.play; w = actlab.play.widget(seeds=2); "
+                "print(len(w._esm), 'window.playground' in w._esm)"], cwd=work, env=env)
+    assert out.split()[-1] == "True" and int(out.split()[-2]) > 20_000
 
 
 @pytest.mark.slow

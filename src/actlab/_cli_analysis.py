@@ -261,19 +261,16 @@ def _audit_tree(report, title: str):
     tree = Tree(f"[bold]{escape(title)}[/bold]")
     nodes = {}
     for r in report.rows:
+        verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
+                   else "[red]NOT affine[/red]")
+        how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"
         if flat:
-            verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
-                       else "[red]NOT affine[/red]")
-            how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"
             src = f" [dim]({escape(r.source)})[/dim]" if r.source else ""
             label = f"{escape(r.name or '(graph)')}{src} [dim]{r.type}[/dim] {verdict} [dim]{how}[/dim] — {escape(r.reason)}"
             if r.name and r.name == first:
                 label = f"[bold reverse] ◀ first nonlinear [/bold reverse] {label}"
             nodes[r.name] = (tree if not r.name else nodes[""]).add(label)
             continue
-        verdict = ("[yellow]undecided[/yellow]" if r.affine is None else "[green]affine[/green]" if r.affine
-                   else "[red]NOT affine[/red]")
-        how = f"residual {r.residual:.1e}" if r.residual is not None else "no test"
         label = f"{escape(r.name.rpartition('.')[2] or '(model)')} [dim]{r.type}[/dim] {verdict} [dim]{how}[/dim] — {escape(r.reason)}"
         if r.name == first:
             label = f"[bold reverse] ◀ first nonlinear [/bold reverse] {label}"
