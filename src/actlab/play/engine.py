@@ -27,12 +27,15 @@ from torch import nn
 
 from .. import activations
 from ..train import act_and_deriv, Maxout, flush_denormals, init_weights
+from . import _kernel
 from .data import FEATURE_FNS, PlayData, features
 from .settings import Settings
 
 __all__ = ["Engine", "GRID", "THUMB", "quantize"]
 
 GRID, THUMB = 100, 20  # output heatmap and neuron thumbnails (cells per side)
+MIN_GRID = 32  # the output heatmap of a large network, at the least
+FRAME_MACS = 30e6  # multiply-adds a frame's output heatmap may cost (a few ms): wide nets get a coarser grid
 MAXOUT_K = 2
 
 
@@ -64,13 +67,27 @@ class Engine:
         self.sizes = [(self.k * widths[i + 1], widths[i]) for i in range(len(widths) - 1)] + [(1, widths[-1])]
         self.seeds = torch.arange(settings.seeds)
         flat = init_weights(self.sizes, self.seeds, self.dtype)  # (S, P): actlab's initial weights
+        lib = _kernel.load() if _kernel.covers(self.activation, self.sizes, self.device) else None
         self.W, self.b = [], []
-        pos = 0
-        for rows, cols in self.sizes:
-            self.W.append(flat[:, pos : pos + rows * cols].reshape(-1, rows, cols).contiguous().to(self.device))
-            pos += rows * cols
-            self.b.append(flat[:, pos : pos + rows].contiguous().to(self.device))
-            pos += rows
+        if lib is not None:  # the fused step's layout, seeds innermost: W and b are views of (P, S_padded)
+            S, S_pad = flat.shape[0], _kernel.padded(flat.shape[0])
+            self.flat = torch.zeros((flat.shape[1], S_pad), dtype=self.dtype)  # padding seeds: zeros, trained, never shown
+            self.flat[:, :S] = flat.T
+            pos = 0
+            for rows, cols in self.sizes:
+                self.W.append(self.flat[pos : pos + rows * cols, :S].reshape(rows, cols, S).permute(2, 0, 1))
+                pos += rows * cols
+                self.b.append(self.flat[pos : pos + rows, :S].T)
+                pos += rows
+            self.fused = _kernel.FusedStep(lib, self.flat, self.sizes, self.activation, settings, settings.batchSize)
+        else:
+            self.fused = None
+            pos = 0
+            for rows, cols in self.sizes:
+                self.W.append(flat[:, pos : pos + rows * cols].reshape(-1, rows, cols).contiguous().to(self.device))
+                pos += rows * cols
+                self.b.append(flat[:, pos : pos + rows].contiguous().to(self.device))
+                pos += rows
         self.params = [t for pair in zip(self.W, self.b) for t in pair]
         self.grads = [torch.zeros_like(t) for t in self.params]
         self.gW, self.gb = self.grads[0::2], self.grads[1::2]
@@ -92,7 +109,11 @@ class Engine:
         self.gen = torch.Generator().manual_seed(settings.data_seed)
         self.epoch = 0
         self._perm, self._pos = None, 0  # the current epoch's shuffled training set, and the next row
-        self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (GRID, THUMB)}
+        self._step_s = 1e-4  # the fused kernel's time per step, a running estimate (sizes its calls)
+        # the output heatmap's grid: GRID² cells, fewer for a wide network so that a frame stays cheap
+        per_point = sum(r * c for r, c in self.sizes)
+        self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / per_point))))
+        self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (self.grid, THUMB)}
 
     # ------------------------------------------------------------------ the model
 
@@ -192,12 +213,22 @@ class Engine:
         while self.epoch < target and self.X_train.shape[0]:
             self.train_for(math.inf, until_epoch=target)
 
-    def train_for(self, budget_s: float, until_epoch: int | None = None) -> int:
+    @property
+    def position(self) -> float:
+        """Epochs trained, the current one's fraction included."""
+        return self.epoch + self.fraction
+
+    def train_for(self, budget_s: float, until_epoch: int | None = None, until: float | None = None) -> int:
         """Minibatch steps for about ``budget_s`` seconds (at least one step), stopping early at
-        the end of epoch ``until_epoch``; a run may pause mid-epoch. Returns the steps taken."""
+        the end of epoch ``until_epoch``, or once ``position`` reaches ``until``; a run may pause
+        mid-epoch. Returns the steps taken."""
         N = self.X_train.shape[0]
         if N == 0:
             return 0
+        if until is not None and self.position >= until:
+            return 0
+        if self.fused is not None:
+            return self._train_fused(budget_s, until_epoch, until)
         B = min(self.settings.batchSize, N)
         t0, steps = time.perf_counter(), 0
         with flush_denormals(), torch.no_grad():
@@ -213,7 +244,35 @@ class Engine:
                     self.epoch += 1
                     if until_epoch is not None and self.epoch >= until_epoch:
                         break
-                if time.perf_counter() - t0 >= budget_s:
+                if time.perf_counter() - t0 >= budget_s or (until is not None and self.position >= until):
+                    break
+        return steps
+
+    def _train_fused(self, budget_s: float, until_epoch: int | None, until: float | None) -> int:
+        """``train_for`` by the fused kernel: the same shuffles and minibatches, many steps a call
+        (as many as fit the budget at the last calls' speed, never past the epoch's end)."""
+        N, B = self.X_train.shape[0], min(self.settings.batchSize, self.X_train.shape[0])
+        t0, steps = time.perf_counter(), 0
+        with flush_denormals():
+            while True:
+                if self._pos >= N or self._perm is None:
+                    perm = torch.randperm(N, generator=self.gen)
+                    self._perm, self._pos = (self.X_train[perm].contiguous(), self.t_train[perm].contiguous()), 0
+                left = -(-(N - self._pos) // B)  # steps to the epoch's end
+                if until is not None and until < self.epoch + 1:
+                    left = max(1, min(left, math.ceil((until - self.epoch) * N / B) - self._pos // B))
+                remaining = budget_s - (time.perf_counter() - t0)
+                n = left if math.isinf(budget_s) else max(1, min(left, int(remaining / self._step_s)))
+                t1 = time.perf_counter()
+                done = self.fused.run(self._perm[0].numpy(), self._perm[1].numpy(), self._pos, n)
+                self._step_s = 0.8 * self._step_s + 0.2 * (time.perf_counter() - t1) / max(done, 1)
+                self._pos += done * B
+                steps += done
+                if self._pos >= N:
+                    self.epoch += 1
+                    if until_epoch is not None and self.epoch >= until_epoch:
+                        break
+                if time.perf_counter() - t0 >= budget_s or (until is not None and self.position >= until):
                     break
         return steps
 
@@ -280,12 +339,12 @@ class Engine:
         return (out - (lo + hi) / 2) / ((hi - lo) / 2)
 
     def heatmap(self, seed: int, compute_neurons: bool = True) -> dict[str, np.ndarray]:
-        """The selected seed's output on the GRID² grid, and every input feature's and hidden
+        """The selected seed's output on the ``grid``² grid, and every input feature's and hidden
         neuron's value on the THUMB² grid (uint8 colour indices, clamped to [−1, 1] as
         TensorFlow Playground colours them)."""
         sl = slice(seed, seed + 1)
         with torch.no_grad():
-            out, _ = self.forward(self.grid_in[GRID], sl)
+            out, _ = self.forward(self.grid_in[self.grid], sl)
             res = {"output": quantize(self.colour(out[0]))}
             if compute_neurons:
                 x = self.grid_in[THUMB]

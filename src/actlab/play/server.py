@@ -40,6 +40,7 @@ __all__ = ["make_app", "make_server", "serve", "STATIC"]
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
 ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
+FRAME_SHARE = 0.5  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
 
 
 # All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
@@ -208,9 +209,9 @@ class _PageLink:
                         t0 = time.perf_counter()
                         buf = await _torch(s.frame)
                         frame_cost = 0.8 * frame_cost + 0.2 * (time.perf_counter() - t0)
-                    # frames take at most half of the time: a large network's frames (every
+                    # frames take at most FRAME_SHARE of the time: a large network's frames (every
                     # neuron's heatmap, every seed's statistics) lower the frame rate, not the training
-                    period = max(1.0 / FPS, 2 * frame_cost)
+                    period = max(1.0 / FPS, frame_cost / FRAME_SHARE)
                     self.ready, self.dirty, self.sent_at = False, False, time.perf_counter()
                     # frames on a fixed schedule (30 a second on average); a late one is not made up twice
                     self.next_at = max(self.next_at + period, self.sent_at - period)

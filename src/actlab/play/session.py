@@ -27,13 +27,15 @@ import torch
 from .. import activations
 from ..stats import wilson
 from .data import MAX_COORD, MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
-from .engine import GRID, THUMB, Engine
+from .engine import THUMB, Engine
 from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, n_params, parse
 
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
 FPS = 30  # at most this many frames a second
-STATS_EVERY_S = 0.1  # statistics over all seeds (success rate, loss quartiles, the strip) at most 10 times a second
+STATS_EVERY_S = 0.2  # statistics over all seeds (success rate, loss quartiles) at most 5 times a second
+STATS_SHARE = 0.1  # and at most this share of the time (a wide net's statistics cost more than its training)
+STRIP_EVERY_S = 0.5  # every seed's small boundary map (the strip), at most twice a second: its grid is most of the rows
 MAX_REGIONS = 100_000  # the regions view refuses a selected seed with more (a note instead of edges)
 REGIONS_EVERY_S = 0.2  # while playing, the selected seed's regions are recomputed at most this often
 
@@ -300,9 +302,14 @@ class Session:
         if budget_s is None:
             for e in self.engines:
                 e.train_epochs(1)
-        else:
-            for e in self.engines:
-                e.train_for(budget_s / len(self.engines))
+        elif len(self.engines) == 1:
+            self.engines[0].train_for(budget_s)
+        else:  # a comparison in lockstep: the compared run catches up with the main one, which waits for it
+            main, other = self.engines
+            t0 = time.perf_counter()
+            if other.position >= main.position:
+                main.train_for(budget_s / 2)
+            other.train_for(max(budget_s - (time.perf_counter() - t0), 1e-4), until=main.position)
         now = time.perf_counter()
         self.rate_window.append((now, self.engines[0].epoch + self.engines[0].fraction))
         while len(self.rate_window) > 2 and now - self.rate_window[0][0] > 1.0:
@@ -328,7 +335,7 @@ class Session:
                     "weights": np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]).astype(np.float32)}
         header: dict[str, Any] = {
             "type": "frame", "version": self.version, "frame": self.frame_no, "epoch": main.epoch,
-            "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": GRID, "thumb": THUMB,
+            "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": main.grid, "thumb": THUMB,
             "stats": _summary(st), "stats_epoch": st["epoch"], "playing": self.playing,
         }
         if not np.isfinite(sections["weights"]).all():  # a diverged seed: weights drawn grey, never NaN on screen
@@ -343,7 +350,7 @@ class Session:
             st2 = self._stats(0, which=1)
             a, c = st["solved"], st2["solved"]
             header["compare"] = {
-                "activation": other.activation, "stats": _summary(st2),
+                "activation": other.activation, "stats": _summary(st2), "epoch": other.epoch,
                 "paired": {"both": int((a & c).sum()), "only_main": int((a & ~c).sum()),
                            "only_compare": int((~a & c).sum()), "neither": int((~a & ~c).sum())},
             }
@@ -351,19 +358,24 @@ class Session:
         return encode_frame(header, sections)
 
     def _stats(self, g: int, which: int = 0) -> dict[str, Any]:
-        """An engine's statistics over all seeds on the whole data (and the strip's maps),
-        redone at most every STATS_EVERY_S while playing, and only when three times its cost has
-        passed since the last (many seeds: at most a quarter of the time goes to statistics); the
-        selected seed's maps are fresh in every frame."""
+        """An engine's statistics over all seeds on the whole data, redone at most every
+        STATS_EVERY_S while playing and within STATS_SHARE of the time (many seeds or wide nets);
+        the strip's maps (g × g per seed: more rows than the data) at most every STRIP_EVERY_S.
+        The selected seed's maps are fresh in every frame."""
         engine = self.engines[which]
         now = time.perf_counter()
         cached = self._stats_cache.get(which)
-        if (cached is None or now - cached["at"] >= max(STATS_EVERY_S, 3 * cached["cost"]) or cached["version"] != self.version
-                or cached["g"] != g or not self.playing):
-            st = engine.stats(strip=g)
-            st.update(epoch=engine.epoch, at=now, cost=time.perf_counter() - now, version=self.version, g=g)
-            self._stats_cache[which] = cached = st
-        return cached
+        fresh = cached is None or cached["version"] != self.version or cached["g"] != g or not self.playing
+        if not fresh and now - cached["at"] < max(STATS_EVERY_S, (1 / STATS_SHARE - 1) * cached["cost"]):
+            return cached
+        strip_due = bool(g) and (fresh or now - cached["strip_at"] >= STRIP_EVERY_S)
+        st = engine.stats(strip=g if strip_due else 0)
+        if g and not strip_due:
+            st["strip"] = cached["strip"]
+        st.update(epoch=engine.epoch, at=now, cost=time.perf_counter() - now, version=self.version, g=g,
+                  strip_at=now if strip_due or not g else cached["strip_at"])
+        self._stats_cache[which] = st
+        return st
 
     # ------------------------------------------------------------------ what the activation does
 

@@ -1,0 +1,152 @@
+"""The playground's fused step (kernel.c), compiled once per machine and called through ctypes.
+
+Why: a playground network is tiny (2-4-2-1, 3 × 8), so a torch step is a few dozen operator
+calls of microseconds each on a few kilobytes — the dispatch, not the arithmetic, sets the
+speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 21–27 µs here: a loop over 100 small
+matrices). kernel.c runs many minibatch steps per call with seeds innermost, so each loop is
+one vector operation across seeds. ``benchmarks/bench_play.py`` prints both paths.
+
+The kernel is C compiled with the machine's ``cc`` (gcc or clang, ``-O3 -march=native``) into a
+cache folder (``$ACTLAB_CACHE`` or ``~/.cache/actlab``), keyed by the source, the flags and
+the CPU — 0.5 s, once. Without a compiler, or for settings it does not cover (maxout and
+activations other than linear, relu, leaky_relu, tanh and sigmoid; layers wider than
+``MAX_WIDTH``; a GPU), the engine keeps its torch step: the same results (to float rounding).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["load", "ACTIVATIONS", "MAX_WIDTH", "BLOCK", "covers", "padded", "FusedStep", "why_not"]
+
+SOURCE = Path(__file__).with_name("kernel.c")
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
+ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
+LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
+# Wider layers go to torch's bmm: the kernel's loops stream every weight once per sample, which
+# loses to a GEMM beyond ~16 units (3 × 16 ReLU, Adam, 100 seeds: 87 vs 74 epochs/s; 2 × 24: 78 vs 91)
+MAX_WIDTH = 16
+BLOCK = 16  # kernel.c's VS: seeds are padded to a multiple of it
+
+
+def padded(n_seeds: int) -> int:
+    return -(-n_seeds // BLOCK) * BLOCK
+_LOSS, _OPT, _REG = {"mse": 0, "bce": 1}, {"sgd": 0, "adam": 1}, {"none": 0, "L1": 1, "L2": 2}
+
+_lock = threading.Lock()
+_lib: list = []  # [CDLL or None], once tried
+_why: list[str] = []
+
+
+def _cpu_key() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text(errors="ignore")
+        flags = next((line for line in info.splitlines() if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        flags = ""
+    return platform.machine() + flags
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("ACTLAB_CACHE") or Path.home() / ".cache" / "actlab")
+
+
+def _compile() -> Path:
+    src = SOURCE.read_bytes()
+    key = hashlib.sha256(src + " ".join(FLAGS).encode() + _cpu_key().encode()).hexdigest()[:16]
+    out = _cache_dir() / f"play_kernel_{key}.so"
+    if out.exists():
+        return out
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:300]}")
+        os.replace(tmp, out)  # atomic: a concurrent process finds a whole file or none
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def load():
+    """The compiled kernel (ctypes.CDLL), or None when it cannot be built here (``why_not()``
+    says why). Compiled on the first call only; thread-safe."""
+    with _lock:
+        if not _lib:
+            if os.environ.get("ACTLAB_NO_KERNEL"):
+                _why.append("ACTLAB_NO_KERNEL is set")
+                _lib.append(None)
+            else:
+                try:
+                    lib = ctypes.CDLL(str(_compile()))
+                    lib.train_steps.restype = ctypes.c_int
+                    _lib.append(lib)
+                except Exception as exc:  # no compiler, a failed build: the torch step does the work
+                    _why.append(f"{type(exc).__name__}: {exc}")
+                    _lib.append(None)
+        return _lib[0]
+
+
+def covers(activation: str, sizes: list[tuple[int, int]], device: torch.device) -> bool:
+    """Whether the kernel trains these networks (else the torch step does)."""
+    return device.type == "cpu" and activation in ACTIVATIONS and max(max(r, c) for r, c in sizes) <= MAX_WIDTH
+
+
+def why_not() -> str:
+    """Why the kernel is not used ("" when it is, or was not tried yet)."""
+    return _why[0] if _why else ""
+
+
+def _ptr(a: np.ndarray):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+class FusedStep:
+    """The kernel bound to one engine's buffers: parameters ``flat`` (P, S) (a torch tensor the
+    engine's W and b are views of), Adam's moments, and scratch for one minibatch."""
+
+    def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
+        """``flat``: (P, S) with S a multiple of BLOCK (seeds beyond the engine's are padding)."""
+        self.lib, self.sizes = lib, sizes
+        self.flat = flat.numpy()  # shares memory with the tensor
+        P, S = self.flat.shape
+        L, U = len(sizes), max(max(r, c) for r, c in sizes)
+        self.m, self.v, self.grad = (np.zeros((P, S), np.float32) for _ in range(3))
+        self.H = np.zeros((L + 1, batch, U, S), np.float32)
+        self.D = np.zeros_like(self.H)
+        self.G0, self.G1 = np.zeros((batch, U, S), np.float32), np.zeros((batch, U, S), np.float32)
+        self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
+        self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
+        self.adam_step = ctypes.c_long(0)
+        self.args = (S, L, self.rows, self.cols, U, ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
+                     _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
+                     ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
+                     ctypes.c_float(settings.learningRate))
+        self.batch = batch
+
+    def run(self, X: np.ndarray, t: np.ndarray, start: int, n_steps: int) -> int:
+        """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
+        shuffled order, C-contiguous float32); returns the steps taken."""
+        done = self.lib.train_steps(
+            _ptr(self.flat), _ptr(self.m), _ptr(self.v), _ptr(self.grad), _ptr(self.H), _ptr(self.D), _ptr(self.G0), _ptr(self.G1),
+            *self.args, _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.byref(self.adam_step))
+        if done < 0:
+            raise ValueError(f"the fused kernel refused its buffers: seeds {self.flat.shape[1]} not a multiple of {BLOCK}")
+        return done

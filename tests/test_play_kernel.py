@@ -1,0 +1,102 @@
+"""The playground's fused step (play/kernel.c) against the torch step of the same engine: the
+same minibatches and the same arithmetic, so the same parameters to float rounding — for every
+activation, optimizer, loss and regularisation it covers, a seed count that is not a multiple
+of its block, and a last minibatch shorter than the others."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from actlab.play import _kernel
+from actlab.play import engine as engine_mod
+from actlab.play.data import make_data
+from actlab.play.engine import Engine
+from actlab.play.session import Session
+from actlab.play.settings import parse
+
+if _kernel.load() is None:
+    pytest.skip(f"the fused kernel is not available here: {_kernel.why_not()}", allow_module_level=True)
+
+
+def _engines(values: dict, monkeypatch) -> tuple[Engine, Engine]:
+    s, notices = parse(values)
+    assert not notices
+    data = make_data(s)
+    fused = Engine(s, data)
+    monkeypatch.setattr(engine_mod._kernel, "load", lambda: None)
+    plain = Engine(s, data)
+    monkeypatch.undo()
+    assert fused.fused is not None and plain.fused is None
+    return fused, plain
+
+
+def _flat(e: Engine) -> torch.Tensor:
+    return torch.cat([w.reshape(w.shape[0], -1) for w in e.W] + list(e.b), 1)
+
+
+CASES = [
+    {"activation": "tanh", "optimizer": "sgd"},
+    {"activation": "relu", "optimizer": "adam", "networkShape": "8,8,8", "dataset": "spiral", "learningRate": 0.01},
+    {"activation": "sigmoid", "loss": "bce", "learningRate": 0.3},
+    {"activation": "linear", "regularization": "L1", "regularizationRate": 0.01},
+    {"activation": "leaky_relu", "regularization": "L2", "regularizationRate": 0.03, "optimizer": "adam", "learningRate": 0.01},
+    {"activation": "tanh", "problem": "regression", "regDataset": "reg-gauss", "xSquared": True},
+    {"activation": "relu", "networkShape": "", "dataset": "xor"},  # no hidden layer
+]
+
+
+@pytest.mark.parametrize("values", CASES)
+def test_the_fused_step_equals_the_torch_step(values, monkeypatch):
+    fused, plain = _engines({**values, "seeds": 37, "batchSize": 7, "percTrainData": 30}, monkeypatch)
+    for e in (fused, plain):
+        e.train_epochs(3)
+    assert fused.epoch == plain.epoch == 3
+    a, b = _flat(fused), _flat(plain)
+    assert torch.isfinite(a).all()
+    assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
+    # and what is measured from them: every seed's loss and success
+    sa, sb = fused.stats(), plain.stats()
+    torch.testing.assert_close(sa["loss"], sb["loss"], rtol=1e-3, atol=1e-6)
+    assert (sa["solved"] != sb["solved"]).sum() <= 1  # a seed at the accuracy threshold may round either way
+
+
+def test_pausing_mid_epoch_changes_nothing_and_padding_seeds_stay_hidden(monkeypatch):
+    values = {"activation": "tanh", "optimizer": "adam", "seeds": 20, "learningRate": 0.01}
+    whole, _ = _engines(values, monkeypatch)
+    steps, _ = _engines(values, monkeypatch)
+    whole.train_epochs(2)
+    while steps.epoch < 2:
+        steps.train_for(0.0, until_epoch=2)  # one call a step
+    torch.testing.assert_close(_flat(whole), _flat(steps), rtol=0, atol=0)
+    assert whole.flat.shape[1] == 32 and whole.W[0].shape[0] == 20 and whole.to_json(19)["seed"] == 19
+    lin = whole.module(19)[0]  # the last seed's module reads its own column of the padded buffer
+    torch.testing.assert_close(lin.weight.detach(), whole.flat[: lin.weight.numel(), 19].reshape(lin.weight.shape))
+
+
+def test_what_the_kernel_does_not_cover_keeps_the_torch_step():
+    for values in ({"activation": "maxout"}, {"activation": "gelu"}, {"networkShape": "17"}):
+        s, _ = parse({**values, "seeds": 4})
+        assert Engine(s, make_data(s)).fused is None, values
+
+
+def test_a_comparison_trains_in_lockstep():
+    sess = Session(values={"activation": "relu", "compare": "tanh", "dataset": "spiral", "networkShape": "8,8",
+                           "seeds": 30, "optimizer": "adam"})
+    sess.playing = True
+    for _ in range(40):
+        sess.advance(0.002)
+    main, other = sess.engines
+    step = sess.settings.batchSize / main.X_train.shape[0]
+    assert main.position > 0.5 and abs(main.position - other.position) <= 2 * step + 1e-9
+
+
+def test_without_a_compiler_the_engine_still_trains(monkeypatch):
+    monkeypatch.setattr(_kernel, "_lib", [])
+    monkeypatch.setattr(_kernel, "_why", [])
+    monkeypatch.setenv("ACTLAB_NO_KERNEL", "1")
+    assert _kernel.load() is None and "ACTLAB_NO_KERNEL" in _kernel.why_not()
+    s, _ = parse({"activation": "tanh", "seeds": 5})
+    e = Engine(s, make_data(s))
+    e.train_epochs(1)
+    assert e.fused is None and e.epoch == 1
