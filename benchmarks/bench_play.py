@@ -1,26 +1,31 @@
-"""The playground's speed: server throughput, and the page's frame rate in headless Chromium.
+"""The playground's speed on the settings people explore, and where the time goes.
 
-TensorFlow Playground's defaults: a 2-4-2-1 tanh network, 500 points (half for training),
-batch size 10, SGD at 0.03 — here for 100 seeds at once, on the CPU.
+Three set-ups, 100 seeds each, on this machine's CPU:
+  default   TensorFlow Playground's default: 2-4-2-1 tanh on circle, 250 training points, batch 10, SGD
+  spiral    3 × 8 ReLU on spiral, Adam, compared with tanh (two runs in lockstep)
+  wide      8 × 64 ReLU on spiral, Adam
 
-    python benchmarks/bench_play.py                 # prints the tables
-    python benchmarks/bench_play.py --screenshot docs/img/playground.png
+    python benchmarks/bench_play.py                 # prints the tables (about four minutes)
+    python benchmarks/bench_play.py --repeats 1 --only default spiral
+    python benchmarks/bench_play.py --screenshot docs/img/playground.png --json
 
-1. Server: a real uvicorn server and a WebSocket client that acknowledges every frame (as the
-   page does), playing for --seconds; epochs/s of all seeds together and frames/s sent. Beside
-   it, in the same run: the engine alone (no frames), and the baseline — the same 100 networks
-   trained the plain way, one after another (nn.Sequential + torch.optim.SGD, the same minibatches),
-   as epochs/s of all 100. TensorFlow Playground trains one network at ≤ 60 epochs/s.
-2. Page: headless Chromium on the same machine (it shares the 2 cores with the server) playing
-   the same run: frames drawn per second (the server sends at most 30), the JavaScript drawing
-   time per frame, and the server's epochs/s meanwhile.
-Medians over --repeats runs.
+Per set-up, medians of --repeats runs:
+1. The engine alone, no frames: the fused C step (play/kernel.c) and torch's step of the same
+   engine, epochs/s of all seeds together. Baselines measured in the same run: the 100
+   networks trained one after another the plain way (nn.Sequential + torch.optim, default
+   set-up only) and, for the wide nets, the batched-matmul bound — the same step's
+   ``torch.bmm`` calls alone (3 per layer) at these shapes.
+2. Where the time goes, from the session itself: one epoch's training, one frame, the
+   statistics over all seeds (with and without the strip's grid), the analysis panel.
+3. The page in headless Chromium (sharing the cores with the server): epochs/s of each run while
+   it draws, frames/s drawn, JavaScript per frame.
+Targets (issue #20): default ≥ 150 epochs/s at 30 frames/s; spiral ≥ 60 epochs/s for each run at
+≥ 25 frames/s; wide nets at least the batched-matmul bound.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import sys
@@ -31,8 +36,15 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = {"dataset": "circle", "activation": "tanh", "networkShape": "4,2", "seeds": 100, "batchSize": 10,
-            "learningRate": 0.03, "percTrainData": 50, "optimizer": "sgd"}
+SETUPS = {
+    "default": {"dataset": "circle", "activation": "tanh", "networkShape": "4,2", "seeds": 100, "batchSize": 10,
+                "learningRate": 0.03, "percTrainData": 50, "optimizer": "sgd"},
+    "spiral": {"dataset": "spiral", "activation": "relu", "networkShape": "8,8,8", "seeds": 100, "optimizer": "adam",
+               "compare": "tanh"},
+    "wide": {"dataset": "spiral", "activation": "relu", "networkShape": ",".join(["64"] * 8), "seeds": 100,
+             "optimizer": "adam"},
+}
+TARGETS = {"default": (150, 29.5), "spiral": (60, 25)}  # epochs/s of each run, frames/s drawn
 
 
 def start_server():
@@ -46,67 +58,67 @@ def start_server():
     return server, t, url
 
 
-def server_throughput(url: str, seconds: float) -> dict:
-    import websockets
-
-    from actlab.play.session import decode_frame
-
-    async def run():
-        async with websockets.connect(url.replace("http", "ws") + "ws", max_size=None) as ws:
-            await ws.send(json.dumps({"type": "set", "values": DEFAULTS}))
-            states = 0
-            while states < 2:  # the connection's state, then the one of DEFAULTS
-                m = await ws.recv()
-                if isinstance(m, bytes):
-                    await ws.send('{"type": "ack"}')
-                elif json.loads(m)["type"] == "state":
-                    states += 1
-            await ws.send(json.dumps({"type": "play"}))
-            first = last = None
-            frames = 0
-            while True:
-                m = await ws.recv()
-                if isinstance(m, bytes):
-                    h, _ = decode_frame(m)
-                    await ws.send('{"type": "ack"}')
-                    now = time.perf_counter()
-                    if first is None and h["epoch"] > 0:
-                        first = (now, h["epoch"])
-                    elif first is not None:
-                        frames += 1
-                        last = (now, h["epoch"])
-                        if now - first[0] >= seconds:
-                            break
-            await ws.send(json.dumps({"type": "pause"}))
-            dt = last[0] - first[0]
-            return {"epochs_per_s": (last[1] - first[1]) / dt, "frames_per_s": frames / dt}
-
-    return asyncio.run(run())
-
-
-def engine_alone(seconds: float) -> float:
+def _engine(values: dict, fused: bool, activation: str | None = None):
+    from actlab.play import engine as engine_mod
     from actlab.play.data import make_data
-    from actlab.play.engine import Engine
     from actlab.play.settings import parse
 
-    s, _ = parse(DEFAULTS)
-    e = Engine(s, make_data(s))
-    e.train_epochs(2)
-    t0, ep0 = time.perf_counter(), e.epoch
-    while time.perf_counter() - t0 < seconds:
+    s, _ = parse(values)
+    load = engine_mod._kernel.load
+    if not fused:
+        engine_mod._kernel.load = lambda: None
+    try:
+        return engine_mod.Engine(s, make_data(s), activation=activation)
+    finally:
+        engine_mod._kernel.load = load
+
+
+def engine_alone(values: dict, fused: bool, seconds: float) -> float | None:
+    """Epochs/s of the engine alone (a comparison: both runs, in lockstep)."""
+    engines = [_engine(values, fused)]
+    if values.get("compare", "none") != "none":
+        engines.append(_engine(values, fused, activation=values["compare"]))
+    if fused and any(e.fused is None for e in engines):
+        return None  # the kernel does not cover these settings
+    for e in engines:
         e.train_epochs(1)
-    return (e.epoch - ep0) / (time.perf_counter() - t0)
+    t0, ep0 = time.perf_counter(), engines[0].epoch
+    while time.perf_counter() - t0 < seconds:
+        for e in engines:
+            e.train_epochs(1)
+    return (engines[0].epoch - ep0) / (time.perf_counter() - t0)
 
 
-def plain_loop(n_seeds: int = 5, epochs: int = 3) -> float:
+def bmm_bound(values: dict, seconds: float) -> float:
+    """Epochs/s if a step cost only its batched matmuls: per layer one forward, two backward
+    ``torch.bmm`` of the engine's shapes (S, B, ·), 25 steps an epoch."""
+    e = _engine(values, fused=False)
+    S, B = e.settings.seeds, e.settings.batchSize
+    steps = -(-e.X_train.shape[0] // B)
+    mats = []
+    for rows, cols in e.sizes:
+        h, w, g = torch.randn(S, B, cols), torch.randn(S, rows, cols), torch.randn(S, B, rows)
+        mats.append((h, w, g))
+
+    def step():
+        for h, w, g in mats:
+            torch.bmm(h, w.transpose(1, 2))  # forward
+            torch.bmm(g.transpose(1, 2), h)  # weight gradient
+            torch.bmm(g, w)  # input gradient
+
+    for _ in range(3):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    return n / (time.perf_counter() - t0) / steps
+
+
+def plain_loop(values: dict, n_seeds: int = 5, epochs: int = 3) -> float:
     """Epochs/s of all 100 seeds trained one after another the plain way (measured on n_seeds)."""
-    from actlab.play.data import make_data
-    from actlab.play.engine import Engine
-    from actlab.play.settings import parse
-
-    s, _ = parse({**DEFAULTS, "seeds": n_seeds})
-    e = Engine(s, make_data(s))
-    X, y = e.X_train, e.t_train
+    e = _engine({**values, "seeds": n_seeds}, fused=False)
+    s, X, y = e.settings, e.X_train, e.t_train
     torch.optim.SGD(e.module(0).parameters(), lr=0.1)  # warm: the first torch.optim import costs seconds, not counted
     t0 = time.perf_counter()
     for seed in range(n_seeds):
@@ -122,10 +134,32 @@ def plain_loop(n_seeds: int = 5, epochs: int = 3) -> float:
                 loss.backward()
                 opt.step()
     per_seed_epoch = (time.perf_counter() - t0) / (n_seeds * epochs)
-    return 1.0 / (DEFAULTS["seeds"] * per_seed_epoch)
+    return 1.0 / (values["seeds"] * per_seed_epoch)
 
 
-def page(url: str, seconds: float, screenshot: str | None) -> dict:
+def where_time_goes(values: dict) -> dict:
+    """Milliseconds of each part of the server's loop, from a session of these settings."""
+    from actlab.play.session import Session
+
+    sess = Session("cpu", values={k: str(v) for k, v in values.items()})
+    sess.playing = True
+    sess.advance(None)
+
+    def ms(fn, at_least: float = 0.5) -> float:
+        fn()
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < at_least or n < 3:
+            fn()
+            n += 1
+        return 1e3 * (time.perf_counter() - t0) / n
+
+    main = sess.engines[0]
+    return {"epoch_ms": ms(lambda: sess.advance(None)), "frame_ms": ms(sess.frame),
+            "stats_ms": ms(lambda: [e.stats() for e in sess.engines]), "strip_ms": ms(lambda: main.stats(strip=24)),
+            "analysis_ms": ms(sess.analysis), "grid": main.grid, "fused": [e.fused is not None for e in sess.engines]}
+
+
+def page(url: str, values: dict, seconds: float, screenshot: str | None) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     import pytest  # noqa: F401  (the helper skips through pytest when Chromium is missing)
     from _browser import chrome
@@ -133,10 +167,10 @@ def page(url: str, seconds: float, screenshot: str | None) -> dict:
     drv = chrome()
     try:
         drv.set_window_size(1400, 1150)
-        hash_ = "&".join(f"{k}={v}" for k, v in DEFAULTS.items())
-        drv.get(url + "#" + hash_)
+        drv.get(url + "#" + "&".join(f"{k}={v}" for k, v in values.items()))
         end = time.time() + 30
-        while time.time() < end and not drv.execute_script("return window.playground.state().seeds === 100 && window.playground.state().frames_drawn > 0"):
+        while time.time() < end and not drv.execute_script(
+                f"const s = window.playground.state(); return s.seeds === {values['seeds']} && s.frames_drawn > 0"):
             time.sleep(0.1)
         drv.execute_script("window.playground.play()")
         time.sleep(2.0)  # warm up
@@ -144,11 +178,12 @@ def page(url: str, seconds: float, screenshot: str | None) -> dict:
         time.sleep(seconds)
         b = drv.execute_script("return [performance.now(), window.playground.state()]")
         dt = (b[0] - a[0]) / 1000
-        drawn, received = b[1]["frames_drawn"] - a[1]["frames_drawn"], b[1]["frames_received"] - a[1]["frames_received"]
-        out = {"fps": drawn / dt, "received_fps": received / dt, "drawn_of_received": drawn / max(received, 1), "draw_ms": b[1]["draw_ms"],
-               "epochs_per_s": (b[1]["epoch"] - a[1]["epoch"]) / dt, "success": b[1]["success_rate"]}
+        other = lambda st: (st["compare_stats"] or {}).get("epoch")  # noqa: E731
+        out = {"fps": (b[1]["frames_drawn"] - a[1]["frames_drawn"]) / dt, "draw_ms": b[1]["draw_ms"],
+               "epochs_per_s": (b[1]["epoch"] - a[1]["epoch"]) / dt,
+               "compare_epochs_per_s": None if other(b[1]) is None else (other(b[1]) - (other(a[1]) or 0)) / dt}
         if screenshot:
-            drv.execute_script("window.playground.set({dataset: 'xor'})")
+            drv.execute_script("window.playground.set({dataset: 'xor', compare: 'none'})")
             time.sleep(6)
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             drv.save_screenshot(screenshot)
@@ -160,55 +195,86 @@ def page(url: str, seconds: float, screenshot: str | None) -> dict:
         drv.quit()
 
 
+def measure(name: str, url: str, args) -> dict:
+    from actlab.play.server import _TORCH_THREAD
+
+    values = SETUPS[name]
+    runs = []
+    for r in range(args.repeats):
+        print(f"{name}: run {r + 1}/{args.repeats} …", file=sys.stderr, flush=True)
+        # on the server's torch thread: torch's OpenMP pool is per calling thread, and two pools
+        # on 2 cores would slow each other
+        on_torch = lambda fn, *a: _TORCH_THREAD.submit(fn, *a).result()  # noqa: E731
+        row = {"fused": on_torch(engine_alone, values, True, args.seconds),
+               "torch": on_torch(engine_alone, values, False, args.seconds)}
+        if name == "wide":
+            row["bmm_bound"] = on_torch(bmm_bound, values, args.seconds)
+        if name == "default":
+            row["plain"] = on_torch(plain_loop, values)
+        if not args.no_browser:
+            shot = args.screenshot if name == "default" and r == args.repeats - 1 else None
+            row["page"] = page(url, values, args.seconds, shot)
+        runs.append(row)
+    med = statistics.median
+    out = {k: med(r[k] for r in runs) if runs[0][k] is not None else None for k in runs[0] if k != "page"}
+    if not args.no_browser:
+        out["page"] = {k: (med(r["page"][k] for r in runs) if runs[0]["page"][k] is not None else None) for k in runs[0]["page"]}
+    out["parts"] = _TORCH_THREAD.submit(where_time_goes, values).result()
+    return out
+
+
+def verdict(name: str, d: dict) -> str:
+    p = d.get("page")
+    if p is None:
+        return "page not measured"
+    runs = [p["epochs_per_s"]] + ([p["compare_epochs_per_s"]] if p["compare_epochs_per_s"] is not None else [])
+    if name == "wide":
+        ok = min(runs) >= d["bmm_bound"]
+        return f"{'met' if ok else 'NOT met'}: {min(runs):.1f} epochs/s in the page vs the bmm bound {d['bmm_bound']:.1f} ({min(runs) / d['bmm_bound']:.2f}×)"
+    eps, fps = TARGETS[name]
+    ok = min(runs) >= eps and p["fps"] >= fps
+    return f"{'met' if ok else 'NOT met'}: {min(runs):.0f} epochs/s (each run) at {p['fps']:.1f} frames/s (target ≥ {eps} at ≥ {fps:g})"
+
+
+def report(results: dict, args) -> None:
+    print(f"\nplayground, 100 seeds; {torch.get_num_threads()} CPU threads; medians of {args.repeats} runs of {args.seconds:g} s")
+    for name, d in results.items():
+        v, p, parts = SETUPS[name], d.get("page"), d["parts"]
+        print(f"\n{name}: {v['networkShape'] or 'no hidden layer'} {v['activation']}"
+              f"{' vs ' + v['compare'] if 'compare' in v else ''}, {v['dataset']}, {v['optimizer']}")
+        fused = f"{d['fused']:.0f}" if d["fused"] is not None else "not covered"
+        print(f"  engine alone (epochs/s of all seeds): fused C step {fused}, torch step {d['torch']:.1f}"
+              + (f"; plain per-seed loop {d['plain']:.2f} (fused {d['fused'] / d['plain']:.0f}×)" if d.get("plain") else "")
+              + (f"; batched-matmul bound {d['bmm_bound']:.1f}" if d.get("bmm_bound") else ""))
+        print(f"  where the time goes: an epoch {parts['epoch_ms']:.1f} ms ({'fused' if all(parts['fused']) else 'torch'}), "
+              f"a frame {parts['frame_ms']:.1f} ms (output grid {parts['grid']}², statistics amortised), statistics {parts['stats_ms']:.1f} ms "
+              f"(every 0.2 s, ≤ 10 % of the time), with the strip {parts['strip_ms']:.1f} ms (every 0.5 s), "
+              f"the analysis panel {parts['analysis_ms']:.1f} ms (every 2 s)")
+        if p:
+            cmp_ = f", the compared run {p['compare_epochs_per_s']:.0f}" if p["compare_epochs_per_s"] is not None else ""
+            print(f"  page in headless Chromium on the same cores: {p['epochs_per_s']:.1f} epochs/s{cmp_}, "
+                  f"{p['fps']:.1f} frames/s drawn, {p['draw_ms']:.1f} ms of JavaScript per frame")
+        print(f"  target: {verdict(name, d)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=5.0, help="measuring time per run (default 5)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="measuring time per figure (default 5)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure; medians are printed (default 3)")
+    ap.add_argument("--only", nargs="+", choices=list(SETUPS), default=list(SETUPS), help="these set-ups only")
     ap.add_argument("--screenshot", default=None, help="also save a screenshot of the page (PNG path)")
-    ap.add_argument("--no-browser", action="store_true", help="server figures only")
+    ap.add_argument("--no-browser", action="store_true", help="engine and parts only")
     ap.add_argument("--json", action="store_true", help="print the medians as JSON")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    from actlab.play.server import _TORCH_THREAD
-
-    server, thread, url = start_server()
-    rows = {"server": [], "alone": [], "plain": [], "page": []}
-    for r in range(args.repeats):
-        print(f"run {r + 1}/{args.repeats} …", file=sys.stderr, flush=True)
-        rows["server"].append(server_throughput(url, args.seconds))
-        # on the server's torch thread: torch's OpenMP pool is per calling thread, and two pools
-        # on 2 cores would slow each other
-        rows["alone"].append(_TORCH_THREAD.submit(engine_alone, args.seconds).result())
-        rows["plain"].append(_TORCH_THREAD.submit(plain_loop).result())
-        if not args.no_browser:
-            rows["page"].append(page(url, args.seconds, args.screenshot if r == args.repeats - 1 else None))
+    server, _, url = start_server()
+    results = {name: measure(name, url, args) for name in args.only}
     server.should_exit = True
-    med = statistics.median
-    srv_eps = med(x["epochs_per_s"] for x in rows["server"])
-    srv_fps = med(x["frames_per_s"] for x in rows["server"])
-    alone, plain = med(rows["alone"]), med(rows["plain"])
-    page_fig = None
-    if rows["page"]:
-        page_fig = {k: med(x[k] for x in rows["page"]) for k in ("fps", "received_fps", "drawn_of_received", "draw_ms", "epochs_per_s")}
     if args.json:
-        print(json.dumps({"server_epochs_per_s": srv_eps, "server_frames_per_s": srv_fps, "engine_epochs_per_s": alone,
-                          "plain_loop_epochs_per_s": plain, "page": page_fig, "repeats": args.repeats,
-                          "seconds": args.seconds, "threads": torch.get_num_threads(), "torch": torch.__version__}))
-        return
-    print(f"\nplayground, {DEFAULTS['seeds']} seeds of a 2-4-2-1 tanh network, 250 training points, batch 10, SGD; "
-          f"{torch.get_num_threads()} CPU threads; medians of {args.repeats} runs of {args.seconds:g} s")
-    print(f"{'what':58s} {'epochs/s':>9s} {'frames/s':>9s} {'vs plain loop':>14s}")
-    print(f"{'server (uvicorn + WebSocket client acking each frame)':58s} {srv_eps:9.1f} {srv_fps:9.1f} {srv_eps / plain:13.0f}×")
-    print(f"{'engine alone (no frames)':58s} {alone:9.1f} {'–':>9s} {alone / plain:13.0f}×")
-    print(f"{'plain loop: the 100 networks one by one (torch.optim.SGD)':58s} {plain:9.2f} {'–':>9s} {1:13.0f}×")
-    print(f"{'TensorFlow Playground (one network, its cap)':58s} {'≤ 60':>9s} {'≤ 60':>9s}")
-    if page_fig:
-        fps, draw, peps = page_fig["fps"], page_fig["draw_ms"], page_fig["epochs_per_s"]
-        print(f"\npage in headless Chromium on the same cores: {fps:.1f} frames/s drawn of {page_fig['received_fps']:.1f} "
-              f"received ({100 * page_fig['drawn_of_received']:.0f} %; server cap 30), "
-              f"{draw:.1f} ms of JavaScript drawing per frame, {peps:.1f} epochs/s meanwhile")
-    print(f"\ntargets: ≥ 60 epochs/s for all seeds (server: {'met' if srv_eps >= 60 else 'NOT met'}); "
-          f"page ≥ 30 frames/s ({'not measured' if not page_fig else 'met' if page_fig['fps'] >= 29.5 else 'NOT met'})")
+        print(json.dumps({"setups": results, "repeats": args.repeats, "seconds": args.seconds,
+                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    else:
+        report(results, args)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def wheel(tmp_path_factory):
 
 def test_the_wheel_holds_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ["actlab/zoo.py", "actlab/play/static/index.html", "actlab/play/static/js/main.js",
+    for needed in ["actlab/zoo.py", "actlab/play/static/index.html", "actlab/play/static/js/main.js", "actlab/play/kernel.c",
                    "actlab/templates/report/report.css"]:
         assert needed in names, f"{needed} missing from {wheel.name}"
     meta = next(n for n in names if n.endswith("METADATA"))
@@ -82,6 +82,10 @@ def test_the_wheel_runs_outside_the_repository(wheel, tmp_path):
     out = _run([str(bin_dir / "python"), "-c", "import actlab.play; w = actlab.play.widget(seeds=2); "
                 "print(len(w._esm), 'window.playground' in w._esm)"], cwd=work, env=env)
     assert out.split()[-1] == "True" and int(out.split()[-2]) > 20_000
+    # the playground's fused step compiles from the installed package's kernel.c (into a fresh cache)
+    out = _run([str(bin_dir / "python"), "-c", "from actlab.play import _kernel; print(_kernel.load() is not None, _kernel.why_not())"],
+               cwd=work, env={**env, "ACTLAB_CACHE": str(tmp_path / "cache")})
+    assert out.split()[0] == "True", out
 
 
 @pytest.mark.slow
