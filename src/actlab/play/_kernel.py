@@ -38,6 +38,7 @@ LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 # loses to a GEMM beyond ~16 units (3 × 16 ReLU, Adam, 100 seeds: 87 vs 74 epochs/s; 2 × 24: 78 vs 91)
 MAX_WIDTH = 16
 BLOCK = 16  # kernel.c's VS: seeds are padded to a multiple of it
+TILE = 4  # kernel.c's BT: the batch buffers hold a multiple of it
 
 
 def padded(n_seeds: int) -> int:
@@ -129,9 +130,10 @@ class FusedStep:
         P, S = self.flat.shape
         L, U = len(sizes), max(max(r, c) for r, c in sizes)
         self.m, self.v, self.grad = (np.zeros((P, S), np.float32) for _ in range(3))
-        self.H = np.zeros((L + 1, batch, U, S), np.float32)
+        rows_b = -(-batch // TILE) * TILE
+        self.H = np.zeros((L + 1, rows_b, U, S), np.float32)
         self.D = np.zeros_like(self.H)
-        self.G0, self.G1 = np.zeros((batch, U, S), np.float32), np.zeros((batch, U, S), np.float32)
+        self.G0, self.G1 = np.zeros((rows_b, U, S), np.float32), np.zeros((rows_b, U, S), np.float32)
         self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
         self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
         self.adam_step = ctypes.c_long(0)

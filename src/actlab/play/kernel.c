@@ -17,8 +17,13 @@
  */
 #include <math.h>
 #include <stddef.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#define FLUSH_SUBNORMALS 0x8040u  /* MXCSR's flush-to-zero and denormals-are-zero bits */
+#endif
 
 #define VS 16  /* seeds per block: one AVX-512 register of floats, two of AVX2 */
+#define BT 4   /* samples per tile: the caller sizes the batch buffers to a multiple of it */
 #define SEEDS for (int s = c0; s < c0 + VS; s++)
 
 enum { LINEAR = 0, RELU = 1, TANH = 2, SIGMOID = 3, LEAKY_RELU = 4 };
@@ -50,10 +55,10 @@ static inline float tanh_approx(float x) {
 static inline void activate(int kind, float slope, float *z, float *restrict d, int c0) {
     switch (kind) {
     case RELU:
-        SEEDS { d[s] = z[s] > 0.0f ? 1.0f : 0.0f; z[s] = z[s] > 0.0f ? z[s] : 0.0f; }
+        SEEDS { d[s] = (float)(z[s] > 0.0f); z[s] = fmaxf(z[s], 0.0f); }  /* branch-free: vectorises */
         break;
     case LEAKY_RELU:
-        SEEDS { d[s] = z[s] > 0.0f ? 1.0f : slope; z[s] = z[s] > 0.0f ? z[s] : slope * z[s]; }
+        SEEDS { float pos = (float)(z[s] > 0.0f); d[s] = slope + (1.0f - slope) * pos; z[s] = fmaxf(z[s], 0.0f) + slope * fminf(z[s], 0.0f); }
         break;
     case TANH:
         SEEDS { float t = tanh_approx(z[s]); z[s] = t; d[s] = 1.0f - t * t; }
@@ -71,8 +76,9 @@ static inline float sigmoid_exact(float z) { return 1.0f / (1.0f + expf(-z)); }
 /*
  * params, m, v   (P, S): per layer l, W_l (rows_l, cols_l, S) then b_l (rows_l, S); S a multiple of VS
  * grad           (P, S) scratch
- * H, D           (L + 1, B, U, S) scratch: H[0] the inputs, H[l+1] layer l's outputs; D the derivatives
- * G0, G1         (B, U, S) scratch: the gradient at a layer's output, and at its input
+ * H, D           (L + 1, Bp, U, S) scratch, Bp = B rounded up to a multiple of BT: H[0] the inputs,
+ *                H[l+1] layer l's outputs; D the derivatives (rows past a short batch: ignored)
+ * G0, G1         (Bp, U, S) scratch: the gradient at a layer's output, and at its input
  * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
  * adam_step      the Adam step count before this call (updated)
  * Returns the steps taken: n_steps, or fewer at the epoch's end.
@@ -87,21 +93,28 @@ static void step_block(float *params, float *m, float *v, float *grad, float *H,
             float xv = X[(size_t)(start + b) * cols[0] + i], *h = H + b * US + (size_t)i * S;
             SEEDS h[s] = xv;
         }
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < L; l++) {  /* tiles of BT samples share each weight vector: one load a multiply-add */
         const float *W = params + offset[l], *bias = W + (size_t)rows[l] * cols[l] * S;
-        for (int b = 0; b < nb; b++)
-            for (int j = 0; j < rows[l]; j++) {
-                float acc[VS];
-                const float *bj = bias + (size_t)j * S;
-                for (int k = 0; k < VS; k++) acc[k] = bj[c0 + k];
+        const float *Hl = H + (size_t)l * BUS + c0;
+        for (int j = 0; j < rows[l]; j++)
+            for (int b0 = 0; b0 < nb; b0 += BT) {
+                float acc[BT][VS];
+                const float *bj = bias + (size_t)j * S + c0;
+                for (int bb = 0; bb < BT; bb++)
+                    for (int k = 0; k < VS; k++) acc[bb][k] = bj[k];
                 for (int i = 0; i < cols[l]; i++) {
-                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0, *h = H + (size_t)l * BUS + b * US + (size_t)i * S + c0;
-                    for (int k = 0; k < VS; k++) acc[k] += w[k] * h[k];
+                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0;
+                    for (int bb = 0; bb < BT; bb++) {
+                        const float *h = Hl + (b0 + bb) * US + (size_t)i * S;
+                        for (int k = 0; k < VS; k++) acc[bb][k] += w[k] * h[k];
+                    }
                 }
-                float *z = H + (size_t)(l + 1) * BUS + b * US + (size_t)j * S;  /* z, then σ(z) in place */
-                for (int k = 0; k < VS; k++) z[c0 + k] = acc[k];
-                if (l < L - 1)
-                    activate(act, slope, z, D + (size_t)(l + 1) * BUS + b * US + (size_t)j * S, c0);
+                for (int bb = 0; bb < BT && b0 + bb < nb; bb++) {
+                    float *z = H + (size_t)(l + 1) * BUS + (b0 + bb) * US + (size_t)j * S;  /* z, then σ(z) in place */
+                    for (int k = 0; k < VS; k++) z[c0 + k] = acc[bb][k];
+                    if (l < L - 1)
+                        activate(act, slope, z, D + (size_t)(l + 1) * BUS + (b0 + bb) * US + (size_t)j * S, c0);
+                }
             }
     }
     /* the loss's gradient at the output */
@@ -137,16 +150,21 @@ static void step_block(float *params, float *m, float *v, float *grad, float *H,
             for (int k = 0; k < VS; k++) gbj[k] = acc[k];
         }
         if (l == 0) break;
-        for (int b = 0; b < nb; b++)
-            for (int i = 0; i < cols[l]; i++) {
-                float acc[VS] = {0};
+        for (int i = 0; i < cols[l]; i++)
+            for (int b0 = 0; b0 < nb; b0 += BT) {
+                float acc[BT][VS] = {{0}};
                 for (int j = 0; j < rows[l]; j++) {
-                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0, *g = g_out + b * US + (size_t)j * S + c0;
-                    for (int k = 0; k < VS; k++) acc[k] += w[k] * g[k];
+                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0;
+                    for (int bb = 0; bb < BT; bb++) {
+                        const float *g = g_out + (b0 + bb) * US + (size_t)j * S + c0;
+                        for (int k = 0; k < VS; k++) acc[bb][k] += w[k] * g[k];
+                    }
                 }
-                const float *d = D + (size_t)l * BUS + b * US + (size_t)i * S + c0;
-                float *gi = g_in + b * US + (size_t)i * S + c0;
-                for (int k = 0; k < VS; k++) gi[k] = acc[k] * d[k];
+                for (int bb = 0; bb < BT && b0 + bb < nb; bb++) {
+                    const float *d = D + (size_t)l * BUS + (b0 + bb) * US + (size_t)i * S + c0;
+                    float *gi = g_in + (b0 + bb) * US + (size_t)i * S + c0;
+                    for (int k = 0; k < VS; k++) gi[k] = acc[bb][k] * d[k];
+                }
             }
         float *tmp = g_out; g_out = g_in; g_in = tmp;
     }
@@ -183,8 +201,14 @@ int train_steps(float *params, float *m, float *v, float *grad, float *H, float 
                 int S, int L, const int *rows, const int *cols, int U,
                 int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
                 const float *X, const float *t, int N, int B, int start, int n_steps, long *adam_step) {
-    size_t US = (size_t)U * S, BUS = (size_t)B * US, offset[64], P = 0;
+    size_t US = (size_t)U * S, BUS = (size_t)((B + BT - 1) / BT * BT) * US, offset[64], P = 0;
     if (L > 64 || S % VS) return -1;
+#if defined(__SSE__)
+    /* subnormals flushed to zero while training, as torch's engine runs (Adam's g² of a dead
+       ReLU unit is subnormal, and each costs ~100 cycles); the caller's state restored after */
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | FLUSH_SUBNORMALS);
+#endif
     for (int l = 0; l < L; l++) { offset[l] = P; P += (size_t)rows[l] * cols[l] * S + (size_t)rows[l] * S; }
     int steps = (N - start + B - 1) / B;
     if (steps > n_steps) steps = n_steps;
@@ -196,5 +220,8 @@ int train_steps(float *params, float *m, float *v, float *grad, float *H, float 
                        reg_rate, lr, X, t, st, nb, *adam_step + k + 1, c0);
         }
     if (opt == ADAM) *adam_step += steps;
+#if defined(__SSE__)
+    _mm_setcsr(csr);
+#endif
     return steps;
 }
