@@ -41,8 +41,10 @@ def test_linear_xor_never_succeeds_shows_its_map_and_tanh_does_better(url, tmp_p
         assert shown.startswith("ŷ =") and "x₁" in shown and "x₂" in shown
         assert "activation=linear" in drv.execute_script("return location.hash")
         drv.execute_script("window.playground.set({activation: 'tanh'})")
-        st = wait_state(drv, lambda s: s["activation"] == "tanh" and s["epoch"] >= 100, what="100 tanh epochs")
-        assert st["success_rate"] > 0.5 and st["collapse"] is None and st["audit"]["is_affine"] is False
+        # statistics over all seeds lag the epoch counter by up to 0.2 s (they are redone 5 times a second)
+        st = wait_state(drv, lambda s: s["activation"] == "tanh" and s["epoch"] >= 100 and (s["success_rate"] or 0) > 0.5
+                        and s["audit"] is not None, what="100 tanh epochs and most seeds solved")
+        assert st["collapse"] is None and st["audit"]["is_affine"] is False
         assert st["frames_drawn"] > 10 and st["errors"] == []
         shot = tmp_path / "play-screenshot.png"
         drv.save_screenshot(str(shot))
