@@ -33,6 +33,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_the_widget_renders_and_trains_in_jupyterlab(tmp_path):
     from _browser import chrome
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -61,8 +62,17 @@ def test_the_widget_renders_and_trains_in_jupyterlab(tmp_path):
             time.sleep(0.5)
         assert editor is not None, "the notebook did not open"
         time.sleep(3)  # the kernel starts
-        editor.click()
-        editor.send_keys(Keys.SHIFT, Keys.ENTER)
+        run_by = time.time() + 30
+        while True:  # JupyterLab may render the cell again as the kernel starts: find it afresh
+            try:
+                editor = drv.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell .cm-content")
+                editor.click()
+                editor.send_keys(Keys.SHIFT, Keys.ENTER)
+                break
+            except StaleElementReferenceException:
+                if time.time() > run_by:
+                    raise
+                time.sleep(0.5)
         state, end = None, time.time() + 120
         while time.time() < end:
             state = drv.execute_script("return document.querySelector('.actlab-play') && window.playground && window.playground.state()")
