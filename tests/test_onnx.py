@@ -144,3 +144,15 @@ def test_hf_folder_audits_like_the_model_itself(tmp_path):
     got = actlab.audit(wrapped, x)
     assert not got.is_affine and got.first_nonlinear == "model.embeddings.LayerNorm"
     assert main(["audit", f"hf:{tmp_path / 'nowhere'}"]) == 2
+
+
+def test_an_affine_conv_graph_is_collapsed_and_certified_on_its_inputs(tmp_path):
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 7 * 7, 5)).eval()
+    x = torch.randn(4, 3, 16, 16)
+    r = actlab.audit(export(net, x, tmp_path / "conv.onnx"), x)
+    assert r.is_affine and r.first_nonlinear is None
+    m = r.map  # forward probing through onnxruntime, float32
+    assert m is not None and m.verified and m.precision == "float32"
+    want = actlab.collapse(net, (3, 16, 16))  # the torch model's exact map, float64
+    assert ((m.weight - want.weight).abs().max() / want.weight.abs().max()).item() < 1e-4
