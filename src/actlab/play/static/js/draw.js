@@ -176,6 +176,17 @@ function weightsOf() {  // per layer: (rows, cols) weights (maxout: the pieces' 
   for (const layer of out) { layer.b = w.subarray(pos, pos + layer.r); pos += layer.r; }
   return out;
 }
+// every link's ends and weight, from the last drawn frame's weights (drawing and hovering)
+function forEachLink(fn) {
+  const t = NET.thumb, k = S.state.maxout_k;
+  NET.layers.forEach((L, l) => {
+    const kk = l < NET.layers.length - 1 ? k : 1;
+    for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) {
+      const a = NET.nodes[l][i], b = NET.nodes[l + 1][j];
+      fn(a.x + t, a.y + t / 2, b.x, b.y + t / 2, linkWeight(L, j, i, kk), l, i, j);
+    }
+  });
+}
 function linkWeight(layer, j, i, k) {  // unit j of the next layer, unit i of this one
   let s = 0; for (let p = 0; p < k; p++) s += layer.W[(p * (layer.r / k) + j) * layer.c + i];
   return s / k;
@@ -187,16 +198,17 @@ function drawNetwork() {
   const layers = weightsOf(), k = S.state.maxout_k;
   let maxAbs = 1e-9;
   layers.forEach((L, l) => { const kk = l < layers.length - 1 ? k : 1; for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) maxAbs = Math.max(maxAbs, Math.abs(linkWeight(L, j, i, kk))); });
-  NET.links = [];
-  layers.forEach((L, l) => {
-    const kk = l < layers.length - 1 ? k : 1;
-    for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) {
-      const a = NET.nodes[l][i], b = NET.nodes[l + 1][j], w = linkWeight(L, j, i, kk);
-      ctx.beginPath(); ctx.moveTo(a.x + t, a.y + t / 2); ctx.lineTo(b.x, b.y + t / 2);
-      ctx.strokeStyle = colourOf(Math.max(-1, Math.min(1, w / maxAbs)));
-      ctx.lineWidth = 0.5 + 4 * Math.abs(w) / maxAbs; ctx.stroke();
-      NET.links.push({ x1: a.x + t, y1: a.y + t / 2, x2: b.x, y2: b.y + t / 2, w, l, i, j });
-    }
+  NET.layers = layers; NET.maxAbs = maxAbs;
+  // links in LEVELS colour-and-width buckets, one path each: an 8 × 64 net has ~29,000 links,
+  // and a stroke per link cost ~60 ms a frame
+  const LEVELS = 16, paths = Array.from({ length: 2 * LEVELS + 1 }, () => new Path2D());
+  forEachLink((x1, y1, x2, y2, w) => {
+    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS);
+    paths[q + LEVELS].moveTo(x1, y1); paths[q + LEVELS].lineTo(x2, y2);
+  });
+  paths.forEach((path, idx) => {
+    const v = (idx - LEVELS) / LEVELS;
+    ctx.strokeStyle = colourOf(v); ctx.lineWidth = 0.5 + 4 * Math.abs(v); ctx.stroke(path);
   });
   const neurons = S.sections.neurons;
   let u = 0;
@@ -219,7 +231,7 @@ function drawNetwork() {
   ctx.fillText(`output bias ${fmt(out.bias)}`, Math.max(0, out.x - 40), out.y + t + 14);
 }
 export function onNetHover(ev) {
-  if (!NET || !NET.links) return;
+  if (!NET || !NET.layers) return;
   const c = $("net"), r = c.getBoundingClientRect(), sx = c.width / r.width;
   const x = (ev.clientX - r.left) * sx, y = (ev.clientY - r.top) * sx, tip = $("tooltip");
   let text = null;
@@ -227,11 +239,11 @@ export function onNetHover(ev) {
     text = n.l === 0 ? `input ${FEATURE_LABELS[S.state.features[n.i]]}` : `layer ${n.l}, unit ${n.i + 1}\nbias ${fmt(n.bias)}`;
   if (!text) {
     let best = 4;
-    for (const L of NET.links) {
-      const dx = L.x2 - L.x1, dy = L.y2 - L.y1, t = Math.max(0, Math.min(1, ((x - L.x1) * dx + (y - L.y1) * dy) / (dx * dx + dy * dy)));
-      const d = Math.hypot(x - L.x1 - t * dx, y - L.y1 - t * dy);
-      if (d < best) { best = d; text = `weight ${L.w.toFixed(4)}\n(layer ${L.l} unit ${L.i + 1} → layer ${L.l + 1} unit ${L.j + 1})`; }
-    }
+    forEachLink((x1, y1, x2, y2, w, l, i, j) => {
+      const dx = x2 - x1, dy = y2 - y1, t = Math.max(0, Math.min(1, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)));
+      const d = Math.hypot(x - x1 - t * dx, y - y1 - t * dy);
+      if (d < best) { best = d; text = `weight ${w.toFixed(4)}\n(layer ${l} unit ${i + 1} → layer ${l + 1} unit ${j + 1})`; }
+    });
   }
   tip.hidden = !text;
   if (text) { tip.textContent = text; tip.style.left = (ev.clientX - c.parentElement.getBoundingClientRect().left + 12) + "px"; tip.style.top = (ev.clientY - c.parentElement.getBoundingClientRect().top + 12) + "px"; }
