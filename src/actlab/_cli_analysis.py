@@ -114,15 +114,14 @@ def _cmd_audit(args) -> int:
                           f"{cert}, built in {map_seconds:.2f} s ({amap.method})")
     else:
         console.print(f"[bold red]not affine[/bold red]: first nonlinear = [bold]{report.first_nonlinear or '(model, unattributed)'}[/bold]")
-        onnx = report.rows[0].type.startswith("ONNX graph")
         for n in report.nodes:
-            where = f"from {n['module']}" if onnx else f"in {n['module'] or 'the model'}'s forward"
+            where = f"from {n['module']}" if report.of_graph else f"in {n['module'] or 'the model'}'s forward"
             console.print(f"  node {n['node']} ({n['target']}) {where}: residual {n['residual']:.2g}")
         for u in report.unattributed:
             console.print(f"  unattributed: {u}")
     if report.note:
         console.print(f"note: {report.note}")
-    kind = "nodes" if report.rows[0].type.startswith("ONNX graph") else "modules"
+    kind = "nodes" if report.of_graph else "modules"
     console.print(f"[dim]audit took {report.seconds:.2f} s ({sum(r.tested for r in report.rows)} of {len(report.rows)} {kind} tested)[/dim]")
     if fold_info:
         _print_fold(console, fold_info, args.fold)
@@ -261,10 +260,7 @@ def _audit_tree(report, title: str):
     from rich.markup import escape
     from rich.tree import Tree
 
-    first = (report.first_nonlinear or "").partition(":")[0] if report.first_nonlinear is not None else None
-    flat = bool(report.rows) and report.rows[0].type.startswith("ONNX graph")  # nodes, one level under the graph
-    if flat:
-        first = report.nodes[0]["node"] if report.nodes else None
+    first, flat = report.first_row, report.of_graph
     tree = Tree(f"[bold]{escape(title)}[/bold]")
     nodes = {}
     for r in report.rows:

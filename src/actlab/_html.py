@@ -132,8 +132,7 @@ def affine_check_html(c) -> str:
 
 def audit_html(r) -> str:
     """The module (or ONNX node) tree with verdicts; the first owner highlighted."""
-    flat = bool(r.rows) and r.rows[0].type.startswith("ONNX graph")
-    first = (r.nodes[0]["node"] if flat and r.nodes else (r.first_nonlinear or "").partition(":")[0])
+    flat, first = r.of_graph, r.first_row
     rows, hi = [], None
     for i, row in enumerate(r.rows):
         if not r.is_affine and first and row.name == first and hi is None:

@@ -49,6 +49,19 @@ class AuditReport:
     _map: list = field(default_factory=list, repr=False, compare=False)
 
     @property
+    def of_graph(self) -> bool:
+        """Rows are an ONNX graph's nodes (one level under the graph), not a module tree."""
+        return bool(self.rows) and self.rows[0].type.startswith("ONNX graph")
+
+    @property
+    def first_row(self) -> str | None:
+        """The name of the row to highlight: the first nonlinear node of a graph, else the
+        first owner's module (its node after ':' dropped)."""
+        if self.of_graph:
+            return self.nodes[0]["node"] if self.nodes else None
+        return None if self.first_nonlinear is None else self.first_nonlinear.partition(":")[0]
+
+    @property
     def map(self) -> AffineMap | None:
         """The whole model's map on the inputs (linearised at their mean, certified on them) when
         it is affine and the map fits ``max_bytes``; built on first access (it costs

@@ -26,7 +26,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from .server import _PageLink, _torch
+from .server import _PageLink
 from .session import Budget, Session
 
 __all__ = ["widget", "PlaygroundWidget", "bundle", "MISSING_EXTRA"]
@@ -211,15 +211,19 @@ def _widget_class():
     return PlaygroundWidget
 
 
-_CLASS: list = []
+_CLASS: list = []  # the widget class, made on first use (it needs anywidget)
+
+
+def _class():
+    if not _CLASS:
+        _CLASS.append(_widget_class())
+    return _CLASS[0]
 
 
 def widget(device: str = "cpu", **keys: Any):
     """The playground as a notebook widget, with the settings ``keys`` (the URL hash's keys:
     ``activation``, ``dataset``, ``networkShape``, ``seeds``, ``learningRate``, ``compare``, …).
     Bad keys or values raise ``ValueError`` naming what was expected."""
-    if not _CLASS:
-        _CLASS.append(_widget_class())
     values = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in keys.items()}
     known = Session.known_keys()
     unknown = sorted(set(values) - known)
@@ -229,12 +233,10 @@ def widget(device: str = "cpu", **keys: Any):
     bad = [n for n in session.notices if "using the default" in n]
     if bad:
         raise ValueError("; ".join(bad))
-    return _CLASS[0](session)
+    return _class()(session)
 
 
 def __getattr__(name: str):
-    if name == "PlaygroundWidget":  # the class needs anywidget: made on first use
-        if not _CLASS:
-            _CLASS.append(_widget_class())
-        return _CLASS[0]
+    if name == "PlaygroundWidget":
+        return _class()
     raise AttributeError(name)

@@ -89,12 +89,8 @@ class Engine:
                 self.b.append(flat[:, pos : pos + rows].contiguous().to(self.device))
                 pos += rows
         self.params = [t for pair in zip(self.W, self.b) for t in pair]
-        self.grads = [torch.zeros_like(t) for t in self.params]
-        self.gW, self.gb = self.grads[0::2], self.grads[1::2]
-        if settings.optimizer == "adam":
-            self.m = [torch.zeros_like(t) for t in self.params]
-            self.v = [torch.zeros_like(t) for t in self.params]
-            self.steps = [torch.zeros((), dtype=torch.float32, device=self.device) for _ in self.params]
+        if self.fused is None:  # the torch step's gradients and Adam state (the kernel keeps its own)
+            self._torch_step_state(settings)
         self.act = None if self.activation == "maxout" else _deriv_fn(self.activation)
         self.act_fn = None if self.activation == "maxout" else activations.get(self.activation).fn
         Xtr, ytr, Xte, yte = data.split()
@@ -114,6 +110,14 @@ class Engine:
         per_point = sum(r * c for r, c in self.sizes)
         self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / per_point))))
         self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (self.grid, THUMB)}
+
+    def _torch_step_state(self, settings: Settings) -> None:
+        self.grads = [torch.zeros_like(t) for t in self.params]
+        self.gW, self.gb = self.grads[0::2], self.grads[1::2]
+        if settings.optimizer == "adam":
+            self.m = [torch.zeros_like(t) for t in self.params]
+            self.v = [torch.zeros_like(t) for t in self.params]
+            self.steps = [torch.zeros((), dtype=torch.float32, device=self.device) for _ in self.params]
 
     # ------------------------------------------------------------------ the model
 

@@ -188,7 +188,10 @@ class Session:
         for i, engine in enumerate(self.engines):
             st = _summary(engine.stats())
             st.pop("status")
-            out.update(st) if i == 0 else out.setdefault("compare", {"activation": engine.activation, **st})
+            if i == 0:
+                out.update(st)
+            else:
+                out["compare"] = {"activation": engine.activation, **st}
         return out
 
     def export(self, seed: int) -> dict[str, Any]:
