@@ -43,12 +43,15 @@ CASES = [
     {"activation": "leaky_relu", "regularization": "L2", "regularizationRate": 0.03, "optimizer": "adam", "learningRate": 0.01},
     {"activation": "tanh", "problem": "regression", "regDataset": "reg-gauss", "xSquared": True},
     {"activation": "relu", "networkShape": "", "dataset": "xor"},  # no hidden layer
+    # widths that leave every kind of tile's remainder, a batch of 10 (tiles of 4, 4 and 2 samples)
+    {"activation": "relu", "optimizer": "adam", "networkShape": "24,5,17", "dataset": "spiral", "learningRate": 0.01, "batchSize": 10},
+    {"activation": "tanh", "networkShape": "64,64", "batchSize": 3, "ySquared": True, "sinX": True},
 ]
 
 
 @pytest.mark.parametrize("values", CASES)
 def test_the_fused_step_equals_the_torch_step(values, monkeypatch):
-    fused, plain = _engines({**values, "seeds": 37, "batchSize": 7, "percTrainData": 30}, monkeypatch)
+    fused, plain = _engines({"seeds": 37, "batchSize": 7, "percTrainData": 30, **values}, monkeypatch)
     for e in (fused, plain):
         e.train_epochs(3)
     assert fused.epoch == plain.epoch == 3
@@ -69,13 +72,34 @@ def test_pausing_mid_epoch_changes_nothing_and_padding_seeds_stay_hidden(monkeyp
     while steps.epoch < 2:
         steps.train_for(0.0, until_epoch=2)  # one call a step
     torch.testing.assert_close(_flat(whole), _flat(steps), rtol=0, atol=0)
-    assert whole.flat.shape[1] == 32 and whole.W[0].shape[0] == 20 and whole.to_json(19)["seed"] == 19
-    lin = whole.module(19)[0]  # the last seed's module reads its own column of the padded buffer
-    torch.testing.assert_close(lin.weight.detach(), whole.flat[: lin.weight.numel(), 19].reshape(lin.weight.shape))
+    blocks, P, VS = whole.fused.params.shape
+    assert blocks * VS >= 20 > (blocks - 1) * VS and whole.W[0].shape[0] == 20 and whole.to_json(19)["seed"] == 19
+    lin = whole.module(19)[0]  # the last seed's module reads its own lane of the kernel's blocks
+    block, lane = divmod(19, VS)
+    torch.testing.assert_close(lin.weight.detach(), torch.from_numpy(whole.fused.params[block, : lin.weight.numel(), lane]).reshape(lin.weight.shape))
+
+
+@pytest.mark.skipif(not _kernel._POOL or torch.get_num_threads() < 2, reason="one core: the kernel runs on one thread")
+def test_seeds_shared_between_threads_train_as_on_one(monkeypatch):
+    values = {"activation": "relu", "optimizer": "adam", "networkShape": "16,16", "seeds": 40, "learningRate": 0.01}
+    runs = []
+    for share in (0, float("inf")):  # every call on all threads, or none
+        monkeypatch.setattr(_kernel, "SHARE_STEP_MACS", share)
+        s, _ = parse(values)
+        e = Engine(s, make_data(s))
+        calls = []
+        real = _kernel._POOL[0].submit
+        monkeypatch.setattr(_kernel._POOL[0], "submit", lambda *a: calls.append(1) or real(*a))
+        e.train_epochs(2)
+        monkeypatch.undo()
+        runs.append((_flat(e), len(calls)))
+    (threaded, n_threaded), (single, n_single) = runs
+    assert n_threaded > 0 and n_single == 0
+    torch.testing.assert_close(threaded, single, rtol=0, atol=0)
 
 
 def test_what_the_kernel_does_not_cover_keeps_the_torch_step():
-    for values in ({"activation": "maxout"}, {"activation": "gelu"}, {"networkShape": "17"}):
+    for values in ({"activation": "maxout"}, {"activation": "gelu"}):
         s, _ = parse({**values, "seeds": 4})
         assert Engine(s, make_data(s)).fused is None, values
 

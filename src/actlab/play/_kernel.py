@@ -23,26 +23,23 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["load", "ACTIVATIONS", "MAX_WIDTH", "BLOCK", "covers", "padded", "FusedStep", "why_not"]
+__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not"]
 
 SOURCE = Path(__file__).with_name("kernel.c")
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-shared", "-fPIC"]
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
-# Wider layers go to torch's bmm: the kernel's loops stream every weight once per sample, which
-# loses to a GEMM beyond ~16 units (3 × 16 ReLU, Adam, 100 seeds: 87 vs 74 epochs/s; 2 × 24: 78 vs 91)
-MAX_WIDTH = 16
-BLOCK = 16  # kernel.c's VS: seeds are padded to a multiple of it
-TILE = 4  # kernel.c's BT: the batch buffers hold a multiple of it
+TILE = 4  # kernel.c's TILE: the batch buffers hold a multiple of it
+SHARE_STEP_MACS = 2e6  # a call of fewer multiply-adds runs on one thread (~1 ms; a hand-over costs ~50 µs)
+_POOL = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"actlab-kernel-{k}") for k in range(max(0, (os.cpu_count() or 1) - 1))]
 
 
-def padded(n_seeds: int) -> int:
-    return -(-n_seeds // BLOCK) * BLOCK
 _LOSS, _OPT, _REG = {"mse": 0, "bce": 1}, {"sgd": 0, "adam": 1}, {"none": 0, "L1": 1, "L2": 2}
 
 _lock = threading.Lock()
@@ -97,7 +94,7 @@ def load():
             else:
                 try:
                     lib = ctypes.CDLL(str(_compile()))
-                    lib.train_steps.restype = ctypes.c_int
+                    lib.train_steps.restype = lib.block_seeds.restype = ctypes.c_int
                     _lib.append(lib)
                 except Exception as exc:  # no compiler, a failed build: the torch step does the work
                     _why.append(f"{type(exc).__name__}: {exc}")
@@ -107,7 +104,7 @@ def load():
 
 def covers(activation: str, sizes: list[tuple[int, int]], device: torch.device) -> bool:
     """Whether the kernel trains these networks (else the torch step does)."""
-    return device.type == "cpu" and activation in ACTIVATIONS and max(max(r, c) for r, c in sizes) <= MAX_WIDTH
+    return device.type == "cpu" and activation in ACTIVATIONS
 
 
 def why_not() -> str:
@@ -120,35 +117,53 @@ def _ptr(a: np.ndarray):
 
 
 class FusedStep:
-    """The kernel bound to one engine's buffers: parameters ``flat`` (P, S) (a torch tensor the
-    engine's W and b are views of), Adam's moments, and scratch for one minibatch."""
+    """The kernel bound to one engine's state: the parameters and Adam's moments of every seed,
+    block-major — (blocks, P, VS), each block of VS seeds contiguous, so that a block's steps
+    stream through memory in order — and each thread's scratch. A call long enough to share
+    (``SHARE_STEP_MACS``) runs on ``torch.get_num_threads()`` threads, each on its own blocks."""
 
     def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
-        """``flat``: (P, S) with S a multiple of BLOCK (seeds beyond the engine's are padding)."""
-        self.lib, self.sizes = lib, sizes
-        self.flat = flat.numpy()  # shares memory with the tensor
-        P, S = self.flat.shape
+        """``flat``: (S, P) the seeds' initial parameters, per layer W (rows, cols) then b (rows,)."""
+        self.lib, self.sizes, self.batch = lib, sizes, batch
+        self.seeds, P = flat.shape
+        self.block = lib.block_seeds()
+        blocks = -(-self.seeds // self.block)
+        padded = np.zeros((blocks * self.block, P), np.float32)  # padding seeds: zeros, trained, never shown
+        padded[: self.seeds] = flat.numpy()
+        self.params = np.ascontiguousarray(padded.reshape(blocks, self.block, P).transpose(0, 2, 1))
+        self.m, self.v = np.zeros_like(self.params), np.zeros_like(self.params)
         L, U = len(sizes), max(max(r, c) for r, c in sizes)
-        self.m, self.v, self.grad = (np.zeros((P, S), np.float32) for _ in range(3))
         rows_b = -(-batch // TILE) * TILE
-        self.H = np.zeros((L + 1, rows_b, U, S), np.float32)
-        self.D = np.zeros_like(self.H)
-        self.G0, self.G1 = np.zeros((rows_b, U, S), np.float32), np.zeros((rows_b, U, S), np.float32)
+        self.scratch = [np.zeros(4 * (L + 1) * rows_b * U * self.block, np.float32) for _ in range(len(_POOL) + 1)]
         self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
         self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
-        self.adam_step = ctypes.c_long(0)
-        self.args = (S, L, self.rows, self.cols, U, ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
+        self.adam_step, self.adam = 0, settings.optimizer == "adam"  # Adam's step count, kept here
+        self.args = (L, self.rows, self.cols, U, ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
                      _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
-        self.batch = batch
+        self.step_macs = blocks * self.block * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
+
+    def read(self) -> torch.Tensor:
+        """(S, P) every seed's parameters now (a copy), as ``flat`` was given."""
+        blocks, P, VS = self.params.shape
+        return torch.from_numpy(self.params.transpose(0, 2, 1).reshape(blocks * VS, P)[: self.seeds].copy())
 
     def run(self, X: np.ndarray, t: np.ndarray, start: int, n_steps: int) -> int:
         """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
         shuffled order, C-contiguous float32); returns the steps taken."""
-        done = self.lib.train_steps(
-            _ptr(self.flat), _ptr(self.m), _ptr(self.v), _ptr(self.grad), _ptr(self.H), _ptr(self.D), _ptr(self.G0), _ptr(self.G1),
-            *self.args, _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.byref(self.adam_step))
-        if done < 0:
-            raise ValueError(f"the fused kernel refused its buffers: seeds {self.flat.shape[1]} not a multiple of {BLOCK}")
-        return done
+        blocks = self.params.shape[0]
+        call = lambda k, lo, hi: self.lib.train_steps(  # noqa: E731  (ctypes lets go of the GIL during the call)
+            _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch[k]), *self.args,
+            _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step), lo, hi)
+        threads = min(blocks, torch.get_num_threads(), len(_POOL) + 1)
+        if threads > 1 and self.step_macs * min(n_steps, -(-(X.shape[0] - start) // self.batch)) < SHARE_STEP_MACS:
+            threads = 1  # a short call: handing work to another thread would cost more than it saves
+        cuts = [blocks * k // threads for k in range(threads + 1)]
+        others = [_POOL[k].submit(call, k + 1, cuts[k + 1], cuts[k + 2]) for k in range(threads - 1)]
+        done = [call(0, cuts[0], cuts[1])] + [f.result() for f in others]
+        if min(done) < 0:
+            raise ValueError("the fused kernel refused its arguments")
+        if self.adam:
+            self.adam_step += done[0]
+        return done[0]

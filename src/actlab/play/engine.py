@@ -68,27 +68,11 @@ class Engine:
         self.seeds = torch.arange(settings.seeds)
         flat = init_weights(self.sizes, self.seeds, self.dtype)  # (S, P): actlab's initial weights
         lib = _kernel.load() if _kernel.covers(self.activation, self.sizes, self.device) else None
-        self.W, self.b = [], []
-        if lib is not None:  # the fused step's layout, seeds innermost: W and b are views of (P, S_padded)
-            S, S_pad = flat.shape[0], _kernel.padded(flat.shape[0])
-            self.flat = torch.zeros((flat.shape[1], S_pad), dtype=self.dtype)  # padding seeds: zeros, trained, never shown
-            self.flat[:, :S] = flat.T
-            pos = 0
-            for rows, cols in self.sizes:
-                self.W.append(self.flat[pos : pos + rows * cols, :S].reshape(rows, cols, S).permute(2, 0, 1))
-                pos += rows * cols
-                self.b.append(self.flat[pos : pos + rows, :S].T)
-                pos += rows
-            self.fused = _kernel.FusedStep(lib, self.flat, self.sizes, self.activation, settings, settings.batchSize)
-        else:
-            self.fused = None
-            pos = 0
-            for rows, cols in self.sizes:
-                self.W.append(flat[:, pos : pos + rows * cols].reshape(-1, rows, cols).contiguous().to(self.device))
-                pos += rows * cols
-                self.b.append(flat[:, pos : pos + rows].contiguous().to(self.device))
-                pos += rows
-        self.params = [t for pair in zip(self.W, self.b) for t in pair]
+        # the fused C step keeps the parameters in its own layout; W and b are then a copy, read back when asked for
+        self.fused = _kernel.FusedStep(lib, flat, self.sizes, self.activation, settings, settings.batchSize) if lib else None
+        self._stale = False
+        W, b = self._split(flat.to(self.device))
+        self._W, self._b = [w.contiguous() for w in W], [v.contiguous() for v in b]  # the torch step's, in place
         if self.fused is None:  # the torch step's gradients and Adam state (the kernel keeps its own)
             self._torch_step_state(settings)
         self.act = None if self.activation == "maxout" else _deriv_fn(self.activation)
@@ -110,6 +94,39 @@ class Engine:
         per_point = sum(r * c for r, c in self.sizes)
         self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / per_point))))
         self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (self.grid, THUMB)}
+
+    def _split(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(S, P) parameters → per layer W (S, rows, cols) and b (S, rows), views of ``flat``."""
+        W, b, pos = [], [], 0
+        for rows, cols in self.sizes:
+            W.append(flat[:, pos : pos + rows * cols].view(-1, rows, cols))
+            pos += rows * cols
+            b.append(flat[:, pos : pos + rows])
+            pos += rows
+        return W, b
+
+    @property
+    def W(self) -> list[torch.Tensor]:
+        """Per layer, every seed's weights (S, rows, cols)."""
+        self._sync()
+        return self._W
+
+    @property
+    def b(self) -> list[torch.Tensor]:
+        """Per layer, every seed's biases (S, rows)."""
+        self._sync()
+        return self._b
+
+    @property
+    def params(self) -> list[torch.Tensor]:
+        return [t for pair in zip(self.W, self.b) for t in pair]
+
+    def _sync(self) -> None:
+        """After the fused step has trained: W and b read back from its buffers (fresh tensors:
+        ones handed out before stay as they were)."""
+        if self._stale:
+            self._W, self._b = self._split(self.fused.read())
+            self._stale = False
 
     def _torch_step_state(self, settings: Settings) -> None:
         self.grads = [torch.zeros_like(t) for t in self.params]
@@ -269,6 +286,7 @@ class Engine:
                 n = left if math.isinf(budget_s) else max(1, min(left, int(remaining / self._step_s)))
                 t1 = time.perf_counter()
                 done = self.fused.run(self._perm[0].numpy(), self._perm[1].numpy(), self._pos, n)
+                self._stale = True
                 self._step_s = 0.8 * self._step_s + 0.2 * (time.perf_counter() - t1) / max(done, 1)
                 self._pos += done * B
                 steps += done

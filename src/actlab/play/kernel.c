@@ -1,12 +1,18 @@
 /* The playground's fused training step: S small networks (one per seed), minibatch SGD or Adam.
  *
  * Every tensor keeps the seeds innermost and contiguous — parameters (P, S) as actlab.train
- * holds them, activations (layer, sample, unit, S) — so every loop body is one vector operation
- * across seeds, whatever the widths. One call runs n_steps minibatch steps of one epoch's
+ * holds them, activations (layer, sample, unit, S) — so every operation is a vector operation
+ * across VS seeds, whatever the widths. One call runs n_steps minibatch steps of one epoch's
  * shuffled rows: no Python, no per-operation dispatch, between steps. Seeds are independent, so
- * each block of VS seeds runs all the steps before the next block: its parameters and
- * activations stay in the core's cache, and every loop is a fixed VS lanes (S is padded to a
- * multiple of VS by the caller).
+ * each block of VS seeds runs all the steps before the next block (its parameters and Adam's
+ * moments stay in the caches), and callers may run disjoint ranges of blocks on several threads.
+ *
+ * The three products of a layer — forward z = b + W h, the input gradient Wᵀ g, the weight
+ * gradient g hᵀ — are register-tiled: a tile of 4 × 4 sums lives in 16 vector registers, and
+ * each step of its loop loads 4 + 4 vectors for 16 multiply-adds, so a 64-unit layer runs at
+ * the core's multiply-add rate rather than its load rate. The weight gradient never goes to
+ * memory: each tile is applied (regularisation, SGD or Adam) as soon as it is summed, after
+ * the input gradient has used the old weights.
  *
  * The arithmetic is the torch engine's (play/engine.py), which the tests compare it with:
  *   loss ½(ŷ−y)² or cross-entropy on the output logit, gradient / batch size;
@@ -22,14 +28,33 @@
 #define FLUSH_SUBNORMALS 0x8040u  /* MXCSR's flush-to-zero and denormals-are-zero bits */
 #endif
 
-#define VS 16  /* seeds per block: one AVX-512 register of floats, two of AVX2 */
-#define BT 4   /* samples per tile: the caller sizes the batch buffers to a multiple of it */
-#define SEEDS for (int s = c0; s < c0 + VS; s++)
+/* seeds per block and per vector: 8 floats, one AVX register (AVX-512 machines have 32 of them,
+   the 4 × 4 tiles need 24); the caller pads the seeds to whole blocks */
+#ifndef VS
+#define VS 16
+#endif
+#define TILE 4  /* rows of a register tile; buffers of samples hold a multiple of it */
+#define INLINE static inline __attribute__((always_inline))
+#define SIMD _Pragma("omp simd")
+
+typedef float vf __attribute__((vector_size(VS * sizeof(float)), aligned(sizeof(float))));
+#define AT(p) (*(vf *)(p))  /* the VS seeds' values at p, as one vector (any alignment) */
 
 enum { LINEAR = 0, RELU = 1, TANH = 2, SIGMOID = 3, LEAKY_RELU = 4 };
 enum { MSE = 0, BCE = 1 };
 enum { SGD = 0, ADAM = 1 };
 enum { NO_REG = 0, L1 = 1, L2 = 2 };
+
+/* the update's settings for one step */
+typedef struct {
+    int opt, reg;
+    float reg_rate, lr, step_size, inv_bc2_sqrt;  /* Adam: lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ) */
+} Update;
+
+/* a block's scratch strides: a sample's units U·VS, a layer's samples Bp·U·VS */
+typedef struct {
+    size_t US, BUS;
+} Strides;
 
 static inline float tanh_approx(float x) {
     const float clamp = 7.90531110763549805f;  /* tanh rounds to ±1 in float32 beyond this */
@@ -51,175 +76,252 @@ static inline float tanh_approx(float x) {
     return (x > -0.0004f && x < 0.0004f) ? x : t;
 }
 
-/* a = σ(z) and d = σ'(z) over the block of seeds starting at c0 (of one unit of one sample) */
-static inline void activate(int kind, float slope, float *z, float *restrict d, int c0) {
+/* z ← σ(z) and d ← σ'(z) for VS seeds (branch-free loops: they vectorise) */
+INLINE void activate(int kind, float slope, float *restrict z, float *restrict d) {
     switch (kind) {
     case RELU:
-        SEEDS { d[s] = (float)(z[s] > 0.0f); z[s] = fmaxf(z[s], 0.0f); }  /* branch-free: vectorises */
+        SIMD for (int k = 0; k < VS; k++) { d[k] = (float)(z[k] > 0.0f); z[k] = z[k] > 0.0f ? z[k] : 0.0f; }
         break;
     case LEAKY_RELU:
-        SEEDS { float pos = (float)(z[s] > 0.0f); d[s] = slope + (1.0f - slope) * pos; z[s] = fmaxf(z[s], 0.0f) + slope * fminf(z[s], 0.0f); }
+        SIMD for (int k = 0; k < VS; k++) {
+            float pos = (float)(z[k] > 0.0f);
+            d[k] = slope + (1.0f - slope) * pos;
+            z[k] = z[k] > 0.0f ? z[k] : slope * z[k];
+        }
         break;
     case TANH:
-        SEEDS { float t = tanh_approx(z[s]); z[s] = t; d[s] = 1.0f - t * t; }
+        SIMD for (int k = 0; k < VS; k++) { float t = tanh_approx(z[k]); z[k] = t; d[k] = 1.0f - t * t; }
         break;
     case SIGMOID:
-        SEEDS { float g = 0.5f + 0.5f * tanh_approx(0.5f * z[s]); z[s] = g; d[s] = g * (1.0f - g); }
+        SIMD for (int k = 0; k < VS; k++) { float g = 0.5f + 0.5f * tanh_approx(0.5f * z[k]); z[k] = g; d[k] = g * (1.0f - g); }
         break;
     default:
-        SEEDS { d[s] = 1.0f; }
+        SIMD for (int k = 0; k < VS; k++) d[k] = 1.0f;
     }
 }
 
 static inline float sigmoid_exact(float z) { return 1.0f / (1.0f + expf(-z)); }
 
-/*
- * params, m, v   (P, S): per layer l, W_l (rows_l, cols_l, S) then b_l (rows_l, S); S a multiple of VS
- * grad           (P, S) scratch
- * H, D           (L + 1, Bp, U, S) scratch, Bp = B rounded up to a multiple of BT: H[0] the inputs,
- *                H[l+1] layer l's outputs; D the derivatives (rows past a short batch: ignored)
- * G0, G1         (Bp, U, S) scratch: the gradient at a layer's output, and at its input
- * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
- * adam_step      the Adam step count before this call (updated)
- * Returns the steps taken: n_steps, or fewer at the epoch's end.
- */
-static void step_block(float *params, float *m, float *v, float *grad, float *H, float *D, float *G0, float *G1,
-                       int S, int L, const int *rows, const int *cols, size_t US, size_t BUS, const size_t *offset,
-                       int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
-                       const float *X, const float *t, int start, int nb, long adam_t, int c0) {
-    /* forward */
-    for (int b = 0; b < nb; b++)
-        for (int i = 0; i < cols[0]; i++) {
-            float xv = X[(size_t)(start + b) * cols[0] + i], *h = H + b * US + (size_t)i * S;
-            SEEDS h[s] = xv;
+/* one parameter of VS seeds, p (and Adam's m, v), stepped by its gradient g; `weight`: the
+   regularisation applies (biases are not regularised) */
+INLINE void update(const Update *u, float *restrict p, float *restrict m, float *restrict v, const float *restrict g, int weight) {
+    const float rate = u->reg_rate, lr = u->lr, step_size = u->step_size, inv_bc2_sqrt = u->inv_bc2_sqrt;  /* locals: no aliasing */
+    const int reg = weight ? u->reg : NO_REG;
+    float gk[VS], before[VS];
+    SIMD for (int k = 0; k < VS; k++) { gk[k] = g[k]; before[k] = p[k]; }
+    if (reg == L2)
+        SIMD for (int k = 0; k < VS; k++) gk[k] += rate * before[k];
+    else if (reg == L1)
+        SIMD for (int k = 0; k < VS; k++) gk[k] += rate * (float)((before[k] > 0.0f) - (before[k] < 0.0f));
+    if (u->opt == ADAM)
+        SIMD for (int k = 0; k < VS; k++) {
+            m[k] += (gk[k] - m[k]) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
+            v[k] = v[k] * 0.999f + 0.001f * gk[k] * gk[k];
+            p[k] = before[k] - step_size * m[k] / (sqrtf(v[k]) * inv_bc2_sqrt + 1e-8f);
         }
-    for (int l = 0; l < L; l++) {  /* tiles of BT samples share each weight vector: one load a multiply-add */
-        const float *W = params + offset[l], *bias = W + (size_t)rows[l] * cols[l] * S;
-        const float *Hl = H + (size_t)l * BUS + c0;
-        for (int j = 0; j < rows[l]; j++)
-            for (int b0 = 0; b0 < nb; b0 += BT) {
-                float acc[BT][VS];
-                const float *bj = bias + (size_t)j * S + c0;
-                for (int bb = 0; bb < BT; bb++)
-                    for (int k = 0; k < VS; k++) acc[bb][k] = bj[k];
-                for (int i = 0; i < cols[l]; i++) {
-                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0;
-                    for (int bb = 0; bb < BT; bb++) {
-                        const float *h = Hl + (b0 + bb) * US + (size_t)i * S;
-                        for (int k = 0; k < VS; k++) acc[bb][k] += w[k] * h[k];
-                    }
-                }
-                for (int bb = 0; bb < BT && b0 + bb < nb; bb++) {
-                    float *z = H + (size_t)(l + 1) * BUS + (b0 + bb) * US + (size_t)j * S;  /* z, then σ(z) in place */
-                    for (int k = 0; k < VS; k++) z[c0 + k] = acc[bb][k];
-                    if (l < L - 1)
-                        activate(act, slope, z, D + (size_t)(l + 1) * BUS + (b0 + bb) * US + (size_t)j * S, c0);
-                }
-            }
+    else
+        SIMD for (int k = 0; k < VS; k++) p[k] = before[k] - lr * gk[k];
+    if (reg == L1)  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
+        SIMD for (int k = 0; k < VS; k++)
+            p[k] = ((p[k] > 0.0f) - (p[k] < 0.0f)) * ((before[k] > 0.0f) - (before[k] < 0.0f)) < 0 ? 0.0f : p[k];
+}
+
+/* forward: z = b + W h for units j0 … j0+JT−1 of samples b0 … b0+BT−1 (JT, BT ≤ 4) */
+INLINE void forward_tile(const float *W, const float *bias, const float *Hin, float *Zout, int cols, Strides t,
+                         int j0, int b0, int JT, int BT) {
+    vf acc[TILE][TILE];
+    for (int jj = 0; jj < JT; jj++)
+        for (int bb = 0; bb < BT; bb++) acc[jj][bb] = AT(bias + (j0 + jj) * VS);
+    for (int i = 0; i < cols; i++) {
+        vf w[TILE], h[TILE];
+        for (int jj = 0; jj < JT; jj++) w[jj] = AT(W + ((size_t)(j0 + jj) * cols + i) * VS);
+        for (int bb = 0; bb < BT; bb++) h[bb] = AT(Hin + (b0 + bb) * t.US + i * VS);
+        for (int jj = 0; jj < JT; jj++)
+            for (int bb = 0; bb < BT; bb++) acc[jj][bb] += w[jj] * h[bb];
     }
-    /* the loss's gradient at the output */
+    for (int jj = 0; jj < JT; jj++)
+        for (int bb = 0; bb < BT; bb++) AT(Zout + (b0 + bb) * t.US + (j0 + jj) * VS) = acc[jj][bb];
+}
+
+/* backward to the input: g_in = (Wᵀ g) ⊙ σ'(z) for inputs i0 … i0+IT−1 of samples b0 … b0+BT−1 */
+INLINE void input_grad_tile(const float *W, const float *G, const float *Din, float *Gin, int rows, int cols, Strides t,
+                            int i0, int b0, int IT, int BT) {
+    vf acc[TILE][TILE];
+    for (int ii = 0; ii < IT; ii++)
+        for (int bb = 0; bb < BT; bb++) acc[ii][bb] = (vf){0};
+    for (int j = 0; j < rows; j++) {
+        vf w[TILE], g[TILE];
+        for (int ii = 0; ii < IT; ii++) w[ii] = AT(W + ((size_t)j * cols + i0 + ii) * VS);
+        for (int bb = 0; bb < BT; bb++) g[bb] = AT(G + (b0 + bb) * t.US + j * VS);
+        for (int ii = 0; ii < IT; ii++)
+            for (int bb = 0; bb < BT; bb++) acc[ii][bb] += w[ii] * g[bb];
+    }
+    for (int ii = 0; ii < IT; ii++)
+        for (int bb = 0; bb < BT; bb++) {
+            size_t o = (b0 + bb) * t.US + (i0 + ii) * VS;
+            AT(Gin + o) = acc[ii][bb] * AT(Din + o);
+        }
+}
+
+/* the weight gradient Σ_b g hᵀ of units j0 … j0+JT−1, inputs i0 … i0+IT−1, applied at once */
+INLINE void weight_grad_tile(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, int cols,
+                             Strides t, int nb, int j0, int i0, int JT, int IT) {
+    vf acc[TILE][TILE];
+    for (int jj = 0; jj < JT; jj++)
+        for (int ii = 0; ii < IT; ii++) acc[jj][ii] = (vf){0};
     for (int b = 0; b < nb; b++) {
-        const float *out = H + (size_t)L * BUS + b * US;
-        float *g = G0 + b * US, y = t[start + b];
-        if (loss == BCE)
-            SEEDS g[s] = (sigmoid_exact(out[s]) - y) / nb;
-        else
-            SEEDS g[s] = (out[s] - y) / nb;
+        vf g[TILE], h[TILE];
+        for (int jj = 0; jj < JT; jj++) g[jj] = AT(G + b * t.US + (j0 + jj) * VS);
+        for (int ii = 0; ii < IT; ii++) h[ii] = AT(Hin + b * t.US + (i0 + ii) * VS);
+        for (int jj = 0; jj < JT; jj++)
+            for (int ii = 0; ii < IT; ii++) acc[jj][ii] += g[jj] * h[ii];
     }
-    /* backward, last layer first: the gradients of W_l and b_l, then the gradient at the input */
-    float *g_out = G0, *g_in = G1;
-    for (int l = L - 1; l >= 0; l--) {
-        const float *W = params + offset[l];
-        float *gW = grad + offset[l], *gb = gW + (size_t)rows[l] * cols[l] * S;
-        for (int j = 0; j < rows[l]; j++) {
-            for (int i = 0; i < cols[l]; i++) {
-                float acc[VS] = {0};
-                for (int b = 0; b < nb; b++) {
-                    const float *g = g_out + b * US + (size_t)j * S + c0, *h = H + (size_t)l * BUS + b * US + (size_t)i * S + c0;
-                    for (int k = 0; k < VS; k++) acc[k] += g[k] * h[k];
-                }
-                float *gw = gW + ((size_t)j * cols[l] + i) * S + c0;
-                for (int k = 0; k < VS; k++) gw[k] = acc[k];
-            }
-            float acc[VS] = {0};
-            for (int b = 0; b < nb; b++) {
-                const float *g = g_out + b * US + (size_t)j * S + c0;
-                for (int k = 0; k < VS; k++) acc[k] += g[k];
-            }
-            float *gbj = gb + (size_t)j * S + c0;
-            for (int k = 0; k < VS; k++) gbj[k] = acc[k];
+    for (int jj = 0; jj < JT; jj++)
+        for (int ii = 0; ii < IT; ii++) {
+            size_t o = ((size_t)(j0 + jj) * cols + i0 + ii) * VS;
+            float g[VS];
+            AT(g) = acc[jj][ii];
+            update(u, W + o, m + o, v + o, g, 1);
         }
-        if (l == 0) break;
-        for (int i = 0; i < cols[l]; i++)
-            for (int b0 = 0; b0 < nb; b0 += BT) {
-                float acc[BT][VS] = {{0}};
-                for (int j = 0; j < rows[l]; j++) {
-                    const float *w = W + ((size_t)j * cols[l] + i) * S + c0;
-                    for (int bb = 0; bb < BT; bb++) {
-                        const float *g = g_out + (b0 + bb) * US + (size_t)j * S + c0;
-                        for (int k = 0; k < VS; k++) acc[bb][k] += w[k] * g[k];
-                    }
-                }
-                for (int bb = 0; bb < BT && b0 + bb < nb; bb++) {
-                    const float *d = D + (size_t)l * BUS + (b0 + bb) * US + (size_t)i * S + c0;
-                    float *gi = g_in + (b0 + bb) * US + (size_t)i * S + c0;
-                    for (int k = 0; k < VS; k++) gi[k] = acc[bb][k] * d[k];
-                }
-            }
-        float *tmp = g_out; g_out = g_in; g_in = tmp;
-    }
-    /* regularisation (weights only) and the update */
-    double bc1 = 1.0 - pow(0.9, (double)adam_t), bc2 = 1.0 - pow(0.999, (double)adam_t);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    for (int l = 0; l < L; l++) {
-        size_t nW = (size_t)rows[l] * cols[l], n = nW + (size_t)rows[l];  /* rows of S values */
-        for (size_t r = 0; r < n; r++) {
-            float *p = params + offset[l] + r * S + c0, *g = grad + offset[l] + r * S + c0;
-            float *mm = m + offset[l] + r * S + c0, *vv = v + offset[l] + r * S + c0;
-            float gk[VS], before[VS];
-            for (int k = 0; k < VS; k++) { gk[k] = g[k]; before[k] = p[k]; }
-            if (r < nW && reg == L2)
-                for (int k = 0; k < VS; k++) gk[k] += reg_rate * before[k];
-            else if (r < nW && reg == L1)
-                for (int k = 0; k < VS; k++) gk[k] += reg_rate * (float)((before[k] > 0.0f) - (before[k] < 0.0f));
-            if (opt == ADAM)
-                for (int k = 0; k < VS; k++) {
-                    mm[k] += (gk[k] - mm[k]) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
-                    vv[k] = vv[k] * 0.999f + 0.001f * gk[k] * gk[k];
-                    p[k] = before[k] - step_size * mm[k] / (sqrtf(vv[k]) / bc2_sqrt + 1e-8f);
-                }
-            else
-                for (int k = 0; k < VS; k++) p[k] = before[k] - lr * gk[k];
-            if (r < nW && reg == L1)  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
-                for (int k = 0; k < VS; k++)
-                    p[k] = ((p[k] > 0.0f) - (p[k] < 0.0f)) * ((before[k] > 0.0f) - (before[k] < 0.0f)) < 0 ? 0.0f : p[k];
+}
+
+/* The tiles cover a layer: full 4-wide tiles, then 1-wide ones for the remainder of units;
+   samples in tiles of 4 (2 for a last tile of one or two; rows past nb are scratch, never read
+   back into a gradient). */
+static void forward_layer(const float *W, const float *bias, const float *Hin, float *Zout, int rows, int cols, Strides t, int nb) {
+    for (int b0 = 0; b0 < nb; b0 += TILE) {
+        int j0 = 0;
+        if (nb - b0 > 2) {
+            for (; j0 + TILE <= rows; j0 += TILE) forward_tile(W, bias, Hin, Zout, cols, t, j0, b0, TILE, TILE);
+            for (; j0 < rows; j0++) forward_tile(W, bias, Hin, Zout, cols, t, j0, b0, 1, TILE);
+        } else {
+            for (; j0 + TILE <= rows; j0 += TILE) forward_tile(W, bias, Hin, Zout, cols, t, j0, b0, TILE, 2);
+            for (; j0 < rows; j0++) forward_tile(W, bias, Hin, Zout, cols, t, j0, b0, 1, 2);
         }
     }
 }
 
-int train_steps(float *params, float *m, float *v, float *grad, float *H, float *D, float *G0, float *G1,
-                int S, int L, const int *rows, const int *cols, int U,
+static void input_grad(const float *W, const float *G, const float *Din, float *Gin, int rows, int cols, Strides t, int nb) {
+    for (int b0 = 0; b0 < nb; b0 += TILE) {
+        int i0 = 0;
+        if (nb - b0 > 2) {
+            for (; i0 + TILE <= cols; i0 += TILE) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, TILE, TILE);
+            for (; i0 < cols; i0++) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, 1, TILE);
+        } else {
+            for (; i0 + TILE <= cols; i0 += TILE) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, TILE, 2);
+            for (; i0 < cols; i0++) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, 1, 2);
+        }
+    }
+}
+
+static void weight_grad(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, int rows, int cols,
+                        Strides t, int nb) {
+    int j0 = 0;
+    for (; j0 + TILE <= rows; j0 += TILE) {
+        int i0 = 0;
+        for (; i0 + TILE <= cols; i0 += TILE) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, TILE, TILE);
+        for (; i0 < cols; i0++) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, TILE, 1);
+    }
+    for (; j0 < rows; j0++) {
+        int i0 = 0;
+        for (; i0 + TILE <= cols; i0 += TILE) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, 1, TILE);
+        for (; i0 < cols; i0++) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, 1, 1);
+    }
+}
+
+/* the bias gradient Σ_b g, applied */
+static void bias_grad(const Update *u, float *bias, float *m, float *v, const float *G, int rows, Strides t, int nb) {
+    for (int j = 0; j < rows; j++) {
+        vf acc = (vf){0};
+        for (int b = 0; b < nb; b++) acc += AT(G + b * t.US + j * VS);
+        float g[VS];
+        AT(g) = acc;
+        update(u, bias + j * VS, m + j * VS, v + j * VS, g, 0);
+    }
+}
+
+/*
+ * One minibatch step of one block of VS seeds.
+ * params, m, v   the block's (P, VS): per layer l, W_l (rows_l, cols_l, VS) then b_l (rows_l, VS)
+ * H, D           (L + 1, Bp, U, VS): H[0] the inputs, H[l+1] layer l's outputs, D the derivatives
+ * G0, G1         (Bp, U, VS): the gradient at a layer's output, and at its input
+ * X, y           the minibatch's rows (nb, n_in) and targets (nb,)
+ */
+static void step_block(float *params, float *m, float *v, float *H, float *D, float *G0, float *G1, Strides t,
+                       int L, const int *rows, const int *cols, const size_t *offset, int act, float slope, int loss,
+                       const Update *u, const float *X, const float *y, int nb) {
+    for (int b = 0; b < nb; b++)
+        for (int i = 0; i < cols[0]; i++) {
+            float *h = H + b * t.US + i * VS;
+            for (int k = 0; k < VS; k++) h[k] = X[b * cols[0] + i];
+        }
+    for (int l = 0; l < L; l++) {
+        const float *W = params + offset[l], *bias = W + (size_t)rows[l] * cols[l] * VS;
+        float *Z = H + (l + 1) * t.BUS;  /* z, then σ(z) in place */
+        forward_layer(W, bias, H + l * t.BUS, Z, rows[l], cols[l], t, nb);
+        if (l < L - 1)
+            for (int b = 0; b < nb; b++)
+                for (int j = 0; j < rows[l]; j++)
+                    activate(act, slope, Z + b * t.US + j * VS, D + (l + 1) * t.BUS + b * t.US + j * VS);
+    }
+    for (int b = 0; b < nb; b++) {  /* the loss's gradient at the output */
+        const float *out = H + L * t.BUS + b * t.US;
+        float *g = G0 + b * t.US;
+        if (loss == BCE)
+            for (int k = 0; k < VS; k++) g[k] = (sigmoid_exact(out[k]) - y[b]) / nb;
+        else
+            for (int k = 0; k < VS; k++) g[k] = (out[k] - y[b]) / nb;
+    }
+    float *g_out = G0, *g_in = G1;
+    for (int l = L - 1; l >= 0; l--) {  /* last layer first: the input gradient (old weights), then the update */
+        size_t nW = (size_t)rows[l] * cols[l] * VS;
+        float *W = params + offset[l];
+        if (l > 0)
+            input_grad(W, g_out, D + l * t.BUS, g_in, rows[l], cols[l], t, nb);
+        weight_grad(u, W, m + offset[l], v + offset[l], g_out, H + l * t.BUS, rows[l], cols[l], t, nb);
+        bias_grad(u, W + nW, m + offset[l] + nW, v + offset[l] + nW, g_out, rows[l], t, nb);
+        float *tmp = g_out; g_out = g_in; g_in = tmp;
+    }
+}
+
+/* The seeds per block of this build: the caller's buffers hold whole blocks. */
+int block_seeds(void) { return VS; }
+
+/*
+ * n_steps minibatch steps (fewer at the epoch's end) for blocks [blk_lo, blk_hi) of seeds.
+ * params, m, v   (blocks, P, VS), each block's parameters together (see step_block)
+ * scratch        4 · (L + 1) · Bp · U · VS floats for this call alone (a thread's own)
+ * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
+ * adam_step      Adam's step count before this call
+ * Returns the steps taken, or −1 for arguments it cannot use.
+ */
+int train_steps(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols, int U,
                 int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
-                const float *X, const float *t, int N, int B, int start, int n_steps, long *adam_step) {
-    size_t US = (size_t)U * S, BUS = (size_t)((B + BT - 1) / BT * BT) * US, offset[64], P = 0;
-    if (L > 64 || S % VS) return -1;
+                const float *X, const float *t, int N, int B, int start, int n_steps, long adam_step, int blk_lo, int blk_hi) {
+    size_t offset[64], P = 0;
+    Strides st = {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS};
+    if (L > 64 || L < 1 || blk_lo < 0 || blk_hi < blk_lo) return -1;
 #if defined(__SSE__)
     /* subnormals flushed to zero while training, as torch's engine runs (Adam's g² of a dead
        ReLU unit is subnormal, and each costs ~100 cycles); the caller's state restored after */
     unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | FLUSH_SUBNORMALS);
 #endif
-    for (int l = 0; l < L; l++) { offset[l] = P; P += (size_t)rows[l] * cols[l] * S + (size_t)rows[l] * S; }
+    for (int l = 0; l < L; l++) { offset[l] = P; P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
+    float *H = scratch, *D = H + (L + 1) * st.BUS, *G0 = D + (L + 1) * st.BUS, *G1 = G0 + st.BUS;
     int steps = (N - start + B - 1) / B;
     if (steps > n_steps) steps = n_steps;
     if (steps < 0) steps = 0;
-    for (int c0 = 0; c0 < S; c0 += VS)  /* a block of seeds through every step, then the next */
+    for (int blk = blk_lo; blk < blk_hi; blk++)  /* a block of seeds through every step, then the next */
         for (int k = 0; k < steps; k++) {
-            int st = start + k * B, nb = N - st < B ? N - st : B;
-            step_block(params, m, v, grad, H, D, G0, G1, S, L, rows, cols, US, BUS, offset, act, slope, loss, opt, reg,
-                       reg_rate, lr, X, t, st, nb, *adam_step + k + 1, c0);
+            int row = start + k * B, nb = N - row < B ? N - row : B;
+            long step = adam_step + k + 1;
+            Update u = {opt, reg, reg_rate, lr, (float)(lr / (1.0 - pow(0.9, (double)step))),
+                        (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
+            size_t base = (size_t)blk * P;
+            step_block(params + base, m + base, v + base, H, D, G0, G1, st, L, rows, cols, offset, act, slope, loss, &u,
+                       X + (size_t)row * cols[0], t + row, nb);
         }
-    if (opt == ADAM) *adam_step += steps;
 #if defined(__SSE__)
     _mm_setcsr(csr);
 #endif
