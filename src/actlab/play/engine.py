@@ -281,7 +281,7 @@ class Engine:
                     self._perm, self._pos = (self.X_train[perm].contiguous(), self.t_train[perm].contiguous()), 0
                 left = -(-(N - self._pos) // B)  # steps to the epoch's end
                 if until is not None and until < self.epoch + 1:
-                    left = max(1, min(left, math.ceil((until - self.epoch) * N / B) - self._pos // B))
+                    left = max(1, min(left, math.ceil((until - self.epoch) * N / B - 1e-9) - self._pos // B))  # (float noise must not add a step)
                 remaining = budget_s - (time.perf_counter() - t0)
                 n = left if math.isinf(budget_s) else max(1, min(left, int(remaining / self._step_s)))
                 t1 = time.perf_counter()
