@@ -79,23 +79,18 @@ def test_pausing_mid_epoch_changes_nothing_and_padding_seeds_stay_hidden(monkeyp
     torch.testing.assert_close(lin.weight.detach(), torch.from_numpy(whole.fused.params[block, : lin.weight.numel(), lane]).reshape(lin.weight.shape))
 
 
-@pytest.mark.skipif(not _kernel._POOL or torch.get_num_threads() < 2, reason="one core: the kernel runs on one thread")
 def test_seeds_shared_between_threads_train_as_on_one(monkeypatch):
     values = {"activation": "relu", "optimizer": "adam", "networkShape": "16,16", "seeds": 40, "learningRate": 0.01}
     runs = []
-    for share in (0, float("inf")):  # every call on all threads, or none
+    for threads, share in ((3, 0), (1, float("inf"))):  # every call on three threads (3 blocks), or on one
+        monkeypatch.setattr(_kernel, "THREADS", threads)
         monkeypatch.setattr(_kernel, "SHARE_STEP_MACS", share)
         s, _ = parse(values)
         e = Engine(s, make_data(s))
-        calls = []
-        real = _kernel._POOL[0].submit
-        monkeypatch.setattr(_kernel._POOL[0], "submit", lambda *a: calls.append(1) or real(*a))
+        assert e.fused.threads == threads
         e.train_epochs(2)
-        monkeypatch.undo()
-        runs.append((_flat(e), len(calls)))
-    (threaded, n_threaded), (single, n_single) = runs
-    assert n_threaded > 0 and n_single == 0
-    torch.testing.assert_close(threaded, single, rtol=0, atol=0)
+        runs.append(_flat(e))
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
 
 
 def test_what_the_kernel_does_not_cover_keeps_the_torch_step():

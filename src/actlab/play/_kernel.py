@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +31,12 @@ import torch
 __all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not"]
 
 SOURCE = Path(__file__).with_name("kernel.c")
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 TILE = 4  # kernel.c's TILE: the batch buffers hold a multiple of it
-SHARE_STEP_MACS = 2e6  # a call of fewer multiply-adds runs on one thread (~1 ms; a hand-over costs ~50 µs)
-_POOL = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"actlab-kernel-{k}") for k in range(max(0, (os.cpu_count() or 1) - 1))]
+SHARE_STEP_MACS = 2e6  # a call of fewer multiply-adds runs on one thread (~1 ms; starting a thread costs ~50 µs)
+THREADS = torch.get_num_threads()  # the kernel's threads: torch's own count at start (OMP_NUM_THREADS, the cores)
 
 
 _LOSS, _OPT, _REG = {"mse": 0, "bce": 1}, {"sgd": 0, "adam": 1}, {"none": 0, "L1": 1, "L2": 2}
@@ -95,6 +94,7 @@ def load():
                 try:
                     lib = ctypes.CDLL(str(_compile()))
                     lib.train_steps.restype = lib.block_seeds.restype = ctypes.c_int
+                    lib.scratch_floats.restype = ctypes.c_long
                     _lib.append(lib)
                 except Exception as exc:  # no compiler, a failed build: the torch step does the work
                     _why.append(f"{type(exc).__name__}: {exc}")
@@ -120,7 +120,7 @@ class FusedStep:
     """The kernel bound to one engine's state: the parameters and Adam's moments of every seed,
     block-major — (blocks, P, VS), each block of VS seeds contiguous, so that a block's steps
     stream through memory in order — and each thread's scratch. A call long enough to share
-    (``SHARE_STEP_MACS``) runs on ``torch.get_num_threads()`` threads, each on its own blocks."""
+    (``SHARE_STEP_MACS``) runs on ``THREADS`` threads, each on its own blocks (started in C: one GIL release a call)."""
 
     def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
         """``flat``: (S, P) the seeds' initial parameters, per layer W (rows, cols) then b (rows,)."""
@@ -133,37 +133,39 @@ class FusedStep:
         self.params = np.ascontiguousarray(padded.reshape(blocks, self.block, P).transpose(0, 2, 1))
         self.m, self.v = np.zeros_like(self.params), np.zeros_like(self.params)
         L, U = len(sizes), max(max(r, c) for r, c in sizes)
-        rows_b = -(-batch // TILE) * TILE
-        self.scratch = [np.zeros(4 * (L + 1) * rows_b * U * self.block, np.float32) for _ in range(len(_POOL) + 1)]
+        self.threads = max(1, min(THREADS, blocks))
+        self.scratch = np.zeros(self.threads * lib.scratch_floats(L, U, batch), np.float32)
         self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
         self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
         self.adam_step, self.adam = 0, settings.optimizer == "adam"  # Adam's step count, kept here
+        self.calls = 0  # odd calls visit the blocks backwards
         self.args = (L, self.rows, self.cols, U, ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
                      _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
         self.step_macs = blocks * self.block * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
 
-    def read(self) -> torch.Tensor:
-        """(S, P) every seed's parameters now (a copy), as ``flat`` was given."""
+    def read(self, seeds: slice = slice(None)) -> torch.Tensor:
+        """(S, P) every seed's parameters now (a copy), as ``flat`` was given; or those of ``seeds``."""
         blocks, P, VS = self.params.shape
-        return torch.from_numpy(self.params.transpose(0, 2, 1).reshape(blocks * VS, P)[: self.seeds].copy())
+        if seeds != slice(None):
+            block, lane = np.divmod(np.arange(self.seeds)[seeds], VS)
+            return torch.from_numpy(self.params[block, :, lane])  # (n, P): a copy (fancy indexing)
+        return torch.from_numpy(np.ascontiguousarray(self.params.transpose(0, 2, 1)).reshape(blocks * VS, P)[: self.seeds])
 
     def run(self, X: np.ndarray, t: np.ndarray, start: int, n_steps: int) -> int:
         """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
         shuffled order, C-contiguous float32); returns the steps taken."""
-        blocks = self.params.shape[0]
-        call = lambda k, lo, hi: self.lib.train_steps(  # noqa: E731  (ctypes lets go of the GIL during the call)
-            _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch[k]), *self.args,
-            _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step), lo, hi)
-        threads = min(blocks, torch.get_num_threads(), len(_POOL) + 1)
+        threads = self.threads
         if threads > 1 and self.step_macs * min(n_steps, -(-(X.shape[0] - start) // self.batch)) < SHARE_STEP_MACS:
-            threads = 1  # a short call: handing work to another thread would cost more than it saves
-        cuts = [blocks * k // threads for k in range(threads + 1)]
-        others = [_POOL[k].submit(call, k + 1, cuts[k + 1], cuts[k + 2]) for k in range(threads - 1)]
-        done = [call(0, cuts[0], cuts[1])] + [f.result() for f in others]
-        if min(done) < 0:
+            threads = 1  # a short call: starting threads would cost more than they save
+        done = self.lib.train_steps(  # ctypes lets go of the GIL for the call
+            _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
+            _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step),
+            self.params.shape[0], threads, self.calls % 2)
+        if done < 0:
             raise ValueError("the fused kernel refused its arguments")
         if self.adam:
-            self.adam_step += done[0]
-        return done[0]
+            self.adam_step += done
+        self.calls += 1
+        return done

@@ -128,6 +128,13 @@ class Engine:
             self._W, self._b = self._split(self.fused.read())
             self._stale = False
 
+    def _layers(self, sl: slice) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per layer W[sl] and b[sl]; a few seeds' (the selected one's maps, 30 times a second)
+        read from the fused step's buffers alone, not every seed's."""
+        if self._stale and sl != slice(None):
+            return self._split(self.fused.read(sl))
+        return [w[sl] for w in self.W], [v[sl] for v in self.b]
+
     def _torch_step_state(self, settings: Settings) -> None:
         self.grads = [torch.zeros_like(t) for t in self.params]
         self.gW, self.gb = self.grads[0::2], self.grads[1::2]
@@ -171,7 +178,7 @@ class Engine:
         """(S, B) outputs on shared inputs x (B, n_in); ``keep``: also the tape for backward,
         ``seeds``: a slice of seeds (the selected one's heatmaps)."""
         sl = seeds or slice(None)
-        W, b = [w[sl] for w in self.W], [v[sl] for v in self.b]
+        W, b = self._layers(sl)
         h, tape = x, []
         for l, (w, bias) in enumerate(zip(W, b)):
             if l == 0:  # inputs shared by all seeds: one GEMM (B, n_in) @ (n_in, S·rows), not S small ones
@@ -376,7 +383,8 @@ class Engine:
         return res
 
     def weights(self, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        return [w[seed].cpu().numpy() for w in self.W], [b[seed].cpu().numpy() for b in self.b]
+        W, b = self._layers(slice(seed, seed + 1))
+        return [w[0].cpu().numpy() for w in W], [v[0].cpu().numpy() for v in b]
 
     # ------------------------------------------------------------------ one seed as a model
 
@@ -386,13 +394,14 @@ class Engine:
         from ..nets import Act
 
         layers: list[nn.Module] = [Features(self.settings.features)] if with_features else []
-        for l, (w, b) in enumerate(zip(self.W, self.b)):
+        W, b = self._layers(slice(seed, seed + 1))
+        for l, (w, v) in enumerate(zip(W, b)):
             lin = nn.Linear(w.shape[2], w.shape[1])
             with torch.no_grad():
-                lin.weight.copy_(w[seed])
-                lin.bias.copy_(b[seed])
+                lin.weight.copy_(w[0])
+                lin.bias.copy_(v[0])
             layers.append(lin)
-            if l < len(self.W) - 1:
+            if l < len(W) - 1:
                 layers.append(Maxout(self.k) if self.activation == "maxout" else Act(self.activation))
         return nn.Sequential(*layers).cpu()
 

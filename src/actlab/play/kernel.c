@@ -22,6 +22,7 @@
  * vectorise: libm's tanhf is one call per element.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -34,6 +35,7 @@
 #define VS 16
 #endif
 #define TILE 4  /* rows of a register tile; buffers of samples hold a multiple of it */
+#define MAX_THREADS 64
 #define INLINE static inline __attribute__((always_inline))
 #define SIMD _Pragma("omp simd")
 
@@ -287,43 +289,94 @@ static void step_block(float *params, float *m, float *v, float *H, float *D, fl
 /* The seeds per block of this build: the caller's buffers hold whole blocks. */
 int block_seeds(void) { return VS; }
 
+/* one call's work, shared by its threads */
+typedef struct {
+    float *params, *m, *v;
+    int L;
+    const int *rows, *cols;
+    size_t offset[64], P;
+    Strides st;
+    int act, loss, opt, reg;
+    float slope, reg_rate, lr;
+    const float *X, *t;
+    int N, B, start, steps;
+    long adam_step;
+} Job;
+
+typedef struct {
+    const Job *job;
+    int blk_lo, blk_hi, backwards;
+    float *scratch;
+} Share;
+
+/* every step for the blocks of one share, a block at a time */
+static void *run_share(void *arg) {
+    const Share *sh = arg;
+    const Job *j = sh->job;
+    Strides st = j->st;
+#if defined(__SSE__)
+    /* subnormals flushed to zero while training, as torch's engine runs (Adam's g² of a dead
+       ReLU unit is subnormal, and each costs ~100 cycles); the thread's state restored after */
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | FLUSH_SUBNORMALS);
+#endif
+    float *H = sh->scratch, *D = H + (j->L + 1) * st.BUS, *G0 = D + (j->L + 1) * st.BUS, *G1 = G0 + st.BUS;
+    for (int n = 0; n < sh->blk_hi - sh->blk_lo; n++) {
+        int blk = sh->backwards ? sh->blk_hi - 1 - n : sh->blk_lo + n;
+        size_t base = (size_t)blk * j->P;
+        for (int k = 0; k < j->steps; k++) {
+            int row = j->start + k * j->B, nb = j->N - row < j->B ? j->N - row : j->B;
+            long step = j->adam_step + k + 1;
+            Update u = {j->opt, j->reg, j->reg_rate, j->lr, (float)(j->lr / (1.0 - pow(0.9, (double)step))),
+                        (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
+            step_block(j->params + base, j->m + base, j->v + base, H, D, G0, G1, st, j->L, j->rows, j->cols, j->offset,
+                       j->act, j->slope, j->loss, &u, j->X + (size_t)row * j->cols[0], j->t + row, nb);
+        }
+    }
+#if defined(__SSE__)
+    _mm_setcsr(csr);
+#endif
+    return NULL;
+}
+
+/* The floats of scratch one thread needs (H, D: (L + 1) · Bp · U · VS; G0, G1: Bp · U · VS). */
+long scratch_floats(int L, int U, int B) { return (long)(2 * (L + 1) + 2) * ((B + TILE - 1) / TILE * TILE) * U * VS; }
+
 /*
- * n_steps minibatch steps (fewer at the epoch's end) for blocks [blk_lo, blk_hi) of seeds.
+ * n_steps minibatch steps (fewer at the epoch's end) for every block of seeds, on `threads`
+ * threads, each with its own run of blocks (seeds are independent: the result does not depend
+ * on the threads).
  * params, m, v   (blocks, P, VS), each block's parameters together (see step_block)
- * scratch        4 · (L + 1) · Bp · U · VS floats for this call alone (a thread's own)
+ * scratch        threads · scratch_floats(L, U, B) floats
  * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
  * adam_step      Adam's step count before this call
+ * backwards      visit the blocks last to first: alternated by the caller, the blocks a call
+ *                starts with are the ones the last call ended with, still in the caches
  * Returns the steps taken, or −1 for arguments it cannot use.
  */
 int train_steps(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols, int U,
                 int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
-                const float *X, const float *t, int N, int B, int start, int n_steps, long adam_step, int blk_lo, int blk_hi) {
-    size_t offset[64], P = 0;
-    Strides st = {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS};
-    if (L > 64 || L < 1 || blk_lo < 0 || blk_hi < blk_lo) return -1;
-#if defined(__SSE__)
-    /* subnormals flushed to zero while training, as torch's engine runs (Adam's g² of a dead
-       ReLU unit is subnormal, and each costs ~100 cycles); the caller's state restored after */
-    unsigned int csr = _mm_getcsr();
-    _mm_setcsr(csr | FLUSH_SUBNORMALS);
-#endif
-    for (int l = 0; l < L; l++) { offset[l] = P; P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
-    float *H = scratch, *D = H + (L + 1) * st.BUS, *G0 = D + (L + 1) * st.BUS, *G1 = G0 + st.BUS;
+                const float *X, const float *t, int N, int B, int start, int n_steps, long adam_step, int blocks,
+                int threads, int backwards) {
+    if (L > 64 || L < 1 || blocks < 1 || threads < 1 || threads > MAX_THREADS) return -1;
+    Job job = {params, m, v, L, rows, cols, {0}, 0, {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS},
+               act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, adam_step};
+    for (int l = 0; l < L; l++) { job.offset[l] = job.P; job.P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
     int steps = (N - start + B - 1) / B;
-    if (steps > n_steps) steps = n_steps;
-    if (steps < 0) steps = 0;
-    for (int blk = blk_lo; blk < blk_hi; blk++)  /* a block of seeds through every step, then the next */
-        for (int k = 0; k < steps; k++) {
-            int row = start + k * B, nb = N - row < B ? N - row : B;
-            long step = adam_step + k + 1;
-            Update u = {opt, reg, reg_rate, lr, (float)(lr / (1.0 - pow(0.9, (double)step))),
-                        (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
-            size_t base = (size_t)blk * P;
-            step_block(params + base, m + base, v + base, H, D, G0, G1, st, L, rows, cols, offset, act, slope, loss, &u,
-                       X + (size_t)row * cols[0], t + row, nb);
-        }
-#if defined(__SSE__)
-    _mm_setcsr(csr);
-#endif
-    return steps;
+    job.steps = steps > n_steps ? n_steps : (steps < 0 ? 0 : steps);
+    if (threads > blocks) threads = blocks;
+    Share share[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    long per = scratch_floats(L, U, B);
+    for (int k = 0; k < threads; k++)
+        share[k] = (Share){&job, blocks * k / threads, blocks * (k + 1) / threads, backwards, scratch + k * per};
+    for (int k = 1; k < threads; k++)  /* a thread that cannot start leaves its share to this one */
+        started[k] = pthread_create(&tid[k], NULL, run_share, &share[k]) == 0;
+    run_share(&share[0]);
+    for (int k = 1; k < threads; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else run_share(&share[k]);
+    }
+    return job.steps;
 }

@@ -40,7 +40,7 @@ __all__ = ["make_app", "make_server", "serve", "STATIC"]
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
 ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
-FRAME_SHARE = 0.5  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
+FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
 
 
 # All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
@@ -196,15 +196,17 @@ class _PageLink:
                         if s.pending_steps:
                             s.pending_steps -= 1
                             await _torch(s.advance, None)  # one epoch
-                        elif s.playing:  # train until the next frame is due
+                        elif s.playing:  # train until the next frame must be started to be sent on time
                             budget = self.next_at - frame_cost - time.perf_counter()
-                            await _torch(s.advance, min(period, max(0.002, budget)))
+                            # while the page has not drawn the last frame, in longer chunks (a wide
+                            # net's step takes milliseconds; each call has a cost)
+                            await _torch(s.advance, min(period, max(0.002 if self.ready else period / 4, budget)))
                     self.dirty = True
                 now = time.perf_counter()
                 if not self.ready and now - self.sent_at > 2.0:
                     self.ready = True  # an unacknowledged frame: go on rather than stall
                 sent = False
-                if self.dirty and self.ready and now >= self.next_at - 0.002:
+                if self.dirty and self.ready and now >= self.next_at - frame_cost - 0.002:
                     async with self.lock:
                         t0 = time.perf_counter()
                         buf = await _torch(s.frame)
@@ -260,7 +262,10 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", 
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     app = make_app(device, hosts=hosts_for(host), token=token)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024, lifespan="off")
+    # frames are compressed (permessage-deflate) only off loopback: on this machine, compressing a
+    # wide net's 0.4 MB frame costs milliseconds of the server's time that the network does not need
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024, lifespan="off",
+                            ws_per_message_deflate=not _is_loopback(host))
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/" + (f"?token={token}" if token else "")
     return uvicorn.Server(config), sock, url
 
