@@ -125,3 +125,32 @@ def test_the_strip_leaves_the_last_rows_empty_cells_blank(url):
         assert drv.execute_script(f"return document.getElementById('strip').getContext('2d').getImageData({x}, {y}, 1, 1).data[3]") == 255
     finally:
         drv.quit()
+
+
+def test_a_wide_network_shows_every_unit_and_its_links(url):
+    """2 × 64 tanh units (4,352 links: drawn into a layer of their own, refreshed twice a second):
+    the canvas grows to hold every unit, each hidden unit's thumbnail is its own map (taken from
+    one atlas), and links are drawn between the columns."""
+    drv = chrome()
+    try:
+        drv.set_window_size(1400, 1200)
+        drv.get(url + "#activation=tanh&dataset=circle&networkShape=64,64&seeds=10")
+        wait_state(drv, lambda s: s["seeds"] == 10 and s["networkShape"] == "64,64", what="the wide net's link")
+        drv.execute_script("window.playground.play()")
+        st = wait_state(drv, lambda s: s["seeds"] == 10 and s["frames_drawn"] > 2 and s["network"]
+                        and len(s["network"]["nodes"][1]) == 64, what="the wide net drawn")
+        net = st["network"]
+        t, nodes = net["thumb"], net["nodes"]
+        assert net["height"] >= nodes[1][-1][1] + t and nodes[1][0][1] >= 0  # every unit on the canvas
+        px = "return Array.from(document.getElementById('net').getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data)"
+        centres = [drv.execute_script(px, int(x + t / 2), int(y + t / 2)) for x, y in nodes[1]]
+        assert all(c[3] == 255 for c in centres)
+        assert len({tuple(c) for c in centres}) >= 8  # 64 units' maps, not one tile repeated
+        (x1, y1), (x2, _) = nodes[1][0], nodes[2][0]
+        column_gap = [drv.execute_script(px, int(x), int(y)) for x in range(int(x1 + t + 2), int(x2 - 2), 3)
+                      for y in range(int(y1), int(nodes[1][-1][1]), 17)]
+        assert sum(c[3] > 0 for c in column_gap) > len(column_gap) // 4  # links fill the gap between the layers
+        errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        drv.quit()

@@ -89,7 +89,7 @@ class Engine:
         self.gen = torch.Generator().manual_seed(settings.data_seed)
         self.epoch = 0
         self._perm, self._pos = None, 0  # the current epoch's shuffled training set, and the next row
-        self._step_s = 1e-4  # the fused kernel's time per step, a running estimate (sizes its calls)
+        self.step_s = 1e-4  # time per minibatch step, a running estimate (sizes the fused calls; the server's frame rate)
         # the output heatmap's grid: GRID² cells, fewer for a wide network so that a frame stays cheap
         per_point = sum(r * c for r, c in self.sizes)
         self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / per_point))))
@@ -261,11 +261,13 @@ class Engine:
         t0, steps = time.perf_counter(), 0
         with flush_denormals(), torch.no_grad():
             while True:
+                t1 = time.perf_counter()
                 if self._pos >= N or self._perm is None:
                     perm = torch.randperm(N, generator=self.gen).to(self.device)
                     self._perm, self._pos = (self.X_train[perm], self.t_train[perm]), 0
                 Xp, tp = self._perm
                 self._step(Xp[self._pos : self._pos + B], tp[self._pos : self._pos + B])
+                self.step_s = 0.8 * self.step_s + 0.2 * (time.perf_counter() - t1)
                 self._pos += B
                 steps += 1
                 if self._pos >= N:
@@ -290,11 +292,11 @@ class Engine:
                 if until is not None and until < self.epoch + 1:
                     left = max(1, min(left, math.ceil((until - self.epoch) * N / B - 1e-9) - self._pos // B))  # (float noise must not add a step)
                 remaining = budget_s - (time.perf_counter() - t0)
-                n = left if math.isinf(budget_s) else max(1, min(left, int(remaining / self._step_s)))
+                n = left if math.isinf(budget_s) else max(1, min(left, int(remaining / self.step_s)))
                 t1 = time.perf_counter()
                 done = self.fused.run(self._perm[0].numpy(), self._perm[1].numpy(), self._pos, n)
                 self._stale = True
-                self._step_s = 0.8 * self._step_s + 0.2 * (time.perf_counter() - t1) / max(done, 1)
+                self.step_s = 0.8 * self.step_s + 0.2 * (time.perf_counter() - t1) / max(done, 1)
                 self._pos += done * B
                 steps += done
                 if self._pos >= N:

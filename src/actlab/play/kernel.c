@@ -23,6 +23,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -301,18 +302,20 @@ typedef struct {
     const float *X, *t;
     int N, B, start, steps;
     long adam_step;
+    int blocks, backwards;
+    atomic_int next;  /* the next block to take: each thread takes blocks until none is left */
 } Job;
 
 typedef struct {
-    const Job *job;
-    int blk_lo, blk_hi, backwards;
+    Job *job;
     float *scratch;
 } Share;
 
-/* every step for the blocks of one share, a block at a time */
+/* every step for one block after another, as long as blocks are left: a thread slowed by other
+   work on its core (the browser) takes fewer of them */
 static void *run_share(void *arg) {
     const Share *sh = arg;
-    const Job *j = sh->job;
+    Job *j = sh->job;
     Strides st = j->st;
 #if defined(__SSE__)
     /* subnormals flushed to zero while training, as torch's engine runs (Adam's g² of a dead
@@ -321,8 +324,8 @@ static void *run_share(void *arg) {
     _mm_setcsr(csr | FLUSH_SUBNORMALS);
 #endif
     float *H = sh->scratch, *D = H + (j->L + 1) * st.BUS, *G0 = D + (j->L + 1) * st.BUS, *G1 = G0 + st.BUS;
-    for (int n = 0; n < sh->blk_hi - sh->blk_lo; n++) {
-        int blk = sh->backwards ? sh->blk_hi - 1 - n : sh->blk_lo + n;
+    for (int n; (n = atomic_fetch_add(&j->next, 1)) < j->blocks;) {
+        int blk = j->backwards ? j->blocks - 1 - n : n;
         size_t base = (size_t)blk * j->P;
         for (int k = 0; k < j->steps; k++) {
             int row = j->start + k * j->B, nb = j->N - row < j->B ? j->N - row : j->B;
@@ -344,8 +347,8 @@ long scratch_floats(int L, int U, int B) { return (long)(2 * (L + 1) + 2) * ((B 
 
 /*
  * n_steps minibatch steps (fewer at the epoch's end) for every block of seeds, on `threads`
- * threads, each with its own run of blocks (seeds are independent: the result does not depend
- * on the threads).
+ * threads, each taking whole blocks (seeds are independent: the result does not depend on the
+ * threads).
  * params, m, v   (blocks, P, VS), each block's parameters together (see step_block)
  * scratch        threads · scratch_floats(L, U, B) floats
  * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
@@ -360,7 +363,7 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
                 int threads, int backwards) {
     if (L > 64 || L < 1 || blocks < 1 || threads < 1 || threads > MAX_THREADS) return -1;
     Job job = {params, m, v, L, rows, cols, {0}, 0, {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS},
-               act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, adam_step};
+               act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, adam_step, blocks, backwards, 0};
     for (int l = 0; l < L; l++) { job.offset[l] = job.P; job.P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
     int steps = (N - start + B - 1) / B;
     job.steps = steps > n_steps ? n_steps : (steps < 0 ? 0 : steps);
@@ -370,13 +373,11 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
     int started[MAX_THREADS] = {0};
     long per = scratch_floats(L, U, B);
     for (int k = 0; k < threads; k++)
-        share[k] = (Share){&job, blocks * k / threads, blocks * (k + 1) / threads, backwards, scratch + k * per};
-    for (int k = 1; k < threads; k++)  /* a thread that cannot start leaves its share to this one */
+        share[k] = (Share){&job, scratch + k * per};
+    for (int k = 1; k < threads; k++)  /* a thread that cannot start leaves its blocks to the others */
         started[k] = pthread_create(&tid[k], NULL, run_share, &share[k]) == 0;
     run_share(&share[0]);
-    for (int k = 1; k < threads; k++) {
+    for (int k = 1; k < threads; k++)
         if (started[k]) pthread_join(tid[k], NULL);
-        else run_share(&share[k]);
-    }
     return job.steps;
 }

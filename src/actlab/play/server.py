@@ -41,6 +41,8 @@ STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
 ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
 FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
+CHUNK_STEPS = 25  # minibatch steps between two frames, at least (an epoch of TensorFlow Playground's 250 points in batches of 10)
+MAX_FRAME_PERIOD = 0.1  # but a frame every 0.1 s, at least
 
 
 # All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
@@ -213,7 +215,10 @@ class _PageLink:
                         frame_cost = 0.8 * frame_cost + 0.2 * (time.perf_counter() - t0)
                     # frames take at most FRAME_SHARE of the time: a large network's frames (every
                     # neuron's heatmap, every seed's statistics) lower the frame rate, not the training
-                    period = max(1.0 / FPS, frame_cost / FRAME_SHARE)
+                    # and each chunk of training holds CHUNK_STEPS minibatch steps, up to MAX_FRAME_PERIOD:
+                    # a wide net's parameters and moments (tens of MB) are then fetched into the
+                    # caches once a chunk, not once a step
+                    period = max(1.0 / FPS, frame_cost / FRAME_SHARE, min(MAX_FRAME_PERIOD, CHUNK_STEPS * s.step_s()))
                     self.ready, self.dirty, self.sent_at = False, False, time.perf_counter()
                     # frames on a fixed schedule (30 a second on average); a late one is not made up twice
                     self.next_at = max(self.next_at + period, self.sent_at - period)

@@ -318,6 +318,10 @@ class Session:
         while len(self.rate_window) > 2 and now - self.rate_window[0][0] > 1.0:
             self.rate_window.pop(0)
 
+    def step_s(self) -> float:
+        """Seconds one minibatch step of every engine takes (running estimates)."""
+        return sum(e.step_s for e in self.engines)
+
     def epochs_per_s(self) -> float | None:
         w = self.rate_window
         if len(w) < 2 or w[-1][0] <= w[0][0]:

@@ -149,13 +149,21 @@ function drawStrip() {
 
 // the network: features, hidden units and the output, with thumbnails and links
 let NET = null;
+const NET_HEIGHT = 440;  // the network canvas's height (index.html's), unless a layer needs more
+export function networkGeometry() {  // where each unit's thumbnail is (window.playground.state().network)
+  return NET ? { thumb: NET.thumb, height: $("net").height, nodes: NET.nodes.map((col) => col.map((n) => [n.x, n.y])) } : null;
+}
 export function layoutNetwork() {
   if (!S.state) return;
   const c = $("net"), widths = [S.state.features.length].concat(shape(), [1]);
   const maxw = Math.max(...widths);
-  const thumb = Math.max(10, Math.min(34, Math.floor((c.height - 20) / maxw) - 6));
+  // thumbnails up to 34 px with 6 px between them; a wide layer gets smaller ones (6 px at the
+  // least, 2 px apart) and, past what NET_HEIGHT holds, a taller canvas: every unit is shown
+  let gap = 6, thumb = Math.min(34, Math.floor((NET_HEIGHT - 20) / maxw) - gap);
+  if (thumb < 10) { gap = 2; thumb = Math.max(6, Math.floor((NET_HEIGHT - 20) / maxw) - gap); }
+  c.height = Math.max(NET_HEIGHT, maxw * (thumb + gap) + 20);
   const L = widths.length, xs = widths.map((_, l) => 30 + l * (c.width - 60 - thumb) / Math.max(1, L - 1));
-  const nodes = widths.map((w, l) => Array.from({ length: w }, (_, i) => ({ x: xs[l], y: 10 + (c.height - 20 - w * (thumb + 6)) / 2 + i * (thumb + 6), l, i })));
+  const nodes = widths.map((w, l) => Array.from({ length: w }, (_, i) => ({ x: xs[l], y: 10 + (c.height - 20 - w * (thumb + gap)) / 2 + i * (thumb + gap), l, i })));
   NET = { widths, thumb, nodes };
   // +/- buttons above each hidden layer
   const box = $("layerButtons"); box.replaceChildren();
@@ -191,6 +199,46 @@ function linkWeight(layer, j, i, k) {  // unit j of the next layer, unit i of th
   let s = 0; for (let p = 0; p < k; p++) s += layer.W[(p * (layer.r / k) + j) * layer.c + i];
   return s / k;
 }
+// A large network's links (an 8 × 64 net has ~29,000) are rasterised at most LINKS_EVERY_MS into a
+// layer of their own, which every frame copies: stroking them 30 times a second took the browser's
+// raster thread more time than the page had.
+const MANY_LINKS = 2000, LINKS_EVERY_MS = 500;
+const linkLayer = { canvas: null, at: -Infinity, version: null };
+function drawLinks(ctx, c, maxAbs) {
+  const many = NET.layers.reduce((n, L) => n + L.r * L.c, 0) > MANY_LINKS;
+  let target = ctx;
+  if (many) {
+    const now = performance.now(), L = linkLayer;
+    if (!L.canvas || L.canvas.width !== c.width || L.canvas.height !== c.height) {
+      L.canvas = document.createElement("canvas"); L.canvas.width = c.width; L.canvas.height = c.height; L.at = -Infinity;
+    }
+    if (now - L.at < LINKS_EVERY_MS && L.version === S.version && S.playing) { ctx.drawImage(L.canvas, 0, 0); return; }
+    L.at = now; L.version = S.version;
+    target = L.canvas.getContext("2d");
+    target.clearRect(0, 0, c.width, c.height);
+  }
+  // links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame)
+  const LEVELS = 16, paths = Array.from({ length: 2 * LEVELS + 1 }, () => new Path2D());
+  forEachLink((x1, y1, x2, y2, w) => {
+    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS);
+    paths[q + LEVELS].moveTo(x1, y1); paths[q + LEVELS].lineTo(x2, y2);
+  });
+  paths.forEach((path, idx) => {
+    const v = (idx - LEVELS) / LEVELS;
+    target.strokeStyle = colourOf(v); target.lineWidth = 0.5 + 4 * Math.abs(v); target.stroke(path);
+  });
+  if (many) ctx.drawImage(linkLayer.canvas, 0, 0);
+}
+// every hidden unit's thumbnail in one image (one upload to the canvas, not one per unit)
+function thumbAtlas(neurons, T, units) {
+  let c = offscreen.atlas;
+  if (!c || c.width !== T || c.height !== T * units) { c = offscreen.atlas = document.createElement("canvas"); c.width = T; c.height = Math.max(1, T * units); }
+  if (!units) return c;
+  const ctx = c.getContext("2d"), img = ctx.createImageData(T, T * units), d = img.data;
+  for (let i = 0; i < T * T * units; i++) { const j = neurons[i] * 4; d[i * 4] = LUT[j]; d[i * 4 + 1] = LUT[j + 1]; d[i * 4 + 2] = LUT[j + 2]; d[i * 4 + 3] = 255; }
+  ctx.putImageData(img, 0, 0);
+  return c;
+}
 function drawNetwork() {
   if (!NET || !S.sections) return;
   const c = $("net"), ctx = c.getContext("2d"), t = NET.thumb, T = S.frame.thumb;
@@ -199,24 +247,13 @@ function drawNetwork() {
   let maxAbs = 1e-9;
   layers.forEach((L, l) => { const kk = l < layers.length - 1 ? k : 1; for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) maxAbs = Math.max(maxAbs, Math.abs(linkWeight(L, j, i, kk))); });
   NET.layers = layers; NET.maxAbs = maxAbs;
-  // links in LEVELS colour-and-width buckets, one path each: an 8 × 64 net has ~29,000 links,
-  // and a stroke per link cost ~60 ms a frame
-  const LEVELS = 16, paths = Array.from({ length: 2 * LEVELS + 1 }, () => new Path2D());
-  forEachLink((x1, y1, x2, y2, w) => {
-    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS);
-    paths[q + LEVELS].moveTo(x1, y1); paths[q + LEVELS].lineTo(x2, y2);
-  });
-  paths.forEach((path, idx) => {
-    const v = (idx - LEVELS) / LEVELS;
-    ctx.strokeStyle = colourOf(v); ctx.lineWidth = 0.5 + 4 * Math.abs(v); ctx.stroke(path);
-  });
-  const neurons = S.sections.neurons;
+  drawLinks(ctx, c, maxAbs);
+  const neurons = S.sections.neurons, units = neurons.length / (T * T);
+  const atlas = thumbAtlas(neurons, T, units), outImg = imageOf("thumb-out", S.sections.output, S.frame.grid, S.frame.grid, LUT);
   let u = 0;
   NET.nodes.forEach((col, l) => col.forEach((n, i) => {
-    let src;
-    if (l === NET.nodes.length - 1) src = imageOf("thumb-out", S.sections.output, S.frame.grid, S.frame.grid, LUT);
-    else { src = imageOf("thumb", neurons.subarray(u * T * T, (u + 1) * T * T), T, T, LUT); u++; }
-    ctx.drawImage(src, n.x, n.y, t, t);
+    if (l === NET.nodes.length - 1) ctx.drawImage(outImg, n.x, n.y, t, t);
+    else { ctx.drawImage(atlas, 0, u * T, T, T, n.x, n.y, t, t); u++; }
     ctx.strokeStyle = "#999"; ctx.lineWidth = 1; ctx.strokeRect(n.x, n.y, t, t);
     if (l > 0) {  // the bias, as a small square at the unit's lower left
       const L = layers[l - 1], kk = l < NET.nodes.length - 1 ? k : 1;

@@ -2,7 +2,7 @@
 import { $, S, send } from "./state.js";
 import { bindControls, hashValues, setView } from "./controls.js";
 import { attach, connect } from "./connection.js";
-import { fpsNow, layoutNetwork, stripGeometry } from "./draw.js";
+import { fpsNow, layoutNetwork, networkGeometry, stripGeometry } from "./draw.js";
 
 const api = {
   state() {
@@ -21,6 +21,7 @@ const api = {
       compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
       view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
       regions_all: S.analysis ? S.analysis.regions_all || null : null,
+      network: networkGeometry(),
       strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),
       hidden: S.analysis && S.analysis.hidden ? { width: S.analysis.hidden.width, projection: S.analysis.hidden.projection,
                                                    note: S.analysis.hidden.note || null, points: (S.analysis.hidden.data || []).length } : null,
