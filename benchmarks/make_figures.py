@@ -289,22 +289,32 @@ def play_block() -> str:
     s = d["setups"]
     lines = [f"`python benchmarks/bench_play.py` ({d['threads']} CPU threads, medians of {d['repeats']} runs of {d['seconds']:g} s; "
              "100 seeds; the page is headless Chromium on the same 2 cores as the server):", "",
-             "| set-up | engine alone: fused C step | torch step | page: epochs/s (each run) | frames/s drawn | target |",
-             "|---|---:|---:|---:|---:|---|"]
+             "| set-up | engine alone: fused C step | torch step | server, a client that draws nothing | page: epochs/s (each run) | frames/s drawn | target |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     names = {"default": "2-4-2-1 tanh, circle, SGD (TensorFlow Playground's default)",
              "spiral": "3 × 8 ReLU vs tanh, spiral, Adam", "wide": "8 × 64 ReLU, spiral, Adam"}
+    num = lambda r: f"{r:,.0f}" if r >= 10 else f"{r:.1f}"  # noqa: E731
     for key, row in s.items():
-        p = row["page"]
+        p, sv = row["page"], row["server"]
         runs = [p["epochs_per_s"]] + ([p["compare_epochs_per_s"]] if p["compare_epochs_per_s"] is not None else [])
-        fused = f"{row['fused']:,.0f}" if row["fused"] is not None else "not covered (wider than 16)"
+        fused = num(row["fused"]) if row["fused"] is not None else "not covered"
         target = (f"≥ {bp.TARGETS[key][0]} at ≥ {bp.TARGETS[key][1]:g} f/s: {'met' if min(runs) >= bp.TARGETS[key][0] and p['fps'] >= bp.TARGETS[key][1] else 'NOT met'}"
                   if key in bp.TARGETS else f"≥ the bmm bound {row['bmm_bound']:.1f}: {'met' if min(runs) >= row['bmm_bound'] else 'NOT met'}")
-        lines.append(f"| {names[key]} | {fused} | {row['torch']:.1f} | {' / '.join(f'{r:,.0f}' if r >= 10 else f'{r:.1f}' for r in runs)} | "
-                     f"{p['fps']:.1f} | {target} |")
+        lines.append(f"| {names[key]} | {fused} | {row['torch']:.1f} | {num(sv['epochs_per_s'])} at {sv['fps']:.0f} f/s | "
+                     f"{' / '.join(num(r) for r in runs)} | {p['fps']:.1f} | {target} |")
     if "default" in s and s["default"].get("plain"):
         lines += ["", f"The same 100 default networks trained one after another the plain way (nn.Sequential + torch.optim.SGD): "
                   f"{s['default']['plain']:.2f} epochs/s — the fused step is {s['default']['fused'] / s['default']['plain']:,.0f}× that; "
                   "TensorFlow Playground trains one network at ≤ 60 epochs/s."]
+    if "wide" in s:
+        w, parts = s["wide"], s["wide"]["parts"]
+        lines += ["", f"8 × 64, where the time goes: the batched-matmul bound ({w['bmm_bound']:.1f} epochs/s) is torch's three `bmm` "
+                  f"a layer alone, without Adam's update of every parameter; the whole fused step reaches "
+                  f"{w['fused'] / w['bmm_bound']:.0%} of it. In the server, a frame costs {parts['frame_ms']:.1f} ms, the statistics "
+                  f"{parts['stats_ms']:.0f} ms ({parts['strip_ms']:.0f} ms with the strip), and frames come at most every "
+                  f"25 minibatch steps: {w['server']['epochs_per_s'] / w['fused']:.0%} of the engine's speed with a client that draws "
+                  f"nothing. The browser drawing it on the same 2 cores takes the rest: "
+                  f"{w['page']['epochs_per_s'] / w['fused']:.0%} of the engine's speed in the page."]
     return "\n".join(lines)
 
 

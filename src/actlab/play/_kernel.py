@@ -35,7 +35,11 @@ FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-pthread",
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 TILE = 4  # kernel.c's TILE: the batch buffers hold a multiple of it
-SHARE_STEP_MACS = 2e6  # a call of fewer multiply-adds runs on one thread (~1 ms; starting a thread costs ~50 µs)
+# A network whose step (all seeds) is fewer multiply-adds trains on one thread: it is fast enough
+# on one core (3 × 8, 100 seeds: ~700 epochs/s), and on a 2-core machine the other core is the
+# browser's (the spiral page drew 23 frames/s with two threads, 27.5 with one). A wide net's
+# step (8 × 64: ~10⁸) is worth both cores, and a step of ≥ 1 ms pays for starting the threads.
+SHARE_STEP_MACS = 1e7
 THREADS = torch.get_num_threads()  # the kernel's threads: torch's own count at start (OMP_NUM_THREADS, the cores)
 
 
@@ -119,8 +123,9 @@ def _ptr(a: np.ndarray):
 class FusedStep:
     """The kernel bound to one engine's state: the parameters and Adam's moments of every seed,
     block-major — (blocks, P, VS), each block of VS seeds contiguous, so that a block's steps
-    stream through memory in order — and each thread's scratch. A call long enough to share
-    (``SHARE_STEP_MACS``) runs on ``THREADS`` threads, each on its own blocks (started in C: one GIL release a call)."""
+    stream through memory in order — and each thread's scratch. A net whose step is large enough
+    (``SHARE_STEP_MACS``) trains on ``THREADS`` threads, each taking whole blocks (started in C:
+    one GIL release a call)."""
 
     def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
         """``flat``: (S, P) the seeds' initial parameters, per layer W (rows, cols) then b (rows,)."""
@@ -157,8 +162,8 @@ class FusedStep:
         """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
         shuffled order, C-contiguous float32); returns the steps taken."""
         threads = self.threads
-        if threads > 1 and self.step_macs * min(n_steps, -(-(X.shape[0] - start) // self.batch)) < SHARE_STEP_MACS:
-            threads = 1  # a short call: starting threads would cost more than they save
+        if self.step_macs < SHARE_STEP_MACS:
+            threads = 1  # a small net: one core is plenty, and the other is left to the browser drawing it
         done = self.lib.train_steps(  # ctypes lets go of the GIL for the call
             _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
             _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step),
