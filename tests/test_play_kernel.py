@@ -124,3 +124,22 @@ def test_without_a_compiler_the_engine_still_trains(monkeypatch):
     e = Engine(s, make_data(s))
     e.train_epochs(1)
     assert e.fused is None and e.epoch == 1
+
+
+def test_eight_seed_blocks_as_built_without_avx512(monkeypatch, tmp_path):
+    """The build for machines without AVX-512 (blocks of 8 seeds, two vectors a tile row on
+    AVX2) gives the torch step's parameters too."""
+    monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(_kernel, "FLAGS", [*_kernel.FLAGS, "-DVS=8"])
+    monkeypatch.setattr(_kernel, "_lib", [])
+    monkeypatch.setattr(_kernel, "_why", [])
+    lib = _kernel.load()
+    assert lib is not None and lib.block_seeds() == 8
+    values = {"activation": "tanh", "optimizer": "adam", "networkShape": "9,6", "seeds": 21, "batchSize": 7,
+              "percTrainData": 30, "learningRate": 0.01}
+    fused, plain = _engines(values, monkeypatch)
+    assert fused.fused.params.shape[0] == 3 and fused.fused.params.shape[2] == 8
+    for e in (fused, plain):
+        e.train_epochs(3)
+    a, b = _flat(fused), _flat(plain)
+    assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4

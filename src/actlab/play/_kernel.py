@@ -3,14 +3,15 @@
 Why: a playground network is tiny (2-4-2-1, 3 × 8), so a torch step is a few dozen operator
 calls of microseconds each on a few kilobytes — the dispatch, not the arithmetic, sets the
 speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 21–27 µs here: a loop over 100 small
-matrices). kernel.c runs many minibatch steps per call with seeds innermost, so each loop is
-one vector operation across seeds. ``benchmarks/bench_play.py`` prints both paths.
+matrices). kernel.c runs many minibatch steps per call with seeds as the vector lanes and
+register-tiled products, so wide nets (8 × 64) gain too. ``benchmarks/bench_play.py`` prints
+both paths.
 
 The kernel is C compiled with the machine's ``cc`` (gcc or clang, ``-O3 -march=native``) into a
 cache folder (``$ACTLAB_CACHE`` or ``~/.cache/actlab``), keyed by the source, the flags and
-the CPU — 0.5 s, once. Without a compiler, or for settings it does not cover (maxout and
-activations other than linear, relu, leaky_relu, tanh and sigmoid; layers wider than
-``MAX_WIDTH``; a GPU), the engine keeps its torch step: the same results (to float rounding).
+the CPU — under a second, once. Without a compiler, or for settings it does not cover (maxout
+and activations other than linear, relu, leaky_relu, tanh and sigmoid; a GPU), the engine keeps
+its torch step: the same results (to float rounding).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 /* The playground's fused training step: S small networks (one per seed), minibatch SGD or Adam.
  *
- * Every tensor keeps the seeds innermost and contiguous — parameters (P, S) as actlab.train
- * holds them, activations (layer, sample, unit, S) — so every operation is a vector operation
- * across VS seeds, whatever the widths. One call runs n_steps minibatch steps of one epoch's
- * shuffled rows: no Python, no per-operation dispatch, between steps. Seeds are independent, so
- * each block of VS seeds runs all the steps before the next block (its parameters and Adam's
- * moments stay in the caches), and callers may run disjoint ranges of blocks on several threads.
+ * Every tensor keeps a block of VS seeds innermost — parameters and Adam's moments (blocks, P,
+ * VS), each block contiguous; activations (layer, sample, unit, VS) — so every operation is a
+ * vector operation across VS seeds, whatever the widths. One call runs n_steps minibatch steps
+ * of one epoch's shuffled rows: no Python, no per-operation dispatch, between steps. Seeds are
+ * independent, so each block runs all the steps before the next (its parameters and moments
+ * stay in the caches), and a call's threads each take whole blocks.
  *
  * The three products of a layer — forward z = b + W h, the input gradient Wᵀ g, the weight
  * gradient g hᵀ — are register-tiled: a tile of 4 × 4 sums lives in 16 vector registers, and
@@ -30,10 +30,15 @@
 #define FLUSH_SUBNORMALS 0x8040u  /* MXCSR's flush-to-zero and denormals-are-zero bits */
 #endif
 
-/* seeds per block and per vector: 8 floats, one AVX register (AVX-512 machines have 32 of them,
-   the 4 × 4 tiles need 24); the caller pads the seeds to whole blocks */
+/* seeds per block and per vector: one AVX-512 register of floats (a 4 × 4 tile needs 24 of its
+   32), else 8 (one AVX register, two NEON ones); the caller asks block_seeds() and pads the
+   seeds to whole blocks */
 #ifndef VS
+#if defined(__AVX512F__)
 #define VS 16
+#else
+#define VS 8
+#endif
 #endif
 #define TILE 4  /* rows of a register tile; buffers of samples hold a multiple of it */
 #define MAX_THREADS 64
