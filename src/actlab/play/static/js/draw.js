@@ -165,6 +165,7 @@ export function layoutNetwork() {
   const L = widths.length, xs = widths.map((_, l) => 30 + l * (c.width - 60 - thumb) / Math.max(1, L - 1));
   const nodes = widths.map((w, l) => Array.from({ length: w }, (_, i) => ({ x: xs[l], y: 10 + (c.height - 20 - w * (thumb + gap)) / 2 + i * (thumb + gap), l, i })));
   NET = { widths, thumb, nodes };
+  netDrawn.key = null;  // (setting the height cleared the canvas)
   // +/- buttons above each hidden layer
   const box = $("layerButtons"); box.replaceChildren();
   const scale = c.getBoundingClientRect().width / c.width || 1;
@@ -199,25 +200,9 @@ function linkWeight(layer, j, i, k) {  // unit j of the next layer, unit i of th
   let s = 0; for (let p = 0; p < k; p++) s += layer.W[(p * (layer.r / k) + j) * layer.c + i];
   return s / k;
 }
-// A large network's links (an 8 × 64 net has ~29,000) are rasterised at most LINKS_EVERY_MS into a
-// layer of their own, which every frame copies: stroking them 30 times a second took the browser's
-// raster thread more time than the page had.
-const MANY_LINKS = 2000, LINKS_EVERY_MS = 500;
-const linkLayer = { canvas: null, at: -Infinity, version: null };
-function drawLinks(ctx, c, maxAbs) {
-  const many = NET.layers.reduce((n, L) => n + L.r * L.c, 0) > MANY_LINKS;
-  let target = ctx;
-  if (many) {
-    const now = performance.now(), L = linkLayer;
-    if (!L.canvas || L.canvas.width !== c.width || L.canvas.height !== c.height) {
-      L.canvas = document.createElement("canvas"); L.canvas.width = c.width; L.canvas.height = c.height; L.at = -Infinity;
-    }
-    if (now - L.at < LINKS_EVERY_MS && L.version === S.version && S.playing) { ctx.drawImage(L.canvas, 0, 0); return; }
-    L.at = now; L.version = S.version;
-    target = L.canvas.getContext("2d");
-    target.clearRect(0, 0, c.width, c.height);
-  }
-  // links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame)
+// links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame
+// for an 8 × 64 net's ~29,000)
+function drawLinks(ctx, maxAbs) {
   const LEVELS = 16, paths = Array.from({ length: 2 * LEVELS + 1 }, () => new Path2D());
   forEachLink((x1, y1, x2, y2, w) => {
     const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS);
@@ -225,9 +210,8 @@ function drawLinks(ctx, c, maxAbs) {
   });
   paths.forEach((path, idx) => {
     const v = (idx - LEVELS) / LEVELS;
-    target.strokeStyle = colourOf(v); target.lineWidth = 0.5 + 4 * Math.abs(v); target.stroke(path);
+    ctx.strokeStyle = colourOf(v); ctx.lineWidth = 0.5 + 4 * Math.abs(v); ctx.stroke(path);
   });
-  if (many) ctx.drawImage(linkLayer.canvas, 0, 0);
 }
 // every hidden unit's thumbnail in one image (one upload to the canvas, not one per unit)
 function thumbAtlas(neurons, T, units) {
@@ -239,15 +223,24 @@ function thumbAtlas(neurons, T, units) {
   ctx.putImageData(img, 0, 0);
   return c;
 }
+// A large network (more than MANY_LINKS links) is redrawn at most every NET_EVERY_MS while it
+// trains: rasterising its links and hundreds of thumbnails took the browser, on the cores the
+// server trains on, more time than the frame's other drawing together
+const MANY_LINKS = 2000, NET_EVERY_MS = 500;
+const netDrawn = { at: -Infinity, key: null };
 function drawNetwork() {
   if (!NET || !S.sections) return;
+  const now = performance.now(), many = S.state.sizes.reduce((n, [r, cols]) => n + r * cols, 0) > MANY_LINKS;
+  const key = `${S.version}:${S.frame.selected}`;  // a new run or seed is drawn at once
+  if (many && S.playing && netDrawn.key === key && now - netDrawn.at < NET_EVERY_MS) return;  // the canvas keeps the last drawing
+  netDrawn.at = now; netDrawn.key = key;
   const c = $("net"), ctx = c.getContext("2d"), t = NET.thumb, T = S.frame.thumb;
   ctx.clearRect(0, 0, c.width, c.height);
   const layers = weightsOf(), k = S.state.maxout_k;
   let maxAbs = 1e-9;
   layers.forEach((L, l) => { const kk = l < layers.length - 1 ? k : 1; for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) maxAbs = Math.max(maxAbs, Math.abs(linkWeight(L, j, i, kk))); });
   NET.layers = layers; NET.maxAbs = maxAbs;
-  drawLinks(ctx, c, maxAbs);
+  drawLinks(ctx, maxAbs);
   const neurons = S.sections.neurons, units = neurons.length / (T * T);
   const atlas = thumbAtlas(neurons, T, units), outImg = imageOf("thumb-out", S.sections.output, S.frame.grid, S.frame.grid, LUT);
   let u = 0;
