@@ -1,9 +1,9 @@
 """The playground's speed on the settings people explore, and where the time goes.
 
-Three set-ups, 100 seeds each, on this machine's CPU:
+Three set-ups, 100 seeds asked for, on this machine's CPU:
   default   TensorFlow Playground's default: 2-4-2-1 tanh on circle, 250 training points, batch 10, SGD
   spiral    3 × 8 ReLU on spiral, Adam, compared with tanh (two runs in lockstep)
-  wide      8 × 64 ReLU on spiral, Adam
+  wide      8 × 64 ReLU on spiral, Adam (68 seeds: the cap of seeds × parameters, 2·10⁶)
 
     python benchmarks/bench_play.py                 # prints the tables (about four minutes)
     python benchmarks/bench_play.py --repeats 1 --only default spiral
@@ -158,8 +158,9 @@ def where_time_goes(values: dict) -> dict:
 
     main = sess.engines[0]
     return {"epoch_ms": ms(lambda: sess.advance(None)), "frame_ms": ms(sess.frame),
-            "stats_ms": ms(lambda: [e.stats() for e in sess.engines]), "strip_ms": ms(lambda: main.stats(strip=24)),
-            "analysis_ms": ms(sess.analysis), "grid": main.grid, "fused": [e.fused is not None for e in sess.engines]}
+            "stats_ms": ms(lambda: [e.stats() for e in sess.engines]), "strip_ms": ms(lambda: main.stats(strip=sess.strip_grid())), "strip_grid": sess.strip_grid(),
+            "analysis_ms": ms(sess.analysis), "grid": main.grid, "fused": [e.fused is not None for e in sess.engines],
+            "seeds": sess.settings.seeds}
 
 
 def server_only(url: str, values: dict, seconds: float) -> dict:
@@ -272,18 +273,18 @@ def verdict(name: str, d: dict) -> str:
 
 
 def report(results: dict, args) -> None:
-    print(f"\nplayground, 100 seeds; {torch.get_num_threads()} CPU threads; medians of {args.repeats} runs of {args.seconds:g} s")
+    print(f"\nplayground; {torch.get_num_threads()} CPU threads; medians of {args.repeats} runs of {args.seconds:g} s")
     for name, d in results.items():
         v, p, parts = SETUPS[name], d.get("page"), d["parts"]
         print(f"\n{name}: {v['networkShape'] or 'no hidden layer'} {v['activation']}"
-              f"{' vs ' + v['compare'] if 'compare' in v else ''}, {v['dataset']}, {v['optimizer']}")
+              f"{' vs ' + v['compare'] if 'compare' in v else ''}, {v['dataset']}, {v['optimizer']}, {parts['seeds']} seeds")
         fused = f"{d['fused']:.0f}" if d["fused"] is not None else "not covered"
         print(f"  engine alone (epochs/s of all seeds): fused C step {fused}, torch step {d['torch']:.1f}"
               + (f"; plain per-seed loop {d['plain']:.2f} (fused {d['fused'] / d['plain']:.0f}×)" if d.get("plain") else "")
               + (f"; batched-matmul bound {d['bmm_bound']:.1f}" if d.get("bmm_bound") else ""))
         print(f"  where the time goes: an epoch {parts['epoch_ms']:.1f} ms ({'fused' if all(parts['fused']) else 'torch'}), "
               f"a frame {parts['frame_ms']:.1f} ms (output grid {parts['grid']}², statistics amortised), statistics {parts['stats_ms']:.1f} ms "
-              f"(every 0.2 s, ≤ 10 % of the time), with the strip {parts['strip_ms']:.1f} ms (every 0.5 s), "
+              f"(every 0.2 s, ≤ 10 % of the time), with the strip ({parts['strip_grid']}² a seed) {parts['strip_ms']:.1f} ms (every 0.5 s), "
               f"the analysis panel {parts['analysis_ms']:.1f} ms (every 2 s)")
         sv = d["server"]
         print(f"  the server for a client that draws nothing: {sv['epochs_per_s']:.1f} epochs/s at {sv['fps']:.1f} frames/s")

@@ -288,11 +288,11 @@ def play_block() -> str:
     d = _bench("bench_play.py", "--screenshot", str(IMG / "playground.png"))
     s = d["setups"]
     lines = [f"`python benchmarks/bench_play.py` ({d['threads']} CPU threads, medians of {d['repeats']} runs of {d['seconds']:g} s; "
-             "100 seeds; the page is headless Chromium on the same 2 cores as the server):", "",
+             "100 seeds asked for; the page is headless Chromium on the same 2 cores as the server):", "",
              "| set-up | engine alone: fused C step | torch step | server, a client that draws nothing | page: epochs/s (each run) | frames/s drawn | target |",
              "|---|---:|---:|---:|---:|---:|---|"]
     names = {"default": "2-4-2-1 tanh, circle, SGD (TensorFlow Playground's default)",
-             "spiral": "3 × 8 ReLU vs tanh, spiral, Adam", "wide": "8 × 64 ReLU, spiral, Adam"}
+             "spiral": "3 × 8 ReLU vs tanh, spiral, Adam", "wide": "8 × 64 ReLU, spiral, Adam (68 seeds: the cap of seeds × parameters)"}
     num = lambda r: f"{r:,.0f}" if r >= 10 else f"{r:.1f}"  # noqa: E731
     for key, row in s.items():
         p, sv = row["page"], row["server"]

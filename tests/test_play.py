@@ -579,3 +579,19 @@ def test_any_message_sequence_is_answered_or_refused_and_frames_stay_valid(msgs)
         sess.advance(None)
     h, _ = decode_frame(sess.frame())
     json.dumps(h, allow_nan=False)
+
+
+def test_a_wide_nets_strip_is_coarser_and_costs_what_a_small_one_does():
+    """The strip's maps cost at most STRIP_MACS multiply-adds: 24² cells a seed for a small net,
+    fewer for 8 × 64 (and never below MIN_STRIP_GRID); the frame's strip section has that grid."""
+    from actlab.play import session as session_mod
+
+    small = Session(values={"seeds": "100"})
+    wide = Session(values={"seeds": "100", "networkShape": ",".join(["64"] * 8), "dataset": "spiral"})
+    assert small.strip_grid() == 24
+    g, S = wide.strip_grid(), wide.settings.seeds  # (68 seeds: the cap of seeds × parameters)
+    per_point = wide.engines[0].macs_per_point
+    assert session_mod.MIN_STRIP_GRID <= g < 24
+    assert S * per_point * g * g <= session_mod.STRIP_MACS < S * per_point * (g + 1) ** 2
+    header, sections = decode_frame(wide.frame())
+    assert header["strip_grid"] == g and sections["strip"].shape == (S, g * g)

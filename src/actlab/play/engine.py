@@ -91,8 +91,8 @@ class Engine:
         self._perm, self._pos = None, 0  # the current epoch's shuffled training set, and the next row
         self.step_s = 1e-4  # time per minibatch step, a running estimate (sizes the fused calls; the server's frame rate)
         # the output heatmap's grid: GRID² cells, fewer for a wide network so that a frame stays cheap
-        per_point = sum(r * c for r, c in self.sizes)
-        self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / per_point))))
+        self.macs_per_point = sum(r * c for r, c in self.sizes)  # one seed's forward pass of one point
+        self.grid = int(min(GRID, max(MIN_GRID, math.sqrt(FRAME_MACS / self.macs_per_point))))
         self.grid_in = {g: as_t(features(self._grid(g), settings.features)) for g in (self.grid, THUMB)}
 
     def _split(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

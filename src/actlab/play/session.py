@@ -36,6 +36,8 @@ FPS = 30  # at most this many frames a second
 STATS_EVERY_S = 0.2  # statistics over all seeds (success rate, loss quartiles) at most 5 times a second
 STATS_SHARE = 0.1  # and at most this share of the time (a wide net's statistics cost more than its training)
 STRIP_EVERY_S = 0.5  # every seed's small boundary map (the strip), at most twice a second: its grid is most of the rows
+STRIP_MACS = 5e8  # multiply-adds the strip's maps may cost (~20 ms): an 8 × 64 net's are 13² cells, not 24²
+MIN_STRIP_GRID = 12  # cells a side of a strip map, at the least
 MAX_REGIONS = 100_000  # the regions view refuses a selected seed with more (a note instead of edges)
 REGIONS_EVERY_S = 0.2  # while playing, the selected seed's regions are recomputed at most this often
 
@@ -318,6 +320,12 @@ class Session:
         while len(self.rate_window) > 2 and now - self.rate_window[0][0] > 1.0:
             self.rate_window.pop(0)
 
+    def strip_grid(self) -> int:
+        """Cells a side of each seed's map in the strip: fewer for many seeds or a wide net."""
+        S = self.settings.seeds
+        g = 24 if S <= 100 else 16 if S <= 400 else 10
+        return min(g, max(MIN_STRIP_GRID, int(math.sqrt(STRIP_MACS / (S * self.engines[0].macs_per_point)))))
+
     def step_s(self) -> float:
         """Seconds one minibatch step of every engine takes (running estimates)."""
         return sum(e.step_s for e in self.engines)
@@ -332,8 +340,7 @@ class Session:
         """The next binary frame: statistics (header) and heatmaps (sections)."""
         self.frame_no += 1
         main = self.engines[0]
-        S = self.settings.seeds
-        g = 24 if S <= 100 else 16 if S <= 400 else 10
+        g = self.strip_grid()
         st = self._stats(g)
         sel = self.selected
         hm = main.heatmap(sel)
