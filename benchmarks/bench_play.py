@@ -284,7 +284,7 @@ def report(results: dict, args) -> None:
               + (f"; batched-matmul bound {d['bmm_bound']:.1f}" if d.get("bmm_bound") else ""))
         print(f"  where the time goes: an epoch {parts['epoch_ms']:.1f} ms ({'fused' if all(parts['fused']) else 'torch'}), "
               f"a frame {parts['frame_ms']:.1f} ms (output grid {parts['grid']}², statistics amortised), statistics {parts['stats_ms']:.1f} ms "
-              f"(every 0.2 s, ≤ 10 % of the time), with the strip ({parts['strip_grid']}² a seed) {parts['strip_ms']:.1f} ms (every 0.5 s), "
+              f"(every 0.2 s at most, ≤ 5 % of the time), with the strip ({parts['strip_grid']}² a seed) {parts['strip_ms']:.1f} ms (every 0.5 s), "
               f"the analysis panel {parts['analysis_ms']:.1f} ms (every 2 s)")
         sv = d["server"]
         print(f"  the server for a client that draws nothing: {sv['epochs_per_s']:.1f} epochs/s at {sv['fps']:.1f} frames/s")
