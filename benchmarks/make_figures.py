@@ -284,6 +284,7 @@ def fold_block() -> str:
 
 def play_block() -> str:
     import bench_play as bp  # its targets (this folder is on sys.path when the script runs)
+    from actlab.play.server import CHUNK_STEPS
 
     d = _bench("bench_play.py", "--screenshot", str(IMG / "playground.png"))
     s = d["setups"]
@@ -312,7 +313,7 @@ def play_block() -> str:
                   f"a layer alone, without Adam's update of every parameter; the whole fused step reaches "
                   f"{w['fused'] / w['bmm_bound']:.0%} of it. In the server, a frame costs {parts['frame_ms']:.1f} ms, the statistics "
                   f"{parts['stats_ms']:.0f} ms ({parts['strip_ms']:.0f} ms with the strip), and frames come at most every "
-                  f"25 minibatch steps: {w['server']['epochs_per_s'] / w['fused']:.0%} of the engine's speed with a client that draws "
+                  f"{CHUNK_STEPS} minibatch steps: {w['server']['epochs_per_s'] / w['fused']:.0%} of the engine's speed with a client that draws "
                   f"nothing. The browser drawing it on the same 2 cores takes the rest: "
                   f"{w['page']['epochs_per_s'] / w['fused']:.0%} of the engine's speed in the page."]
     return "\n".join(lines)

@@ -41,7 +41,7 @@ STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
 ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
 FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
-CHUNK_STEPS = 25  # minibatch steps between two frames, at least (an epoch of TensorFlow Playground's 250 points in batches of 10)
+CHUNK_STEPS = 50  # minibatch steps between two frames, at least (two epochs of TensorFlow Playground's 250 points in batches of 10)
 MAX_FRAME_PERIOD = 0.1  # but a frame every 0.1 s, at least
 
 
