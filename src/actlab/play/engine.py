@@ -11,6 +11,10 @@ linear (TensorFlow Playground uses tanh for classification): an all-linear netwo
 affine map, which the page shows. Initial weights are actlab's counter-based glorot draws, so
 seed s starts as in ``actlab xor`` or ``actlab.train``.
 
+On the CPU, for the activations it covers, the fused C step (``_kernel.py``, ``kernel.c``) trains
+instead, with the same minibatches and arithmetic in its own layout; ``W`` and ``b`` are then
+read back from it when something asks for them, and the selected seed's maps read that seed alone.
+
 Snapshots (``stats``, ``frame``) evaluate every seed on the whole training and test sets and on
 coarse grids; this module computes, the server sends, the page draws.
 """
