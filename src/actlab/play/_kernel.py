@@ -35,7 +35,6 @@ SOURCE = Path(__file__).with_name("kernel.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
-TILE = 4  # kernel.c's TILE: the batch buffers hold a multiple of it
 # A network whose step (all seeds) is fewer multiply-adds trains on one thread: it is fast enough
 # on one core (3 × 8, 100 seeds: ~700 epochs/s), and on a 2-core machine the other core is the
 # browser's (the spiral page drew 23 frames/s with two threads, 27.5 with one). A wide net's
@@ -107,8 +106,8 @@ def load():
         return _lib[0]
 
 
-def covers(activation: str, sizes: list[tuple[int, int]], device: torch.device) -> bool:
-    """Whether the kernel trains these networks (else the torch step does)."""
+def covers(activation: str, device: torch.device) -> bool:
+    """Whether the kernel trains networks of this activation here (else the torch step does)."""
     return device.type == "cpu" and activation in ACTIVATIONS
 
 

@@ -71,7 +71,7 @@ class Engine:
         self.sizes = [(self.k * widths[i + 1], widths[i]) for i in range(len(widths) - 1)] + [(1, widths[-1])]
         self.seeds = torch.arange(settings.seeds)
         flat = init_weights(self.sizes, self.seeds, self.dtype)  # (S, P): actlab's initial weights
-        lib = _kernel.load() if _kernel.covers(self.activation, self.sizes, self.device) else None
+        lib = _kernel.load() if _kernel.covers(self.activation, self.device) else None
         # the fused C step keeps the parameters in its own layout; W and b are then a copy, read back when asked for
         self.fused = _kernel.FusedStep(lib, flat, self.sizes, self.activation, settings, settings.batchSize) if lib else None
         self._stale = False
