@@ -7,12 +7,13 @@
  * independent, so each block runs all the steps before the next (its parameters and moments
  * stay in the caches), and a call's threads each take whole blocks.
  *
- * The three products of a layer — forward z = b + W h, the input gradient Wᵀ g, the weight
- * gradient g hᵀ — are register-tiled: a tile of 4 × 4 sums lives in 16 vector registers, and
- * each step of its loop loads 4 + 4 vectors for 16 multiply-adds, so a 64-unit layer runs at
- * the core's multiply-add rate rather than its load rate. The weight gradient never goes to
- * memory: each tile is applied (regularisation, SGD or Adam) as soon as it is summed, after
- * the input gradient has used the old weights.
+ * The products of a layer are register-tiled: forward z = b + W h and the weight gradient g hᵀ
+ * sum 4 × 4 tiles in 16 vector registers, each step of their loops loading 4 + 4 vectors for 16
+ * multiply-adds, so a 64-unit layer runs at the core's multiply-add rate rather than its load
+ * rate. Backward visits each 4 × 4 tile of weights once: it adds the tile's share of the input
+ * gradient Wᵀ g (old weights), then applies the tile's weight gradient (regularisation, SGD or
+ * Adam) as soon as it is summed — the weight gradient never goes to memory, and a step reads
+ * the weights twice (forward, backward), not three times.
  *
  * The arithmetic is the torch engine's (play/engine.py), which the tests compare it with:
  *   loss ½(ŷ−y)² or cross-entropy on the output logit, gradient / batch size;
@@ -149,29 +150,12 @@ INLINE void forward_tile(const float *W, const float *bias, const float *Hin, fl
         for (int bb = 0; bb < BT; bb++) AT(Zout + (b0 + bb) * t.US + (j0 + jj) * VS) = acc[jj][bb];
 }
 
-/* backward to the input: g_in = (Wᵀ g) ⊙ σ'(z) for inputs i0 … i0+IT−1 of samples b0 … b0+BT−1 */
-INLINE void input_grad_tile(const float *W, const float *G, const float *Din, float *Gin, int rows, int cols, Strides t,
-                            int i0, int b0, int IT, int BT) {
-    vf acc[TILE][TILE];
-    for (int ii = 0; ii < IT; ii++)
-        for (int bb = 0; bb < BT; bb++) acc[ii][bb] = (vf){0};
-    for (int j = 0; j < rows; j++) {
-        vf w[TILE], g[TILE];
-        for (int ii = 0; ii < IT; ii++) w[ii] = AT(W + ((size_t)j * cols + i0 + ii) * VS);
-        for (int bb = 0; bb < BT; bb++) g[bb] = AT(G + (b0 + bb) * t.US + j * VS);
-        for (int ii = 0; ii < IT; ii++)
-            for (int bb = 0; bb < BT; bb++) acc[ii][bb] += w[ii] * g[bb];
-    }
-    for (int ii = 0; ii < IT; ii++)
-        for (int bb = 0; bb < BT; bb++) {
-            size_t o = (b0 + bb) * t.US + (i0 + ii) * VS;
-            AT(Gin + o) = acc[ii][bb] * AT(Din + o);
-        }
-}
-
-/* the weight gradient Σ_b g hᵀ of units j0 … j0+JT−1, inputs i0 … i0+IT−1, applied at once */
-INLINE void weight_grad_tile(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, int cols,
-                             Strides t, int nb, int j0, int i0, int JT, int IT) {
+/* The weight gradient Σ_b g hᵀ of units j0 … j0+JT−1, inputs i0 … i0+IT−1, applied at once;
+   with IN, first this tile's share of the input gradient, Σ_j W g, added to Gin with the old
+   weights: the tile's weights are then read once a step for both (a wide net's step streams its
+   weights and Adam's moments through the caches, and each pass over them costs) */
+INLINE void backward_tile(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, float *Gin,
+                          int cols, Strides t, int nb, int j0, int i0, int JT, int IT, int IN) {
     vf acc[TILE][TILE];
     for (int jj = 0; jj < JT; jj++)
         for (int ii = 0; ii < IT; ii++) acc[jj][ii] = (vf){0};
@@ -181,6 +165,12 @@ INLINE void weight_grad_tile(const Update *u, float *W, float *m, float *v, cons
         for (int ii = 0; ii < IT; ii++) h[ii] = AT(Hin + b * t.US + (i0 + ii) * VS);
         for (int jj = 0; jj < JT; jj++)
             for (int ii = 0; ii < IT; ii++) acc[jj][ii] += g[jj] * h[ii];
+        if (IN)
+            for (int ii = 0; ii < IT; ii++) {
+                vf s = AT(Gin + b * t.US + (i0 + ii) * VS);
+                for (int jj = 0; jj < JT; jj++) s += AT(W + ((size_t)(j0 + jj) * cols + i0 + ii) * VS) * g[jj];
+                AT(Gin + b * t.US + (i0 + ii) * VS) = s;
+            }
     }
     for (int jj = 0; jj < JT; jj++)
         for (int ii = 0; ii < IT; ii++) {
@@ -207,32 +197,29 @@ static void forward_layer(const float *W, const float *bias, const float *Hin, f
     }
 }
 
-static void input_grad(const float *W, const float *G, const float *Din, float *Gin, int rows, int cols, Strides t, int nb) {
-    for (int b0 = 0; b0 < nb; b0 += TILE) {
-        int i0 = 0;
-        if (nb - b0 > 2) {
-            for (; i0 + TILE <= cols; i0 += TILE) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, TILE, TILE);
-            for (; i0 < cols; i0++) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, 1, TILE);
-        } else {
-            for (; i0 + TILE <= cols; i0 += TILE) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, TILE, 2);
-            for (; i0 < cols; i0++) input_grad_tile(W, G, Din, Gin, rows, cols, t, i0, b0, 1, 2);
-        }
-    }
-}
-
-static void weight_grad(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, int rows, int cols,
-                        Strides t, int nb) {
+/* a layer's weight gradient, applied, and with IN its input gradient g_in = (Wᵀ g) ⊙ σ'(z) */
+INLINE void backward_layer(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, float *Gin,
+                           const float *Din, int rows, int cols, Strides t, int nb, int IN) {
+    if (IN)
+        for (int b = 0; b < nb; b++)
+            for (int i = 0; i < cols; i++) AT(Gin + b * t.US + i * VS) = (vf){0};
     int j0 = 0;
     for (; j0 + TILE <= rows; j0 += TILE) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, TILE, TILE);
-        for (; i0 < cols; i0++) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, TILE, 1);
+        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, TILE, IN);
+        for (; i0 < cols; i0++) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, 1, IN);
     }
     for (; j0 < rows; j0++) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, 1, TILE);
-        for (; i0 < cols; i0++) weight_grad_tile(u, W, m, v, G, Hin, cols, t, nb, j0, i0, 1, 1);
+        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, TILE, IN);
+        for (; i0 < cols; i0++) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, 1, IN);
     }
+    if (IN)
+        for (int b = 0; b < nb; b++)
+            for (int i = 0; i < cols; i++) {
+                size_t o = b * t.US + i * VS;
+                AT(Gin + o) = AT(Gin + o) * AT(Din + o);
+            }
 }
 
 /* the bias gradient Σ_b g, applied */
@@ -279,12 +266,13 @@ static void step_block(float *params, float *m, float *v, float *H, float *D, fl
             for (int k = 0; k < VS; k++) g[k] = (out[k] - y[b]) / nb;
     }
     float *g_out = G0, *g_in = G1;
-    for (int l = L - 1; l >= 0; l--) {  /* last layer first: the input gradient (old weights), then the update */
+    for (int l = L - 1; l >= 0; l--) {  /* last layer first */
         size_t nW = (size_t)rows[l] * cols[l] * VS;
         float *W = params + offset[l];
         if (l > 0)
-            input_grad(W, g_out, D + l * t.BUS, g_in, rows[l], cols[l], t, nb);
-        weight_grad(u, W, m + offset[l], v + offset[l], g_out, H + l * t.BUS, rows[l], cols[l], t, nb);
+            backward_layer(u, W, m + offset[l], v + offset[l], g_out, H + l * t.BUS, g_in, D + l * t.BUS, rows[l], cols[l], t, nb, 1);
+        else  /* the first layer's input gradient is not needed */
+            backward_layer(u, W, m + offset[l], v + offset[l], g_out, H, NULL, NULL, rows[l], cols[l], t, nb, 0);
         bias_grad(u, W + nW, m + offset[l] + nW, v + offset[l] + nW, g_out, rows[l], t, nb);
         float *tmp = g_out; g_out = g_in; g_in = tmp;
     }
