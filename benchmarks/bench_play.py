@@ -213,6 +213,7 @@ def page(url: str, values: dict, seconds: float, screenshot: str | None) -> dict
         dt = (b[0] - a[0]) / 1000
         other = lambda st: (st["compare_stats"] or {}).get("epoch")  # noqa: E731
         out = {"fps": (b[1]["frames_drawn"] - a[1]["frames_drawn"]) / dt, "draw_ms": b[1]["draw_ms"],
+               "received_fps": (b[1]["frames_received"] - a[1]["frames_received"]) / dt,
                "epochs_per_s": (b[1]["epoch"] - a[1]["epoch"]) / dt,
                "compare_epochs_per_s": None if other(b[1]) is None else (other(b[1]) - (other(a[1]) or 0)) / dt}
         if screenshot:
@@ -291,7 +292,7 @@ def report(results: dict, args) -> None:
         if p:
             cmp_ = f", the compared run {p['compare_epochs_per_s']:.0f}" if p["compare_epochs_per_s"] is not None else ""
             print(f"  page in headless Chromium on the same cores: {p['epochs_per_s']:.1f} epochs/s{cmp_}, "
-                  f"{p['fps']:.1f} frames/s drawn, {p['draw_ms']:.1f} ms of JavaScript per frame")
+                  f"{p['fps']:.1f} frames/s drawn ({p['received_fps']:.1f} received), {p['draw_ms']:.1f} ms of JavaScript per frame")
         print(f"  target: {verdict(name, d)}")
 
 

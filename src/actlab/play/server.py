@@ -6,8 +6,8 @@
     GET  /export/{token}/{seed}.pt2    the same network (with its input features) as torch.export
 
 Per page: a trainer task advances the run in a worker thread in chunks that end when the next frame is due and
-sends a frame when the page has drawn (acknowledged) the previous one: at most 30 frames a
-second, stale frames are never queued. Any control change rebuilds the run with a new
+sends a frame when the page has acknowledged all but IN_FLIGHT − 1 of those before it: at most
+30 frames a second, a slow page gets fewer, stale frames are never queued. Any control change rebuilds the run with a new
 version number; the old run stops at its chunk's end. Closing the tab ends its training.
 """
 
@@ -43,6 +43,7 @@ ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
 FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
 CHUNK_STEPS = 50  # minibatch steps between two frames, at least (two epochs of TensorFlow Playground's 250 points in batches of 10)
 MAX_FRAME_PERIOD = 0.1  # but a frame every 0.1 s, at least
+IN_FLIGHT = 2  # frames sent before the page's acknowledgement: one late acknowledgement then costs no frame
 
 
 # All torch work runs on this one thread: torch's OpenMP pool is per calling thread, and work
@@ -121,7 +122,7 @@ class _PageLink:
         self.ws, self.session, self.token = ws, session, token
         self.lock = asyncio.Lock()  # the session is touched by one worker thread at a time
         self.wake = asyncio.Event()
-        self.ready = True  # the page has drawn the last frame
+        self.unacked = 0  # frames sent that the page has not acknowledged yet
         self.sent_at = 0.0
         self.next_at = 0.0  # when the next frame is due
         self.dirty = True  # something changed: send a frame even when paused
@@ -168,7 +169,7 @@ class _PageLink:
                 except json.JSONDecodeError as e:
                     raise MessageError(f"expected JSON, got {text[:40]!r}… ({e.msg})") from None
                 if isinstance(msg, dict) and msg.get("type") == "ack":
-                    self.ready = True
+                    self.unacked = max(0, self.unacked - 1)
                     self.wake.set()
                     continue
                 async with self.lock:
@@ -200,15 +201,13 @@ class _PageLink:
                             await _torch(s.advance, None)  # one epoch
                         elif s.playing:  # train until the next frame must be started to be sent on time
                             budget = self.next_at - frame_cost - time.perf_counter()
-                            # while the page has not drawn the last frame, in longer chunks (a wide
-                            # net's step takes milliseconds; each call has a cost)
-                            await _torch(s.advance, min(period, max(0.002 if self.ready else period / 4, budget)))
+                            await _torch(s.advance, min(period, max(0.002, budget)))
                     self.dirty = True
                 now = time.perf_counter()
-                if not self.ready and now - self.sent_at > 2.0:
-                    self.ready = True  # an unacknowledged frame: go on rather than stall
+                if self.unacked and now - self.sent_at > 2.0:
+                    self.unacked = 0  # frames never acknowledged: go on rather than stall
                 sent = False
-                if self.dirty and self.ready and now >= self.next_at - frame_cost - 0.002:
+                if self.dirty and self.unacked < IN_FLIGHT and now >= self.next_at - frame_cost - 0.002:
                     async with self.lock:
                         t0 = time.perf_counter()
                         buf = await _torch(s.frame)
@@ -219,7 +218,7 @@ class _PageLink:
                     # a wide net's parameters and moments (tens of MB) are then fetched into the
                     # caches once a chunk, not once a step
                     period = max(1.0 / FPS, frame_cost / FRAME_SHARE, min(MAX_FRAME_PERIOD, CHUNK_STEPS * s.step_s()))
-                    self.ready, self.dirty, self.sent_at = False, False, time.perf_counter()
+                    self.unacked, self.dirty, self.sent_at = self.unacked + 1, False, time.perf_counter()
                     # frames on a fixed schedule (30 a second on average); a late one is not made up twice
                     self.next_at = max(self.next_at + period, self.sent_at - period)
                     await self.ws.send_bytes(buf)
