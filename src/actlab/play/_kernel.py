@@ -129,16 +129,18 @@ class FusedStep:
 
     def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
         """``flat``: (S, P) the seeds' initial parameters, per layer W (rows, cols) then b (rows,)."""
-        self.lib, self.sizes, self.batch = lib, sizes, batch
+        self.lib, self.batch = lib, batch
         self.seeds, P = flat.shape
-        self.block = lib.block_seeds()
-        blocks = -(-self.seeds // self.block)
-        padded = np.zeros((blocks * self.block, P), np.float32)  # padding seeds: zeros, trained, never shown
+        VS = lib.block_seeds()
+        blocks = -(-self.seeds // VS)
+        padded = np.zeros((blocks * VS, P), np.float32)  # padding seeds: zeros, trained, never shown
         padded[: self.seeds] = flat.numpy()
-        self.params = np.ascontiguousarray(padded.reshape(blocks, self.block, P).transpose(0, 2, 1))
+        self.params = np.ascontiguousarray(padded.reshape(blocks, VS, P).transpose(0, 2, 1))
         self.m, self.v = np.zeros_like(self.params), np.zeros_like(self.params)
         L, U = len(sizes), max(max(r, c) for r, c in sizes)
-        self.threads = max(1, min(THREADS, blocks))
+        step_macs = blocks * VS * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
+        # a small net trains on one thread: one core is plenty, and the other is left to the browser drawing it
+        self.threads = 1 if step_macs < SHARE_STEP_MACS else max(1, min(THREADS, blocks))
         self.scratch = np.zeros(self.threads * lib.scratch_floats(L, U, batch), np.float32)
         self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
         self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
@@ -148,7 +150,6 @@ class FusedStep:
                      _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
-        self.step_macs = blocks * self.block * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
 
     def read(self, seeds: slice = slice(None)) -> torch.Tensor:
         """(S, P) every seed's parameters now (a copy), as ``flat`` was given; or those of ``seeds``."""
@@ -161,13 +162,10 @@ class FusedStep:
     def run(self, X: np.ndarray, t: np.ndarray, start: int, n_steps: int) -> int:
         """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
         shuffled order, C-contiguous float32); returns the steps taken."""
-        threads = self.threads
-        if self.step_macs < SHARE_STEP_MACS:
-            threads = 1  # a small net: one core is plenty, and the other is left to the browser drawing it
         done = self.lib.train_steps(  # ctypes lets go of the GIL for the call
             _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
             _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step),
-            self.params.shape[0], threads, self.calls % 2)
+            self.params.shape[0], self.threads, self.calls % 2)
         if done < 0:
             raise ValueError("the fused kernel refused its arguments")
         if self.adam:
