@@ -41,6 +41,9 @@ CASES = [
     {"activation": "sigmoid", "loss": "bce", "learningRate": 0.3},
     {"activation": "linear", "regularization": "L1", "regularizationRate": 0.01},
     {"activation": "leaky_relu", "regularization": "L2", "regularizationRate": 0.03, "optimizer": "adam", "learningRate": 0.01},
+    # the other two pairings of optimizer and regularisation (each pairing is its own code in the kernel)
+    {"activation": "tanh", "regularization": "L1", "regularizationRate": 0.003, "optimizer": "adam", "learningRate": 0.01},
+    {"activation": "relu", "regularization": "L2", "regularizationRate": 0.01, "networkShape": "6,5"},
     {"activation": "tanh", "problem": "regression", "regDataset": "reg-gauss", "xSquared": True},
     {"activation": "relu", "networkShape": "", "dataset": "xor"},  # no hidden layer
     # widths that leave every kind of tile's remainder, a batch of 10 (tiles of 4, 4 and 2 samples)

@@ -109,28 +109,34 @@ INLINE void activate(int kind, float slope, float *restrict z, float *restrict d
 
 static inline float sigmoid_exact(float z) { return 1.0f / (1.0f + expf(-z)); }
 
-/* one parameter of VS seeds, p (and Adam's m, v), stepped by its gradient g; `weight`: the
-   regularisation applies (biases are not regularised) */
-INLINE void update(const Update *u, float *restrict p, float *restrict m, float *restrict v, const float *restrict g, int weight) {
-    const float rate = u->reg_rate, lr = u->lr, step_size = u->step_size, inv_bc2_sqrt = u->inv_bc2_sqrt;  /* locals: no aliasing */
-    const int reg = weight ? u->reg : NO_REG;
-    float gk[VS], before[VS];
-    SIMD for (int k = 0; k < VS; k++) { gk[k] = g[k]; before[k] = p[k]; }
-    if (reg == L2)
-        SIMD for (int k = 0; k < VS; k++) gk[k] += rate * before[k];
-    else if (reg == L1)
-        SIMD for (int k = 0; k < VS; k++) gk[k] += rate * (float)((before[k] > 0.0f) - (before[k] < 0.0f));
-    if (u->opt == ADAM)
-        SIMD for (int k = 0; k < VS; k++) {
-            m[k] += (gk[k] - m[k]) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
-            v[k] = v[k] * 0.999f + 0.001f * gk[k] * gk[k];
-            p[k] = before[k] - step_size * m[k] / (sqrtf(v[k]) * inv_bc2_sqrt + 1e-8f);
-        }
-    else
-        SIMD for (int k = 0; k < VS; k++) p[k] = before[k] - lr * gk[k];
-    if (reg == L1)  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
-        SIMD for (int k = 0; k < VS; k++)
-            p[k] = ((p[k] > 0.0f) - (p[k] < 0.0f)) * ((before[k] > 0.0f) - (before[k] < 0.0f)) < 0 ? 0.0f : p[k];
+typedef int vi __attribute__((vector_size(VS * sizeof(int))));
+#define SIGN(x) (__builtin_convertvector((x) < 0.0f, vf) - __builtin_convertvector((x) > 0.0f, vf))  /* true is −1 */
+
+/* One parameter of VS seeds, p (and Adam's m, v), stepped by its gradient g. OPT and REG are
+   constants where it is inlined (the layer loops are instantiated per optimizer and
+   regularisation), so a 4 × 4 tile's 16 updates are straight-line vector code: with them read
+   from the settings, gcc kept one update in a loop over the tile, its accumulators on the stack. */
+INLINE void update(int OPT, int REG, const Update *u, float *p, float *m, float *v, vf g) {
+    vf before = AT(p), after;
+    if (REG == L2)
+        g += u->reg_rate * before;
+    else if (REG == L1)
+        g += u->reg_rate * SIGN(before);
+    if (OPT == ADAM) {
+        vf mk = AT(m), vk = AT(v), root;
+        mk += (g - mk) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
+        vk = vk * 0.999f + 0.001f * g * g;
+        SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(vk[k]);
+        AT(m) = mk;
+        AT(v) = vk;
+        after = before - u->step_size * mk / (root * u->inv_bc2_sqrt + 1e-8f);
+    } else
+        after = before - u->lr * g;
+    if (REG == L1) {  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
+        vi crossed = SIGN(after) * SIGN(before) < 0.0f;
+        after = (vf)(~crossed & (vi)after);
+    }
+    AT(p) = after;
 }
 
 /* forward: z = b + W h for units j0 … j0+JT−1 of samples b0 … b0+BT−1 (JT, BT ≤ 4) */
@@ -154,8 +160,8 @@ INLINE void forward_tile(const float *W, const float *bias, const float *Hin, fl
    with IN, first this tile's share of the input gradient, Σ_j W g, added to Gin with the old
    weights: the tile's weights are then read once a step for both (a wide net's step streams its
    weights and Adam's moments through the caches, and each pass over them costs) */
-INLINE void backward_tile(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, float *Gin,
-                          int cols, Strides t, int nb, int j0, int i0, int JT, int IT, int IN) {
+INLINE void backward_tile(int OPT, int REG, const Update *u, float *W, float *m, float *v, const float *G, const float *Hin,
+                          float *Gin, int cols, Strides t, int nb, int j0, int i0, int JT, int IT, int IN) {
     vf acc[TILE][TILE];
     for (int jj = 0; jj < JT; jj++)
         for (int ii = 0; ii < IT; ii++) acc[jj][ii] = (vf){0};
@@ -175,9 +181,7 @@ INLINE void backward_tile(const Update *u, float *W, float *m, float *v, const f
     for (int jj = 0; jj < JT; jj++)
         for (int ii = 0; ii < IT; ii++) {
             size_t o = ((size_t)(j0 + jj) * cols + i0 + ii) * VS;
-            float g[VS];
-            AT(g) = acc[jj][ii];
-            update(u, W + o, m + o, v + o, g, 1);
+            update(OPT, REG, u, W + o, m + o, v + o, acc[jj][ii]);
         }
 }
 
@@ -198,21 +202,21 @@ static void forward_layer(const float *W, const float *bias, const float *Hin, f
 }
 
 /* a layer's weight gradient, applied, and with IN its input gradient g_in = (Wᵀ g) ⊙ σ'(z) */
-INLINE void backward_layer(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, float *Gin,
-                           const float *Din, int rows, int cols, Strides t, int nb, int IN) {
+INLINE void backward_weights(int OPT, int REG, const Update *u, float *W, float *m, float *v, const float *G,
+                             const float *Hin, float *Gin, const float *Din, int rows, int cols, Strides t, int nb, int IN) {
     if (IN)
         for (int b = 0; b < nb; b++)
             for (int i = 0; i < cols; i++) AT(Gin + b * t.US + i * VS) = (vf){0};
     int j0 = 0;
     for (; j0 + TILE <= rows; j0 += TILE) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, TILE, IN);
-        for (; i0 < cols; i0++) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, 1, IN);
+        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, TILE, IN);
+        for (; i0 < cols; i0++) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, 1, IN);
     }
     for (; j0 < rows; j0++) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, TILE, IN);
-        for (; i0 < cols; i0++) backward_tile(u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, 1, IN);
+        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, TILE, IN);
+        for (; i0 < cols; i0++) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, 1, IN);
     }
     if (IN)
         for (int b = 0; b < nb; b++)
@@ -222,16 +226,34 @@ INLINE void backward_layer(const Update *u, float *W, float *m, float *v, const 
             }
 }
 
-/* the bias gradient Σ_b g, applied */
-static void bias_grad(const Update *u, float *bias, float *m, float *v, const float *G, int rows, Strides t, int nb) {
+/* the bias gradient Σ_b g, applied (biases are not regularised) */
+INLINE void backward_bias(int OPT, const Update *u, float *bias, float *m, float *v, const float *G, int rows, Strides t, int nb) {
     for (int j = 0; j < rows; j++) {
         vf acc = (vf){0};
         for (int b = 0; b < nb; b++) acc += AT(G + b * t.US + j * VS);
-        float g[VS];
-        AT(g) = acc;
-        update(u, bias + j * VS, m + j * VS, v + j * VS, g, 0);
+        update(OPT, NO_REG, u, bias + j * VS, m + j * VS, v + j * VS, acc);
     }
 }
+
+/* A layer's backward pass (W then b; W is (rows, cols, VS), b follows it), one function per
+   optimizer and regularisation: see update. */
+typedef void (*Backward)(const Update *u, float *W, float *m, float *v, const float *G, const float *Hin, float *Gin,
+                         const float *Din, int rows, int cols, Strides t, int nb);
+#define BACKWARD(OPT, REG)                                                                                          \
+    static void backward_##OPT##_##REG(const Update *u, float *W, float *m, float *v, const float *G,                  \
+                                       const float *Hin, float *Gin, const float *Din, int rows, int cols, Strides t,  \
+                                       int nb) {                                                                       \
+        if (Gin)                                                                                                       \
+            backward_weights(OPT, REG, u, W, m, v, G, Hin, Gin, Din, rows, cols, t, nb, 1);                           \
+        else  /* the first layer's input gradient is not needed */                                                    \
+            backward_weights(OPT, REG, u, W, m, v, G, Hin, NULL, NULL, rows, cols, t, nb, 0);                         \
+        size_t nW = (size_t)rows * cols * VS;                                                                          \
+        backward_bias(OPT, u, W + nW, m + nW, v + nW, G, rows, t, nb);                                                 \
+    }
+BACKWARD(SGD, NO_REG) BACKWARD(SGD, L1) BACKWARD(SGD, L2)
+BACKWARD(ADAM, NO_REG) BACKWARD(ADAM, L1) BACKWARD(ADAM, L2)
+static const Backward BACKWARDS[2][3] = {{backward_SGD_NO_REG, backward_SGD_L1, backward_SGD_L2},
+                                         {backward_ADAM_NO_REG, backward_ADAM_L1, backward_ADAM_L2}};
 
 /*
  * One minibatch step of one block of VS seeds.
@@ -265,15 +287,11 @@ static void step_block(float *params, float *m, float *v, float *H, float *D, fl
         else
             for (int k = 0; k < VS; k++) g[k] = (out[k] - y[b]) / nb;
     }
+    Backward backward = BACKWARDS[u->opt][u->reg];
     float *g_out = G0, *g_in = G1;
     for (int l = L - 1; l >= 0; l--) {  /* last layer first */
-        size_t nW = (size_t)rows[l] * cols[l] * VS;
-        float *W = params + offset[l];
-        if (l > 0)
-            backward_layer(u, W, m + offset[l], v + offset[l], g_out, H + l * t.BUS, g_in, D + l * t.BUS, rows[l], cols[l], t, nb, 1);
-        else  /* the first layer's input gradient is not needed */
-            backward_layer(u, W, m + offset[l], v + offset[l], g_out, H, NULL, NULL, rows[l], cols[l], t, nb, 0);
-        bias_grad(u, W + nW, m + offset[l] + nW, v + offset[l] + nW, g_out, rows[l], t, nb);
+        size_t o = offset[l];
+        backward(u, params + o, m + o, v + o, g_out, H + l * t.BUS, l > 0 ? g_in : NULL, D + l * t.BUS, rows[l], cols[l], t, nb);
         float *tmp = g_out; g_out = g_in; g_in = tmp;
     }
 }
@@ -352,7 +370,8 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
                 int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
                 const float *X, const float *t, int N, int B, int start, int n_steps, long adam_step, int blocks,
                 int threads, int backwards) {
-    if (L > 64 || L < 1 || blocks < 1 || threads < 1 || threads > MAX_THREADS) return -1;
+    if (L > 64 || L < 1 || blocks < 1 || threads < 1 || threads > MAX_THREADS || opt < SGD || opt > ADAM || reg < NO_REG || reg > L2)
+        return -1;
     Job job = {params, m, v, L, rows, cols, {0}, 0, {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS},
                act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, adam_step, blocks, backwards, 0};
     for (int l = 0; l < L; l++) { job.offset[l] = job.P; job.P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
