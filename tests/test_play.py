@@ -62,6 +62,12 @@ def test_limits_are_lifted_to_8_by_64_and_seeds_times_parameters_is_capped():
     from actlab.play.settings import n_params
 
     assert s.seeds * n_params(s, 2) <= LIMITS["seed_params"]
+    # the cap (2·10⁶ // 28,993 = 68) in whole blocks of 16 seeds; a small cap is kept as it is
+    assert s.seeds == 64 and LIMITS["seed_params"] // n_params(s, 2) == 68
+    assert parse({"networkShape": ",".join(["64"] * 8), "seeds": 60})[0].seeds == 60  # under the cap: as asked
+    wide, _ = parse({"networkShape": "64,64,64,64,64,64,64,64", "x": True, "y": True, "xSquared": True, "ySquared": True,
+                     "xTimesY": True, "sinX": True, "sinY": True, "seeds": 1000})
+    assert wide.seeds % 16 == 0 and wide.seeds * n_params(wide, 7) <= LIMITS["seed_params"]
     assert parse({"networkShape": ",".join(["4"] * 9)})[1]  # 9 layers: refused
     assert parse({"networkShape": "65"})[1]
 
@@ -589,9 +595,32 @@ def test_a_wide_nets_strip_is_coarser_and_costs_what_a_small_one_does():
     small = Session(values={"seeds": "100"})
     wide = Session(values={"seeds": "100", "networkShape": ",".join(["64"] * 8), "dataset": "spiral"})
     assert small.strip_grid() == 24
-    g, S = wide.strip_grid(), wide.settings.seeds  # (68 seeds: the cap of seeds × parameters)
+    g, S = wide.strip_grid(), wide.settings.seeds  # (64 seeds: the cap of seeds × parameters)
     per_point = wide.engines[0].macs_per_point
     assert session_mod.MIN_STRIP_GRID <= g < 24
     assert S * per_point * g * g <= session_mod.STRIP_MACS < S * per_point * (g + 1) ** 2
     header, sections = decode_frame(wide.frame())
     assert header["strip_grid"] == g and sections["strip"].shape == (S, g * g)
+
+
+def test_a_large_networks_thumbnails_and_weights_come_once_a_second_while_playing(monkeypatch):
+    from actlab.play import session as session_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(session_mod.time, "perf_counter", lambda: clock[0])
+    wide = Session(values={"seeds": "16", "networkShape": "64,64", "dataset": "spiral"})
+    small = Session(values={"seeds": "16"})
+    has_net = lambda s: {"neurons", "weights"} <= set(decode_frame(s.frame())[1])  # noqa: E731
+    assert has_net(wide) and has_net(small)  # paused: every frame
+    for s in (wide, small):
+        s.playing = True
+    clock[0] += 0.3
+    assert not has_net(wide) and has_net(small)  # within NET_EVERY_S: only a small network's
+    wide.selected = 3
+    assert has_net(wide)  # another seed: at once
+    clock[0] += session_mod.NET_EVERY_S
+    header, sections = decode_frame(wide.frame())
+    # the sections, when they come, are the selected seed's: its weights in the engine's order
+    W, b = wide.engines[0].weights(3)
+    np.testing.assert_array_equal(sections["weights"], np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]))
+    assert sections["neurons"].size == (2 + 64 + 64) * header["thumb"] ** 2

@@ -39,6 +39,8 @@ STRIP_EVERY_S = 0.5  # every seed's small boundary map (the strip), at most twic
 STRIP_MACS = 5e8  # multiply-adds the strip's maps may cost (~20 ms): an 8 × 64 net's (68 seeds) are 15² cells, not 24²
 MIN_STRIP_GRID = 12  # cells a side of a wide net's strip maps, at the least (a strip of over 400 seeds has 10)
 MAX_REGIONS = 100_000  # the regions view refuses a selected seed with more (a note instead of edges)
+NET_LINKS = 2000  # a network with more links (weights) than this is a large one: ...
+NET_EVERY_S = 1.0  # ... its thumbnails and weights go in a frame at most this often while playing (the page redraws it then)
 REGIONS_EVERY_S = 0.2  # while playing, the selected seed's regions are recomputed at most this often
 
 
@@ -162,6 +164,7 @@ class Session:
         self.rate_window = []
         self._ols_cache = None
         self._stats_cache: dict[int, dict[str, Any]] = {}
+        self._net_sent: tuple | None = None  # (run, seed, when) of the network's last thumbnails and weights
 
     def state_message(self) -> dict[str, Any]:
         d = self.data
@@ -343,18 +346,21 @@ class Session:
         g = self.strip_grid()
         st = self._stats(g)
         sel = self.selected
-        hm = main.heatmap(sel)
-        W, b = main.weights(sel)
-        sections = {"output": hm["output"], "neurons": hm["neurons"], "strip": st["strip"],
-                    "weights": np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]).astype(np.float32)}
+        net = self._net_due(sel)
+        hm = main.heatmap(sel, compute_neurons=net)
+        sections = {"output": hm["output"], "strip": st["strip"]}
         header: dict[str, Any] = {
             "type": "frame", "version": self.version, "frame": self.frame_no, "epoch": main.epoch,
             "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": main.grid, "thumb": THUMB,
             "stats": _summary(st), "stats_epoch": st["epoch"], "playing": self.playing,
         }
-        if not np.isfinite(sections["weights"]).all():  # a diverged seed: weights drawn grey, never NaN on screen
-            sections["weights"] = np.nan_to_num(sections["weights"], nan=0.0, posinf=0.0, neginf=0.0)
-            header["selected_diverged"] = True
+        if net:
+            W, b = main.weights(sel)
+            weights = np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]).astype(np.float32)
+            if not np.isfinite(weights).all():  # a diverged seed: weights drawn grey, never NaN on screen
+                weights = np.nan_to_num(weights, nan=0.0, posinf=0.0, neginf=0.0)
+                header["selected_diverged"] = True
+            sections.update(neurons=hm["neurons"], weights=weights)
         if self.view["regions"]:
             header["regions"], edges = self._regions_frame(sel)
             if edges is not None:
@@ -370,6 +376,20 @@ class Session:
             }
             sections["output_compare"] = other.heatmap(sel, compute_neurons=False)["output"]
         return encode_frame(header, sections)
+
+    def _net_due(self, seed: int) -> bool:
+        """Whether this frame carries the network's thumbnails and weights: always for a small
+        network; a large one's (an 8 × 64 net's are 0.3 MB) at most every NET_EVERY_S while
+        playing — the page redraws a large network no more often, and receiving and decoding
+        them in every frame had cost the browser a tenth of the cores the server trains on."""
+        now, key = time.perf_counter(), (self.version, seed)
+        sent = self._net_sent
+        links = sum(r * c for r, c in self.engines[0].sizes)
+        due = (links <= NET_LINKS or not self.playing or sent is None or sent[:2] != key
+               or now - sent[2] >= NET_EVERY_S)
+        if due:
+            self._net_sent = (*key, now)
+        return due
 
     def _stats(self, g: int, which: int = 0) -> dict[str, Any]:
         """An engine's statistics over all seeds on the whole data, redone at most every

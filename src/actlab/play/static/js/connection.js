@@ -53,6 +53,7 @@ function onFrame(buf) {
   if (h.version !== S.version) return;  // a stale run's frame
   S.framesReceived++;
   S.frame = h; S.sections = sec;
+  if (sec.neurons) S.net = { neurons: sec.neurons, weights: sec.weights };  // a large network's come once a second: kept till then
   if (h.playing !== S.playing) setPlaying(h.playing);
   const st = h.stats;
   const last = S.curve[S.curve.length - 1], ep = h.stats_epoch;  // the epoch the statistics were taken at
@@ -65,7 +66,7 @@ function onFrame(buf) {
 }
 
 function onState(m) {
-  S.version = m.version; S.state = m; S.settings = m.settings; S.curve = []; S.frame = null; S.sections = null;
+  S.version = m.version; S.state = m; S.settings = m.settings; S.curve = []; S.frame = null; S.sections = null; S.net = null;
   S.analysis = null; S.errors = [];
   S.notices = m.notices || [];
   setPlaying(m.playing);

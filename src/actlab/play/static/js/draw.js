@@ -56,6 +56,18 @@ function drawHeat(canvas, vals, g, points, grey) {
   ctx.drawImage(imageOf(canvas.id, vals, g, g, disc ? LUT_DISC : LUT_HEAT), 0, 0, W, H);
   if (grey) { ctx.fillStyle = "rgba(128,128,128,0.75)"; ctx.fillRect(0, 0, W, H); ctx.fillStyle = "#fff"; ctx.font = "16px sans-serif"; ctx.fillText("diverged", 10, 24); }
   if (!points || !S.state) return;
+  ctx.drawImage(pointsLayer(W, H), 0, 0);
+}
+
+// The data points and axis ticks, drawn once per run into a transparent layer that every frame
+// copies over the map: hundreds of circles rasterised each frame had cost the browser more than
+// all the rest of a frame.
+let layer = null;
+function pointsLayer(W, H) {
+  const key = [S.state, S.settings.showTestData, W, H];
+  if (layer && layer.key.every((v, i) => v === key[i])) return layer.canvas;
+  const c = document.createElement("canvas"); c.width = W; c.height = H;
+  const ctx = c.getContext("2d");
   const [lo, hi] = S.state.domain, showTest = S.settings.showTestData === "true", cls = S.state.classes;
   const thr = cls ? (cls[0] + cls[1]) / 2 : 0, half = cls ? (cls[1] - cls[0]) / 2 : 1;
   for (const [x, y, label, train] of S.state.points) {
@@ -68,6 +80,8 @@ function drawHeat(canvas, vals, g, points, grey) {
   // axes ticks
   ctx.fillStyle = "rgba(0,0,0,0.5)"; ctx.font = "10px sans-serif";
   ctx.fillText(lo.toFixed(1), 2, H - 3); ctx.fillText(hi.toFixed(1), W - 22, H - 3);
+  layer = { key, canvas: c };
+  return c;
 }
 
 function drawRegions() {
@@ -165,7 +179,6 @@ export function layoutNetwork() {
   const L = widths.length, xs = widths.map((_, l) => 30 + l * (c.width - 60 - thumb) / Math.max(1, L - 1));
   const nodes = widths.map((w, l) => Array.from({ length: w }, (_, i) => ({ x: xs[l], y: 10 + (c.height - 20 - w * (thumb + gap)) / 2 + i * (thumb + gap), l, i })));
   NET = { widths, thumb, nodes };
-  netDrawn.key = null;  // (setting the height cleared the canvas)
   // +/- buttons above each hidden layer
   const box = $("layerButtons"); box.replaceChildren();
   const scale = c.getBoundingClientRect().width / c.width || 1;
@@ -179,7 +192,7 @@ export function layoutNetwork() {
   });
 }
 function weightsOf() {  // per layer: (rows, cols) weights (maxout: the pieces' mean) and biases
-  const sizes = S.state.sizes, w = S.sections.weights, out = [];
+  const sizes = S.state.sizes, w = S.net.weights, out = [];
   let pos = 0;
   for (const [r, c] of sizes) { out.push({ W: w.subarray(pos, pos + r * c), r, c }); pos += r * c; }
   for (const layer of out) { layer.b = w.subarray(pos, pos + layer.r); pos += layer.r; }
@@ -200,17 +213,21 @@ function linkWeight(layer, j, i, k) {  // unit j of the next layer, unit i of th
   let s = 0; for (let p = 0; p < k; p++) s += layer.W[(p * (layer.r / k) + j) * layer.c + i];
   return s / k;
 }
-// links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame
-// for an 8 × 64 net's ~29,000)
+// Links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame
+// for an 8 × 64 net's ~29,000). Between two layers with more than DENSE links they are at most
+// 1 px wide, the colour telling the weight: 4.5 px lines across a 64 × 64 mesh made a solid
+// blob, and rasterising them took the browser ~0.1 s a redraw, on the cores the server trains on.
+const DENSE = 256;
 function drawLinks(ctx, maxAbs) {
-  const LEVELS = 16, paths = Array.from({ length: 2 * LEVELS + 1 }, () => new Path2D());
-  forEachLink((x1, y1, x2, y2, w) => {
-    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS);
-    paths[q + LEVELS].moveTo(x1, y1); paths[q + LEVELS].lineTo(x2, y2);
+  const LEVELS = 16, paths = Array.from({ length: 2 * (2 * LEVELS + 1) }, () => new Path2D());
+  const dense = NET.layers.map((L) => L.r * L.c > DENSE);
+  forEachLink((x1, y1, x2, y2, w, l) => {
+    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS) + LEVELS + (dense[l] ? 2 * LEVELS + 1 : 0);
+    paths[q].moveTo(x1, y1); paths[q].lineTo(x2, y2);
   });
   paths.forEach((path, idx) => {
-    const v = (idx - LEVELS) / LEVELS;
-    ctx.strokeStyle = colourOf(v); ctx.lineWidth = 0.5 + 4 * Math.abs(v); ctx.stroke(path);
+    const thin = idx > 2 * LEVELS, v = (idx % (2 * LEVELS + 1) - LEVELS) / LEVELS;
+    ctx.strokeStyle = colourOf(v); ctx.lineWidth = thin ? 0.5 + 0.5 * Math.abs(v) : 0.5 + 4 * Math.abs(v); ctx.stroke(path);
   });
 }
 // every hidden unit's thumbnail in one image (one upload to the canvas, not one per unit)
@@ -223,17 +240,15 @@ function thumbAtlas(neurons, T, units) {
   ctx.putImageData(img, 0, 0);
   return c;
 }
-// A large network (more than MANY_LINKS links) is redrawn at most every NET_EVERY_MS while it
-// trains: rasterising its links and hundreds of thumbnails took the browser, on the cores the
-// server trains on, more time than the frame's other drawing together
-const MANY_LINKS = 2000, NET_EVERY_MS = 500;
-const netDrawn = { at: -Infinity, key: null };
+// The network is redrawn when a frame brings its thumbnails and weights: every frame for a small
+// one; a large one's (over 2,000 links) come at most once a second while it trains — rasterising
+// its links and hundreds of thumbnails took the browser, on the cores the server trains on, more
+// time than the frame's other drawing together.
+const netDrawn = { net: null, geometry: null };
 function drawNetwork() {
-  if (!NET || !S.sections) return;
-  const now = performance.now(), many = S.state.sizes.reduce((n, [r, cols]) => n + r * cols, 0) > MANY_LINKS;
-  const key = `${S.version}:${S.frame.selected}`;  // a new run or seed is drawn at once
-  if (many && S.playing && netDrawn.key === key && now - netDrawn.at < NET_EVERY_MS) return;  // the canvas keeps the last drawing
-  netDrawn.at = now; netDrawn.key = key;
+  if (!NET || !S.net) return;
+  if (netDrawn.net === S.net && netDrawn.geometry === NET) return;  // nothing new: the canvas keeps the last drawing
+  netDrawn.net = S.net; netDrawn.geometry = NET;
   const c = $("net"), ctx = c.getContext("2d"), t = NET.thumb, T = S.frame.thumb;
   ctx.clearRect(0, 0, c.width, c.height);
   const layers = weightsOf(), k = S.state.maxout_k;
@@ -241,7 +256,7 @@ function drawNetwork() {
   layers.forEach((L, l) => { const kk = l < layers.length - 1 ? k : 1; for (let j = 0; j < L.r / kk; j++) for (let i = 0; i < L.c; i++) maxAbs = Math.max(maxAbs, Math.abs(linkWeight(L, j, i, kk))); });
   NET.layers = layers; NET.maxAbs = maxAbs;
   drawLinks(ctx, maxAbs);
-  const neurons = S.sections.neurons, units = neurons.length / (T * T);
+  const neurons = S.net.neurons, units = neurons.length / (T * T);
   const atlas = thumbAtlas(neurons, T, units), outImg = imageOf("thumb-out", S.sections.output, S.frame.grid, S.frame.grid, LUT);
   let u = 0;
   NET.nodes.forEach((col, l) => col.forEach((n, i) => {

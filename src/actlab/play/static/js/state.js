@@ -26,6 +26,7 @@ export const colourOf = (v) => { const i = Math.max(0, Math.min(255, Math.round(
 
 export const S = {  // what the page knows
   ws: null, token: null, version: 0, settings: {}, state: null, frame: null, sections: null,
+  net: null,  // the selected seed's thumbnails and weights, from the last frame that carried them
   playing: false, curve: [], analysis: null, notices: [], errors: [], fpsTimes: [], drawMs: [],
   framesDrawn: 0, framesReceived: 0, pending: null, hover: null, consoleErrors: 0,
   view: { regions: false, hidden: false },  // views that change no run (not in the URL)
