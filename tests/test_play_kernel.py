@@ -5,6 +5,8 @@ of its block, and a last minibatch shorter than the others."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -80,6 +82,24 @@ def test_pausing_mid_epoch_changes_nothing_and_padding_seeds_stay_hidden(monkeyp
     lin = whole.module(19)[0]  # the last seed's module reads its own lane of the kernel's blocks
     block, lane = divmod(19, VS)
     torch.testing.assert_close(lin.weight.detach(), torch.from_numpy(whole.fused.params[block, : lin.weight.numel(), lane]).reshape(lin.weight.shape))
+
+
+def test_calls_that_run_across_epochs_train_as_epoch_by_epoch(monkeypatch):
+    # 150 training rows in batches of 7: every epoch ends on a short minibatch of 3
+    values = {"activation": "relu", "optimizer": "adam", "seeds": 12, "batchSize": 7, "percTrainData": 30, "learningRate": 0.01}
+    one_call, _ = _engines(values, monkeypatch)
+    by_epoch, _ = _engines(values, monkeypatch)
+    pieces, _ = _engines(values, monkeypatch)
+    assert one_call.X_train.shape[0] % 7 == 3
+    one_call.train_for(math.inf, until_epoch=4)  # one kernel call of four epochs
+    for _ in range(4):
+        by_epoch.train_epochs(1)
+    for until in (0.3, 1.25, 1.26, 2.0, 3.9, 4.0):  # to positions mid-epoch and on epochs' ends
+        pieces.train_for(math.inf, until=until)
+        assert until <= pieces.position < until + 7 / pieces.X_train.shape[0] + 1e-9
+    assert one_call.epoch == by_epoch.epoch == pieces.epoch == 4
+    torch.testing.assert_close(_flat(one_call), _flat(by_epoch), rtol=0, atol=0)
+    torch.testing.assert_close(_flat(pieces), _flat(by_epoch), rtol=0, atol=0)
 
 
 def test_seeds_shared_between_threads_train_as_on_one(monkeypatch):

@@ -171,12 +171,13 @@ class FusedStep:
             return torch.from_numpy(self.params[block, :, lane])  # (n, P): a copy (fancy indexing)
         return torch.from_numpy(np.ascontiguousarray(self.params.transpose(0, 2, 1)).reshape(blocks * VS, P)[: self.seeds])
 
-    def run(self, X: np.ndarray, t: np.ndarray, start: int, n_steps: int) -> int:
-        """``n_steps`` minibatch steps over the rows X[start:], targets t[start:] (one epoch's
-        shuffled order, C-contiguous float32); returns the steps taken."""
+    def run(self, X: np.ndarray, t: np.ndarray, N: int, start: int, n_steps: int) -> int:
+        """``n_steps`` minibatch steps over the rows X[start:], targets t[start:]: one or more
+        epochs' shuffled orders of N rows each, one after the other (C-contiguous float32), the
+        steps running from row ``start`` of the first on into the next; returns the steps taken."""
         done = self.lib.train_steps(  # ctypes lets go of the GIL for the call
             _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
-            _ptr(X), _ptr(t), X.shape[0], self.batch, start, n_steps, ctypes.c_long(self.adam_step),
+            _ptr(X), _ptr(t), N, X.shape[0] // N, self.batch, start, n_steps, ctypes.c_long(self.adam_step),
             self.params.shape[0], self.threads, self.calls % 2)
         if done < 0:
             raise ValueError("the fused kernel refused its arguments")

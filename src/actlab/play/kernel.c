@@ -309,7 +309,7 @@ typedef struct {
     int act, loss, opt, reg;
     float slope, reg_rate, lr;
     const float *X, *t;
-    int N, B, start, steps;
+    int N, B, start, steps, epochs;  /* rows an epoch, a minibatch's, the first step's row; steps; epochs of rows in X */
     long adam_step;
     int blocks, backwards;
     atomic_int next;  /* the next block to take: each thread takes blocks until none is left */
@@ -319,6 +319,15 @@ typedef struct {
     Job *job;
     float *scratch;
 } Share;
+
+/* the row where step k of a call starts: the first epoch's steps from `start`, then whole epochs
+   (an epoch's last minibatch may be short) */
+static int step_row(const Job *j, int k) {
+    int first = (j->N - j->start + j->B - 1) / j->B, per = (j->N + j->B - 1) / j->B;
+    if (k < first) return j->start + k * j->B;
+    k -= first;
+    return (1 + k / per) * j->N + (k % per) * j->B;
+}
 
 /* every step for one block after another, as long as blocks are left: a thread slowed by other
    work on its core (the browser) takes fewer of them */
@@ -337,7 +346,7 @@ static void *run_share(void *arg) {
         int blk = j->backwards ? j->blocks - 1 - n : n;
         size_t base = (size_t)blk * j->P;
         for (int k = 0; k < j->steps; k++) {
-            int row = j->start + k * j->B, nb = j->N - row < j->B ? j->N - row : j->B;
+            int row = step_row(j, k), at = row % j->N, nb = j->N - at < j->B ? j->N - at : j->B;
             long step = j->adam_step + k + 1;
             Update u = {j->opt, j->reg, j->reg_rate, j->lr, (float)(j->lr / (1.0 - pow(0.9, (double)step))),
                         (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
@@ -360,7 +369,9 @@ long scratch_floats(int L, int U, int B) { return (long)(2 * (L + 1) + 2) * ((B 
  * threads).
  * params, m, v   (blocks, P, VS), each block's parameters together (see step_block)
  * scratch        threads · scratch_floats(L, U, B) floats
- * X, t           the epoch's shuffled rows (N, n_in) and targets (N,); steps start at row `start`
+ * X, t           `epochs` epochs' shuffled rows (epochs · N, n_in) and targets (epochs · N,), one epoch
+ *                after the other; steps start at row `start` of the first and run on into the next
+ *                (a call of many steps: a wide net's blocks are fetched into the caches once a call)
  * adam_step      Adam's step count before this call
  * backwards      visit the blocks last to first: alternated by the caller, the blocks a call
  *                starts with are the ones the last call ended with, still in the caches
@@ -368,15 +379,16 @@ long scratch_floats(int L, int U, int B) { return (long)(2 * (L + 1) + 2) * ((B 
  */
 int train_steps(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols, int U,
                 int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
-                const float *X, const float *t, int N, int B, int start, int n_steps, long adam_step, int blocks,
+                const float *X, const float *t, int N, int epochs, int B, int start, int n_steps, long adam_step, int blocks,
                 int threads, int backwards) {
     if (L > 64 || L < 1 || blocks < 1 || threads < 1 || threads > MAX_THREADS || opt < SGD || opt > ADAM || reg < NO_REG || reg > L2)
         return -1;
     Job job = {params, m, v, L, rows, cols, {0}, 0, {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS},
-               act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, adam_step, blocks, backwards, 0};
+               act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, epochs, adam_step, blocks, backwards, 0};
     for (int l = 0; l < L; l++) { job.offset[l] = job.P; job.P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; }
-    int steps = (N - start + B - 1) / B;
-    job.steps = steps > n_steps ? n_steps : (steps < 0 ? 0 : steps);
+    if (N < 1 || B < 1 || epochs < 1 || start < 0 || start >= N) return -1;
+    int steps = (N - start + B - 1) / B + (epochs - 1) * ((N + B - 1) / B);
+    job.steps = steps > n_steps ? n_steps : steps;
     if (threads > blocks) threads = blocks;
     Share share[MAX_THREADS];
     pthread_t tid[MAX_THREADS];

@@ -41,8 +41,9 @@ STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
 ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
 FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
-CHUNK_STEPS = 50  # minibatch steps between two frames, at least (two epochs of TensorFlow Playground's 250 points in batches of 10)
-MAX_FRAME_PERIOD = 0.1  # but a frame every 0.1 s, at least
+CHUNK_STEPS = 100  # minibatch steps between two frames, at least (four epochs of TensorFlow Playground's 250 points in batches of 10)
+MAX_FRAME_PERIOD = 0.15  # but a frame every 0.15 s, at least
+CALL_STEPS = 10  # minibatch steps a chunk of training holds at the least (a frame may then be a few ms late)
 IN_FLIGHT = 2  # frames sent before the page's acknowledgement: one late acknowledgement then costs no frame
 
 
@@ -200,8 +201,10 @@ class _PageLink:
                             s.pending_steps -= 1
                             await _torch(s.advance, None)  # one epoch
                         elif s.playing:  # train until the next frame must be started to be sent on time
+                            # (a call of fewer than CALL_STEPS steps costs more than it trains: a wide
+                            # net's blocks are fetched into the caches once a call)
                             budget = self.next_at - frame_cost - time.perf_counter()
-                            await _torch(s.advance, min(period, max(0.002, budget)))
+                            await _torch(s.advance, min(period, max(0.002, CALL_STEPS * s.step_s(), budget)))
                     self.dirty = True
                 now = time.perf_counter()
                 if self.unacked and now - self.sent_at > 2.0:
