@@ -3,7 +3,7 @@
 Three set-ups, 100 seeds asked for, on this machine's CPU:
   default   TensorFlow Playground's default: 2-4-2-1 tanh on circle, 250 training points, batch 10, SGD
   spiral    3 × 8 ReLU on spiral, Adam, compared with tanh (two runs in lockstep)
-  wide      8 × 64 ReLU on spiral, Adam (68 seeds: the cap of seeds × parameters, 2·10⁶)
+  wide      8 × 64 ReLU on spiral, Adam (64 seeds: the cap of seeds × parameters, 2·10⁶, in whole blocks of 16)
 
     python benchmarks/bench_play.py                 # prints the tables (about four minutes)
     python benchmarks/bench_play.py --repeats 1 --only default spiral

@@ -293,7 +293,8 @@ def play_block() -> str:
              "| set-up | engine alone: fused C step | torch step | server, a client that draws nothing | page: epochs/s (each run) | frames/s drawn | target |",
              "|---|---:|---:|---:|---:|---:|---|"]
     names = {"default": "2-4-2-1 tanh, circle, SGD (TensorFlow Playground's default)",
-             "spiral": "3 × 8 ReLU vs tanh, spiral, Adam", "wide": "8 × 64 ReLU, spiral, Adam (68 seeds: the cap of seeds × parameters)"}
+             "spiral": "3 × 8 ReLU vs tanh, spiral, Adam",
+             "wide": f"8 × 64 ReLU, spiral, Adam ({s.get('wide', {}).get('parts', {}).get('seeds', '?')} seeds: the cap of seeds × parameters)"}
     num = lambda r: f"{r:,.0f}" if r >= 10 else f"{r:.1f}"  # noqa: E731
     for key, row in s.items():
         p, sv = row["page"], row["server"]
@@ -310,8 +311,8 @@ def play_block() -> str:
     if "wide" in s:
         w, parts = s["wide"], s["wide"]["parts"]
         lines += ["", f"8 × 64, where the time goes: the batched-matmul bound ({w['bmm_bound']:.1f} epochs/s) is torch's three `bmm` "
-                  f"a layer alone, without Adam's update of every parameter; the whole fused step reaches "
-                  f"{w['fused'] / w['bmm_bound']:.0%} of it. In the server, a frame costs {parts['frame_ms']:.1f} ms, the statistics "
+                  f"a layer alone, without Adam's update of every parameter; the whole fused step, Adam included, runs at "
+                  f"{w['fused'] / w['bmm_bound']:.2f}× it. In the server, a frame costs {parts['frame_ms']:.1f} ms, the statistics "
                   f"{parts['stats_ms']:.0f} ms ({parts['strip_ms']:.0f} ms with the strip), and frames come at most every "
                   f"{CHUNK_STEPS} minibatch steps: {w['server']['epochs_per_s'] / w['fused']:.0%} of the engine's speed with a client that draws "
                   f"nothing. The browser drawing it on the same 2 cores takes the rest: "
