@@ -349,9 +349,8 @@ class Engine:
         self.epoch += 1
         self._pos = N
         while done > 0:  # the call ran on into the next epochs
-            self._perm, self._pos = self._perms.pop(0), 0
             take = min(done, per)
-            self._pos = min(N, take * B)
+            self._perm, self._pos = self._perms.pop(0), min(N, take * B)
             done -= take
             if self._pos >= N:
                 self.epoch += 1
