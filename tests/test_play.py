@@ -618,6 +618,9 @@ def test_a_large_networks_thumbnails_and_weights_come_once_a_second_while_playin
     assert not has_net(wide) and has_net(small)  # within NET_EVERY_S: only a small network's
     wide.selected = 3
     assert has_net(wide)  # another seed: at once
+    clock[0] += 0.1
+    wide.state_message()
+    assert has_net(wide)  # after a state message (the page drops what it had): at once
     clock[0] += session_mod.NET_EVERY_S
     header, sections = decode_frame(wide.frame())
     # the sections, when they come, are the selected seed's: its weights in the engine's order

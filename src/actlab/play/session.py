@@ -167,6 +167,7 @@ class Session:
         self._net_sent: tuple | None = None  # (run, seed, when) of the network's last thumbnails and weights
 
     def state_message(self) -> dict[str, Any]:
+        self._net_sent = None  # the page forgets the network's sections on a state message: the next frame carries them
         d = self.data
         pts = np.column_stack([d.points, d.labels, d.train]).round(4).tolist()
         e = self.engines[0]
