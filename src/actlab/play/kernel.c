@@ -7,13 +7,14 @@
  * independent, so each block runs all the steps before the next (its parameters and moments
  * stay in the caches), and a call's threads each take whole blocks.
  *
- * The products of a layer are register-tiled: forward z = b + W h and the weight gradient g hᵀ
- * sum 4 × 4 tiles in 16 vector registers, each step of their loops loading 4 + 4 vectors for 16
+ * The products of a layer are register-tiled: forward z = b + W h sums 4 × 4 tiles (units ×
+ * samples) in 16 vector registers, each step of its loop loading 4 + 4 vectors for 16
  * multiply-adds, so a 64-unit layer runs at the core's multiply-add rate rather than its load
- * rate. Backward visits each 4 × 4 tile of weights once: it adds the tile's share of the input
- * gradient Wᵀ g (old weights), then applies the tile's weight gradient (regularisation, SGD or
- * Adam) as soon as it is summed — the weight gradient never goes to memory, and a step reads
- * the weights twice (forward, backward), not three times.
+ * rate. Backward visits each 4 × 2 tile of weights (units × inputs) once, its 8 weights held in
+ * registers through the batch: per sample it adds the tile's weight gradient g hᵀ and its share
+ * of the input gradient Wᵀ g (old weights), 16 multiply-adds for 8 loads; then it applies the
+ * tile's weight gradient (regularisation, SGD or Adam) — the weight gradient never goes to
+ * memory, and a step reads the weights twice (forward, backward), not three times.
  *
  * The arithmetic is the torch engine's (play/engine.py), which the tests compare it with:
  *   loss ½(ŷ−y)² or cross-entropy on the output logit, gradient / batch size;
@@ -114,7 +115,7 @@ typedef int vi __attribute__((vector_size(VS * sizeof(int))));
 
 /* One parameter of VS seeds, p (and Adam's m, v), stepped by its gradient g. OPT and REG are
    constants where it is inlined (the layer loops are instantiated per optimizer and
-   regularisation), so a 4 × 4 tile's 16 updates are straight-line vector code: with them read
+   regularisation), so a tile's 8 updates are straight-line vector code: with them read
    from the settings, gcc kept one update in a loop over the tile, its accumulators on the stack. */
 INLINE void update(int OPT, int REG, const Update *u, float *p, float *m, float *v, vf g) {
     vf before = AT(p), after;
@@ -156,17 +157,21 @@ INLINE void forward_tile(const float *W, const float *bias, const float *Hin, fl
         for (int bb = 0; bb < BT; bb++) AT(Zout + (b0 + bb) * t.US + (j0 + jj) * VS) = acc[jj][bb];
 }
 
-/* The weight gradient Σ_b g hᵀ of units j0 … j0+JT−1, inputs i0 … i0+IT−1, applied at once;
-   with IN, first this tile's share of the input gradient, Σ_j W g, added to Gin with the old
-   weights: the tile's weights are then read once a step for both (a wide net's step streams its
-   weights and Adam's moments through the caches, and each pass over them costs) */
+/* The weight gradient Σ_b g hᵀ of units j0 … j0+JT−1, inputs i0 … i0+IT−1 (JT ≤ 4, IT ≤ 2),
+   applied at once; with IN, first this tile's share of the input gradient, Σ_j W g, added to Gin
+   with the old weights, kept in registers: the tile's weights are then read once a step for both
+   (a wide net's step streams its weights and Adam's moments through the caches, and each pass
+   over them costs). 4 × 4 tiles, reloading the weights for each sample, ran 8 × 64 ~1–5 % slower. */
 INLINE void backward_tile(int OPT, int REG, const Update *u, float *W, float *m, float *v, const float *G, const float *Hin,
                           float *Gin, int cols, Strides t, int nb, int j0, int i0, int JT, int IT, int IN) {
-    vf acc[TILE][TILE];
+    vf acc[TILE][2], w[TILE][2];
     for (int jj = 0; jj < JT; jj++)
-        for (int ii = 0; ii < IT; ii++) acc[jj][ii] = (vf){0};
+        for (int ii = 0; ii < IT; ii++) {
+            acc[jj][ii] = (vf){0};
+            if (IN) w[jj][ii] = AT(W + ((size_t)(j0 + jj) * cols + i0 + ii) * VS);
+        }
     for (int b = 0; b < nb; b++) {
-        vf g[TILE], h[TILE];
+        vf g[TILE], h[2];
         for (int jj = 0; jj < JT; jj++) g[jj] = AT(G + b * t.US + (j0 + jj) * VS);
         for (int ii = 0; ii < IT; ii++) h[ii] = AT(Hin + b * t.US + (i0 + ii) * VS);
         for (int jj = 0; jj < JT; jj++)
@@ -174,7 +179,7 @@ INLINE void backward_tile(int OPT, int REG, const Update *u, float *W, float *m,
         if (IN)
             for (int ii = 0; ii < IT; ii++) {
                 vf s = AT(Gin + b * t.US + (i0 + ii) * VS);
-                for (int jj = 0; jj < JT; jj++) s += AT(W + ((size_t)(j0 + jj) * cols + i0 + ii) * VS) * g[jj];
+                for (int jj = 0; jj < JT; jj++) s += w[jj][ii] * g[jj];
                 AT(Gin + b * t.US + (i0 + ii) * VS) = s;
             }
     }
@@ -210,12 +215,12 @@ INLINE void backward_weights(int OPT, int REG, const Update *u, float *W, float 
     int j0 = 0;
     for (; j0 + TILE <= rows; j0 += TILE) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, TILE, IN);
+        for (; i0 + 2 <= cols; i0 += 2) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, 2, IN);
         for (; i0 < cols; i0++) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, TILE, 1, IN);
     }
     for (; j0 < rows; j0++) {
         int i0 = 0;
-        for (; i0 + TILE <= cols; i0 += TILE) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, TILE, IN);
+        for (; i0 + 2 <= cols; i0 += 2) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, 2, IN);
         for (; i0 < cols; i0++) backward_tile(OPT, REG, u, W, m, v, G, Hin, Gin, cols, t, nb, j0, i0, 1, 1, IN);
     }
     if (IN)
