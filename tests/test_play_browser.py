@@ -128,9 +128,10 @@ def test_the_strip_leaves_the_last_rows_empty_cells_blank(url):
 
 
 def test_a_wide_network_shows_every_unit_and_its_links(url):
-    """2 × 64 tanh units (4,352 links: drawn into a layer of their own, refreshed twice a second):
-    the canvas grows to hold every unit, each hidden unit's thumbnail is its own map (taken from
-    one atlas), and links are drawn between the columns."""
+    """2 × 64 tanh units (4,352 links; the network redrawn when a frame brings its thumbnails and
+    weights, once a second while playing): the canvas grows to hold every unit, each hidden unit's
+    thumbnail is its own map (taken from one atlas), and the strongest links are drawn between
+    the columns."""
     drv = chrome()
     try:
         drv.set_window_size(1400, 1200)

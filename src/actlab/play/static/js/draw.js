@@ -214,15 +214,18 @@ function linkWeight(layer, j, i, k) {  // unit j of the next layer, unit i of th
   return s / k;
 }
 // Links in LEVELS colour-and-width buckets, one path each (a stroke per link cost ~60 ms a frame
-// for an 8 × 64 net's ~29,000). Between two layers with more than DENSE links they are at most
-// 1 px wide, the colour telling the weight: 4.5 px lines across a 64 × 64 mesh made a solid
-// blob, and rasterising them took the browser ~0.1 s a redraw, on the cores the server trains on.
-const DENSE = 256;
+// for an 8 × 64 net's ~29,000). Between two layers with more than DENSE links, only those of at
+// least DENSE_MIN of the largest weight are drawn, at most 1 px wide, the colour telling the
+// weight: all of a 64 × 64 mesh's, up to 4.5 px, made a solid blob, and rasterising them took the
+// browser ~0.1 s a redraw, on the cores the server trains on. (Hovering finds every link.)
+const DENSE = 256, DENSE_MIN = 0.25;
 function drawLinks(ctx, maxAbs) {
   const LEVELS = 16, paths = Array.from({ length: 2 * (2 * LEVELS + 1) }, () => new Path2D());
   const dense = NET.layers.map((L) => L.r * L.c > DENSE);
   forEachLink((x1, y1, x2, y2, w, l) => {
-    const q = Math.round(Math.max(-1, Math.min(1, w / maxAbs)) * LEVELS) + LEVELS + (dense[l] ? 2 * LEVELS + 1 : 0);
+    const v = Math.max(-1, Math.min(1, w / maxAbs));
+    if (dense[l] && Math.abs(v) < DENSE_MIN) return;
+    const q = Math.round(v * LEVELS) + LEVELS + (dense[l] ? 2 * LEVELS + 1 : 0);
     paths[q].moveTo(x1, y1); paths[q].lineTo(x2, y2);
   });
   paths.forEach((path, idx) => {
