@@ -149,20 +149,38 @@ def test_without_a_compiler_the_engine_still_trains(monkeypatch):
     assert e.fused is None and e.epoch == 1
 
 
-def test_sixteen_seed_blocks_give_the_same_step(monkeypatch, tmp_path):
-    """A build with blocks of 16 seeds (one AVX-512 register a vector; slower here, see kernel.c's
-    VS) gives the torch step's parameters too: the block width is only a layout."""
+@pytest.mark.parametrize("width", [8, 16])
+def test_either_block_width_gives_the_same_step(width, monkeypatch, tmp_path):
+    """Builds with blocks of 8 seeds (one AVX register a vector) and of 16 (one AVX-512 register;
+    block_width picks one per machine) both give the torch step's parameters: the block width is
+    only a layout."""
     monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(_kernel, "FLAGS", [*_kernel.FLAGS, "-DVS=16"])
+    monkeypatch.setenv("ACTLAB_KERNEL_VS", str(width))
     monkeypatch.setattr(_kernel, "_lib", [])
     monkeypatch.setattr(_kernel, "_why", [])
     lib = _kernel.load()
-    assert lib is not None and lib.block_seeds() == 16
+    assert lib is not None and lib.block_seeds() == width
     values = {"activation": "tanh", "optimizer": "adam", "networkShape": "9,6", "seeds": 21, "batchSize": 7,
               "percTrainData": 30, "learningRate": 0.01}
     fused, plain = _engines(values, monkeypatch)
-    assert fused.fused.params.shape[0] == 2 and fused.fused.params.shape[2] == 16
+    assert fused.fused.params.shape[0] == -(-21 // width) and fused.fused.params.shape[2] == width
     for e in (fused, plain):
         e.train_epochs(3)
     a, b = _flat(fused), _flat(plain)
     assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
+
+
+def test_the_block_width_follows_the_cpu_unless_set(monkeypatch):
+    lines = {"vendor_id": "vendor_id\t: GenuineIntel", "flags": "flags\t: fpu avx2 avx512f avx512bw"}
+    monkeypatch.setattr(_kernel, "_cpu_line", lambda *names: lines.get(names[0], ""))
+    monkeypatch.delenv("ACTLAB_KERNEL_VS", raising=False)
+    assert _kernel.block_width() == 16
+    lines["vendor_id"] = "vendor_id\t: AuthenticAMD"  # Zen 4: 512-bit operations in two halves
+    assert _kernel.block_width() == 8
+    lines["vendor_id"], lines["flags"] = "vendor_id\t: GenuineIntel", "flags\t: fpu avx2"
+    assert _kernel.block_width() == 8
+    monkeypatch.setenv("ACTLAB_KERNEL_VS", "16")
+    assert _kernel.block_width() == 16
+    monkeypatch.setenv("ACTLAB_KERNEL_VS", "12")
+    with pytest.raises(ValueError, match="8 or 16, got '12'"):
+        _kernel.block_width()

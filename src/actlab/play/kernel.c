@@ -33,9 +33,10 @@
 #endif
 
 /* seeds per block and per vector: 8 floats, one AVX register (two NEON ones; a 4 × 4 tile needs
-   24 registers, which AVX-512 machines have). 16, one AVX-512 register, ran this machine's 8 × 64
-   ReLU Adam (64 seeds) at 0.96× the speed of 8 (a Zen 4 core splits 512-bit operations in two).
-   The caller asks block_seeds(), pads the seeds to whole blocks and hands in buffers that start
+   24 registers, which AVX-512 machines have), or 16, one AVX-512 register. The caller picks
+   (_kernel.block_width: 16 on Intel cores with AVX-512, where it ran every set-up 10–22 % faster;
+   8 elsewhere — a Zen 4 core splits 512-bit operations in two, and ran an 8 × 64 net at 0.96× the
+   speed of 8), asks block_seeds(), pads the seeds to whole blocks and hands in buffers that start
    on a cache line (a vector that straddles two lines costs two loads). */
 #ifndef VS
 #define VS 8
