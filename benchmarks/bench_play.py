@@ -14,7 +14,8 @@ Per set-up, medians of --repeats runs:
    engine, epochs/s of all seeds together. Baselines measured in the same run: the 100
    networks trained one after another the plain way (nn.Sequential + torch.optim, default
    set-up only) and, for the wide nets, the batched-matmul bound — the same step's
-   ``torch.bmm`` calls alone (3 per layer) at these shapes.
+   ``torch.bmm`` calls alone (3 per layer) at these shapes — and the fused step with SGD
+   instead of Adam (what Adam's update costs).
 2. Where the time goes, from the session itself: one epoch's training, one frame, the
    statistics over all seeds (with and without the strip's grid), the analysis panel.
 3. The server with a client that draws nothing (a WebSocket that acknowledges each frame): the
@@ -243,6 +244,8 @@ def measure(name: str, url: str, args) -> dict:
                "torch": on_torch(engine_alone, values, False, args.seconds)}
         if name == "wide":
             row["bmm_bound"] = on_torch(bmm_bound, values, args.seconds)
+            # the same net with SGD: what Adam's update (its moments streamed through the caches) costs
+            row["fused_sgd"] = on_torch(engine_alone, {**values, "optimizer": "sgd"}, True, args.seconds)
         if name == "default":
             row["plain"] = on_torch(plain_loop, values)
         row["server"] = server_only(url, values, args.seconds)
@@ -257,6 +260,14 @@ def measure(name: str, url: str, args) -> dict:
         out["page"] = {k: (med(r["page"][k] for r in runs) if runs[0]["page"][k] is not None else None) for k in runs[0]["page"]}
     out["parts"] = _TORCH_THREAD.submit(where_time_goes, values).result()
     return out
+
+
+def machine() -> str:
+    """The CPU and the fused kernel's vector width here (the wide net's ratio to torch's bmm depends on both)."""
+    from actlab.play import _kernel
+
+    model = _kernel._cpu_line("model name").partition(":")[2].strip() or "CPU model unknown"
+    return f"{model}; the fused kernel's vectors hold {_kernel.block_width()} seeds"
 
 
 def verdict(name: str, d: dict) -> str:
@@ -274,7 +285,7 @@ def verdict(name: str, d: dict) -> str:
 
 
 def report(results: dict, args) -> None:
-    print(f"\nplayground; {torch.get_num_threads()} CPU threads; medians of {args.repeats} runs of {args.seconds:g} s")
+    print(f"\nplayground; {torch.get_num_threads()} CPU threads ({machine()}); medians of {args.repeats} runs of {args.seconds:g} s")
     for name, d in results.items():
         v, p, parts = SETUPS[name], d.get("page"), d["parts"]
         print(f"\n{name}: {v['networkShape'] or 'no hidden layer'} {v['activation']}"
@@ -282,7 +293,8 @@ def report(results: dict, args) -> None:
         fused = f"{d['fused']:.0f}" if d["fused"] is not None else "not covered"
         print(f"  engine alone (epochs/s of all seeds): fused C step {fused}, torch step {d['torch']:.1f}"
               + (f"; plain per-seed loop {d['plain']:.2f} (fused {d['fused'] / d['plain']:.0f}×)" if d.get("plain") else "")
-              + (f"; batched-matmul bound {d['bmm_bound']:.1f}" if d.get("bmm_bound") else ""))
+              + (f"; batched-matmul bound {d['bmm_bound']:.1f}; the fused step with SGD instead of Adam {d['fused_sgd']:.1f}"
+                 if d.get("bmm_bound") else ""))
         print(f"  where the time goes: an epoch {parts['epoch_ms']:.1f} ms ({'fused' if all(parts['fused']) else 'torch'}), "
               f"a frame {parts['frame_ms']:.1f} ms (output grid {parts['grid']}², statistics amortised), statistics {parts['stats_ms']:.1f} ms "
               f"(every 0.2 s at most, ≤ 5 % of the time), with the strip ({parts['strip_grid']}² a seed) {parts['strip_ms']:.1f} ms (every 0.5 s), "
@@ -310,7 +322,7 @@ def main() -> None:
     results = {name: measure(name, url, args) for name in args.only}
     server.should_exit = True
     if args.json:
-        print(json.dumps({"setups": results, "repeats": args.repeats, "seconds": args.seconds,
+        print(json.dumps({"setups": results, "repeats": args.repeats, "seconds": args.seconds, "machine": machine(),
                           "threads": torch.get_num_threads(), "torch": torch.__version__}))
     else:
         report(results, args)

@@ -150,7 +150,8 @@ def test_without_a_compiler_the_engine_still_trains(monkeypatch):
 
 
 @pytest.mark.parametrize("width", [8, 16])
-def test_either_block_width_gives_the_same_step(width, monkeypatch, tmp_path):
+@pytest.mark.parametrize("shape", ["9,6", "48,48"])  # blocks of seeds; the wide layout (units as lanes)
+def test_either_block_width_gives_the_same_step(width, shape, monkeypatch, tmp_path):
     """Builds with blocks of 8 seeds (one AVX register a vector) and of 16 (one AVX-512 register;
     block_width picks one per machine) both give the torch step's parameters: the block width is
     only a layout."""
@@ -160,10 +161,13 @@ def test_either_block_width_gives_the_same_step(width, monkeypatch, tmp_path):
     monkeypatch.setattr(_kernel, "_why", [])
     lib = _kernel.load()
     assert lib is not None and lib.block_seeds() == width
-    values = {"activation": "tanh", "optimizer": "adam", "networkShape": "9,6", "seeds": 21, "batchSize": 7,
+    values = {"activation": "tanh", "optimizer": "adam", "networkShape": shape, "seeds": 21, "batchSize": 7,
               "percTrainData": 30, "learningRate": 0.01}
     fused, plain = _engines(values, monkeypatch)
-    assert fused.fused.params.shape[0] == -(-21 // width) and fused.fused.params.shape[2] == width
+    if shape == "48,48":
+        assert fused.fused.wide and fused.fused.params.shape[0] == 21
+    else:
+        assert fused.fused.params.shape[0] == -(-21 // width) and fused.fused.params.shape[2] == width
     for e in (fused, plain):
         e.train_epochs(3)
     a, b = _flat(fused), _flat(plain)
@@ -184,3 +188,64 @@ def test_the_block_width_follows_the_cpu_unless_set(monkeypatch):
     monkeypatch.setenv("ACTLAB_KERNEL_VS", "12")
     with pytest.raises(ValueError, match="8 or 16, got '12'"):
         _kernel.block_width()
+
+
+# Wide nets (a seed's weights ≥ WIDE_LINKS, hidden layers whole vectors wide) train one seed at a
+# time with the units as the lanes: the same arithmetic, another layout.
+WIDE_CASES = [
+    {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32", "dataset": "spiral", "learningRate": 0.01},
+    {"activation": "tanh", "optimizer": "sgd", "networkShape": "48,64", "batchSize": 10, "xSquared": True, "sinY": True},
+    {"activation": "sigmoid", "loss": "bce", "networkShape": "64,32", "learningRate": 0.3, "batchSize": 3},
+    {"activation": "leaky_relu", "regularization": "L1", "regularizationRate": 0.003, "optimizer": "adam",
+     "networkShape": "32,32,32", "learningRate": 0.01},
+    {"activation": "linear", "regularization": "L2", "regularizationRate": 0.01, "networkShape": "64,64"},
+    {"activation": "relu", "problem": "regression", "regDataset": "reg-plane", "networkShape": "48,48", "optimizer": "adam",
+     "learningRate": 0.003, "regularization": "L2", "regularizationRate": 0.001},
+]
+
+
+@pytest.mark.parametrize("values", WIDE_CASES)
+def test_the_wide_layout_equals_the_torch_step(values, monkeypatch):
+    fused, plain = _engines({"seeds": 7, "batchSize": 7, "percTrainData": 30, **values}, monkeypatch)
+    assert fused.fused.wide and fused.fused.params.shape[0] == 7
+    for e in (fused, plain):
+        e.train_epochs(3)
+    a, b = _flat(fused), _flat(plain)
+    assert torch.isfinite(a).all()
+    assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
+    torch.testing.assert_close(fused.stats()["loss"], plain.stats()["loss"], rtol=1e-3, atol=1e-6)
+
+
+def test_the_wide_layout_reads_back_what_it_was_given_and_leaves_padding_at_zero(monkeypatch):
+    values = {"activation": "sigmoid", "networkShape": "48,48", "seeds": 5, "sinX": True}  # 3 inputs, padded to a vector
+    fused, plain = _engines(values, monkeypatch)
+    assert fused.fused.wide
+    torch.testing.assert_close(_flat(fused), _flat(plain), rtol=0, atol=0)  # before training: the same bits
+    fused.train_epochs(2)
+    for (r, c), (w, b) in zip(fused.sizes, fused.fused.views):
+        assert not w[:, c:, :].any() and not w[:, :, r:].any() and not b[:, r:].any()  # sigmoid(0) = ½ never leaks in
+
+
+def test_the_wide_layout_is_the_same_on_any_threads_and_across_calls(monkeypatch):
+    values = {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32", "seeds": 9, "learningRate": 0.01}
+    runs = []
+    for threads, share in ((3, 0), (1, float("inf"))):
+        monkeypatch.setattr(_kernel, "THREADS", threads)
+        monkeypatch.setattr(_kernel, "SHARE_STEP_MACS", share)
+        s, _ = parse(values)
+        e = Engine(s, make_data(s))
+        assert e.fused.wide and e.fused.threads == threads
+        if threads == 3:
+            e.train_epochs(3)
+        else:  # one call a step, mid-epoch pauses included
+            while e.epoch < 3:
+                e.train_for(0.0, until_epoch=3)
+        runs.append(_flat(e))
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
+def test_which_nets_take_the_wide_layout():
+    assert _kernel.wide_layout([(64, 2)] + [(64, 64)] * 7 + [(1, 64)], 16)
+    assert not _kernel.wide_layout([(8, 2), (8, 8), (8, 8), (1, 8)], 16)  # small: blocks of seeds
+    assert not _kernel.wide_layout([(20, 2), (20, 20), (20, 20), (20, 20), (20, 20), (20, 20), (1, 20)], 16)  # 20 ∤ 16
+    assert not _kernel.wide_layout([(1, 4096)], 16)  # no hidden layer

@@ -40,6 +40,10 @@ LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 # browser's (the spiral page drew 23 frames/s with two threads, 27.5 with one). A wide net's
 # step (8 × 64: ~10⁸) is worth both cores, and a step of ≥ 1 ms pays for starting the threads.
 SHARE_STEP_MACS = 1e7
+# A seed of at least this many weights trains one seed at a time, its units the vector lanes,
+# when its hidden layers are whole vectors wide: a block of 16 seeds of an 8 × 64 Adam net (5.5 MB
+# of parameters and moments) overflows a core's L2, one seed's (0.36 MB) does not.
+WIDE_LINKS = 2048
 THREADS = torch.get_num_threads()  # the kernel's threads: torch's own count at start (OMP_NUM_THREADS, the cores)
 
 
@@ -121,8 +125,8 @@ def load():
             else:
                 try:
                     lib = ctypes.CDLL(str(_compile()))
-                    lib.train_steps.restype = lib.block_seeds.restype = ctypes.c_int
-                    lib.scratch_floats.restype = ctypes.c_long
+                    lib.train_steps.restype = lib.train_steps_wide.restype = lib.block_seeds.restype = ctypes.c_int
+                    lib.scratch_floats.restype = lib.wide_floats.restype = lib.wide_scratch_floats.restype = ctypes.c_long
                     _lib.append(lib)
                 except Exception as exc:  # no compiler, a failed build: the torch step does the work
                     _why.append(f"{type(exc).__name__}: {exc}")
@@ -154,40 +158,82 @@ def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
+def wide_layout(sizes: list[tuple[int, int]], width: int) -> bool:
+    """Whether a net trains one seed at a time with its units as the vector lanes (kernel.c's
+    wide nets) rather than in blocks of seeds: when a seed has at least WIDE_LINKS weights and
+    its hidden layers fill whole vectors (padding a layer of 20 units to 32 would waste a third)."""
+    hidden = [r for r, _ in sizes[:-1]]
+    return sum(r * c for r, c in sizes) >= WIDE_LINKS and bool(hidden) and all(r % width == 0 for r in hidden)
+
+
 class FusedStep:
     """The kernel bound to one engine's state: the parameters and Adam's moments of every seed,
-    block-major — (blocks, P, VS), each block of VS seeds contiguous, so that a block's steps
-    stream through memory in order — and each thread's scratch. A net whose step is large enough
-    (``SHARE_STEP_MACS``) trains on ``THREADS`` threads, each taking whole blocks (started in C:
-    one GIL release a call)."""
+    and each thread's scratch. Two layouts (kernel.c): blocks of VS seeds, (blocks, P, VS), each
+    block contiguous and the seeds its vector lanes; or, for a wide net (``wide_layout``), one
+    seed after another, (seeds, P'), each layer's weights transposed and its units the lanes. A
+    net whose step is large enough (``SHARE_STEP_MACS``) trains on ``THREADS`` threads, each
+    taking whole blocks or seeds (started in C: one GIL release a call)."""
 
     def __init__(self, lib, flat: torch.Tensor, sizes: list[tuple[int, int]], activation: str, settings, batch: int):
         """``flat``: (S, P) the seeds' initial parameters, per layer W (rows, cols) then b (rows,)."""
-        self.lib, self.batch = lib, batch
+        self.lib, self.batch, self.sizes = lib, batch, sizes
         self.seeds, P = flat.shape
         VS = lib.block_seeds()
-        blocks = -(-self.seeds // VS)
-        padded = np.zeros((blocks * VS, P), np.float32)  # padding seeds: zeros, trained, never shown
-        padded[: self.seeds] = flat.numpy()
-        self.params = _aligned_zeros((blocks, P, VS))
-        self.params[:] = padded.reshape(blocks, VS, P).transpose(0, 2, 1)
-        self.m, self.v = _aligned_zeros(self.params.shape), _aligned_zeros(self.params.shape)
         L, U = len(sizes), max(max(r, c) for r, c in sizes)
-        step_macs = blocks * VS * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
-        # a small net trains on one thread: one core is plenty, and the other is left to the browser drawing it
-        self.threads = 1 if step_macs < SHARE_STEP_MACS else max(1, min(THREADS, blocks))
-        self.scratch = _aligned_zeros(self.threads * lib.scratch_floats(L, U, batch))
         self.rows = (ctypes.c_int * L)(*[r for r, _ in sizes])
         self.cols = (ctypes.c_int * L)(*[c for _, c in sizes])
+        self.wide = wide_layout(sizes, VS)
+        if self.wide:
+            self.params = _aligned_zeros((self.seeds, lib.wide_floats(L, self.rows, self.cols)))
+            self._wide_views(self.params)
+            for (W, b), (w, bias) in zip(self._split(flat.numpy()), self.views):
+                w[:, : W.shape[2], : W.shape[1]] = W.transpose(0, 2, 1)
+                bias[:, : b.shape[1]] = b
+            lanes, scratch = self.seeds, lib.wide_scratch_floats(L, self.rows, self.cols, batch)
+        else:
+            blocks = -(-self.seeds // VS)
+            padded = np.zeros((blocks * VS, P), np.float32)  # padding seeds: zeros, trained, never shown
+            padded[: self.seeds] = flat.numpy()
+            self.params = _aligned_zeros((blocks, P, VS))
+            self.params[:] = padded.reshape(blocks, VS, P).transpose(0, 2, 1)
+            lanes, scratch = blocks * VS, lib.scratch_floats(L, U, batch)
+        self.m, self.v = _aligned_zeros(self.params.shape), _aligned_zeros(self.params.shape)
+        step_macs = lanes * batch * 3 * sum(r * c for r, c in sizes)  # one step, all seeds
+        # a small net trains on one thread: one core is plenty, and the other is left to the browser drawing it
+        self.threads = 1 if step_macs < SHARE_STEP_MACS else max(1, min(THREADS, self.params.shape[0]))
+        self.scratch = _aligned_zeros(self.threads * scratch)
         self.adam_step, self.adam = 0, settings.optimizer == "adam"  # Adam's step count, kept here
         self.calls = 0  # odd calls visit the blocks backwards
-        self.args = (L, self.rows, self.cols, U, ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
+        self.args = (L, self.rows, self.cols, *([] if self.wide else [U]), ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
                      _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
 
+    def _split(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(S, P) → per layer W (S, rows, cols) and b (S, rows), views of ``flat``."""
+        out, at = [], 0
+        for r, c in self.sizes:
+            out.append((flat[:, at : at + r * c].reshape(-1, r, c), flat[:, at + r * c : at + r * c + r]))
+            at += r * c + r
+        return out
+
+    def _wide_views(self, params: np.ndarray) -> None:
+        """Per layer, views of the wide layout: Wᵀ (S, PAD(cols), PAD(rows)) and b (S, PAD(rows))."""
+        VS, at, self.views = self.lib.block_seeds(), 0, []
+        pad = lambda n: -(-n // VS) * VS  # noqa: E731
+        for r, c in self.sizes:
+            R, Cp = pad(r), pad(c)
+            self.views.append((params[:, at : at + Cp * R].reshape(-1, Cp, R), params[:, at + Cp * R : at + Cp * R + R]))
+            at += (Cp + 1) * R
+
     def read(self, seeds: slice = slice(None)) -> torch.Tensor:
         """(S, P) every seed's parameters now (a copy), as ``flat`` was given; or those of ``seeds``."""
+        if self.wide:
+            parts = []
+            for (r, c), (w, b) in zip(self.sizes, self.views):
+                W = w[seeds, :c, :r].transpose(0, 2, 1)  # (n, rows, cols)
+                parts += [W.reshape(W.shape[0], -1), b[seeds, :r]]
+            return torch.from_numpy(np.concatenate(parts, 1))
         blocks, P, VS = self.params.shape
         if seeds != slice(None):
             block, lane = np.divmod(np.arange(self.seeds)[seeds], VS)
@@ -198,10 +244,13 @@ class FusedStep:
         """``n_steps`` minibatch steps over the rows X[start:], targets t[start:]: one or more
         epochs' shuffled orders of N rows each, one after the other (C-contiguous float32), the
         steps running from row ``start`` of the first on into the next; returns the steps taken."""
-        done = self.lib.train_steps(  # ctypes lets go of the GIL for the call
-            _ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
-            _ptr(X), _ptr(t), N, X.shape[0] // N, self.batch, start, n_steps, ctypes.c_long(self.adam_step),
-            self.params.shape[0], self.threads, self.calls % 2)
+        bufs = (_ptr(self.params), _ptr(self.m), _ptr(self.v), _ptr(self.scratch), *self.args,
+                _ptr(X), _ptr(t), N, X.shape[0] // N, self.batch, start, n_steps, ctypes.c_long(self.adam_step))
+        # ctypes lets go of the GIL for the call
+        if self.wide:
+            done = self.lib.train_steps_wide(*bufs, self.seeds, self.threads)
+        else:
+            done = self.lib.train_steps(*bufs, self.params.shape[0], self.threads, self.calls % 2)
         if done < 0:
             raise ValueError("the fused kernel refused its arguments")
         if self.adam:

@@ -31,6 +31,9 @@
 #include <xmmintrin.h>
 #define FLUSH_SUBNORMALS 0x8040u  /* MXCSR's flush-to-zero and denormals-are-zero bits */
 #endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* seeds per block and per vector: 8 floats, one AVX register (two NEON ones; a 4 × 4 tile needs
    24 registers, which AVX-512 machines have), or 16, one AVX-512 register. The caller picks
@@ -118,7 +121,25 @@ typedef int vi __attribute__((vector_size(VS * sizeof(int))));
    constants where it is inlined (the layer loops are instantiated per optimizer and
    regularisation), so a tile's 8 updates are straight-line vector code: with them read
    from the settings, gcc kept one update in a loop over the tile, its accumulators on the stack. */
-INLINE void update(int OPT, int REG, const Update *u, float *p, float *m, float *v, vf g) {
+/* 1 / (√v · c + ε), v ≥ 0, to ~2 ulps: AVX-512's 14-bit reciprocal square root and reciprocal,
+   each refined by one Newton step — multiply-adds, where a divide and a square root hold the
+   divider ~20 cycles a vector (the wide kernel's Adam update: +20 %); v = 0 gives 1 / ε, as exactly */
+INLINE vf inv_denominator(vf v, float c) {
+#if VS == 16 && defined(__AVX512F__)
+    vf r = (vf)_mm512_rsqrt14_ps((__m512)v);
+    r = r * (1.5f - 0.5f * v * r * r);
+    vf root = (vf)((vi)(v * r) & (v > 0.0f));
+    vf d = root * c + 1e-8f, q = (vf)_mm512_rcp14_ps((__m512)d);
+    return q * (2.0f - d * q);
+#else
+    vf root;
+    SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(v[k]);
+    return 1.0f / (root * c + 1e-8f);
+#endif
+}
+
+/* FAST: Adam's denominator by inv_denominator (the wide kernel), else by a square root and a divide */
+INLINE void update_with(int OPT, int REG, int FAST, const Update *u, float *p, float *m, float *v, vf g) {
     vf before = AT(p), after;
     if (REG == L2)
         g += u->reg_rate * before;
@@ -128,10 +149,14 @@ INLINE void update(int OPT, int REG, const Update *u, float *p, float *m, float 
         vf mk = AT(m), vk = AT(v), root;
         mk += (g - mk) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
         vk = vk * 0.999f + 0.001f * g * g;
-        SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(vk[k]);
         AT(m) = mk;
         AT(v) = vk;
-        after = before - u->step_size * mk / (root * u->inv_bc2_sqrt + 1e-8f);
+        if (FAST)
+            after = before - u->step_size * mk * inv_denominator(vk, u->inv_bc2_sqrt);
+        else {
+            SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(vk[k]);
+            after = before - u->step_size * mk / (root * u->inv_bc2_sqrt + 1e-8f);
+        }
     } else
         after = before - u->lr * g;
     if (REG == L1) {  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
@@ -140,6 +165,8 @@ INLINE void update(int OPT, int REG, const Update *u, float *p, float *m, float 
     }
     AT(p) = after;
 }
+
+#define update(OPT, REG, u, p, m, v, g) update_with(OPT, REG, 0, u, p, m, v, g)
 
 /* forward: z = b + W h for units j0 … j0+JT−1 of samples b0 … b0+BT−1 (JT, BT ≤ 4) */
 INLINE void forward_tile(const float *W, const float *bias, const float *Hin, float *Zout, int cols, Strides t,
@@ -328,11 +355,18 @@ typedef struct {
 
 /* the row where step k of a call starts: the first epoch's steps from `start`, then whole epochs
    (an epoch's last minibatch may be short) */
-static int step_row(const Job *j, int k) {
-    int first = (j->N - j->start + j->B - 1) / j->B, per = (j->N + j->B - 1) / j->B;
-    if (k < first) return j->start + k * j->B;
+static int rows_at(int N, int B, int start, int k) {
+    int first = (N - start + B - 1) / B, per = (N + B - 1) / B;
+    if (k < first) return start + k * B;
     k -= first;
-    return (1 + k / per) * j->N + (k % per) * j->B;
+    return (1 + k / per) * N + (k % per) * B;
+}
+static int step_row(const Job *j, int k) { return rows_at(j->N, j->B, j->start, k); }
+
+/* step k's update settings (Adam's bias corrections for its step count) */
+static Update update_at(int opt, int reg, float reg_rate, float lr, long step) {
+    return (Update){opt, reg, reg_rate, lr, (float)(lr / (1.0 - pow(0.9, (double)step))),
+                    (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
 }
 
 /* every step for one block after another, as long as blocks are left: a thread slowed by other
@@ -353,9 +387,7 @@ static void *run_share(void *arg) {
         size_t base = (size_t)blk * j->P;
         for (int k = 0; k < j->steps; k++) {
             int row = step_row(j, k), at = row % j->N, nb = j->N - at < j->B ? j->N - at : j->B;
-            long step = j->adam_step + k + 1;
-            Update u = {j->opt, j->reg, j->reg_rate, j->lr, (float)(j->lr / (1.0 - pow(0.9, (double)step))),
-                        (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
+            Update u = update_at(j->opt, j->reg, j->reg_rate, j->lr, j->adam_step + k + 1);
             step_block(j->params + base, j->m + base, j->v + base, H, D, G0, G1, st, j->L, j->rows, j->cols, j->offset,
                        j->act, j->slope, j->loss, &u, j->X + (size_t)row * j->cols[0], j->t + row, nb);
         }
@@ -405,6 +437,301 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
     for (int k = 1; k < threads; k++)  /* a thread that cannot start leaves its blocks to the others */
         started[k] = pthread_create(&tid[k], NULL, run_share, &share[k]) == 0;
     run_share(&share[0]);
+    for (int k = 1; k < threads; k++)
+        if (started[k]) pthread_join(tid[k], NULL);
+    return job.steps;
+}
+
+/* ==================================================================================================
+ * Wide nets: one seed at a time, its units as the lanes.
+ *
+ * With seeds as the lanes, a block of VS seeds of an 8 × 64 Adam net is 3 · VS · 30k floats of
+ * parameters and moments (5.5 MB for 16 seeds): more than a core's L2, so every step streams
+ * them through the L3, and the update waits on memory. One seed's are 0.36 MB: here a thread
+ * runs all of a call's steps on one seed, its parameters and moments in its L2, then takes the
+ * next seed. Vectors run across a layer's units (rows padded to VS, padding weights 0 for good):
+ *   forward   z[b, j…] = b[j…] + Σ_i h[b, i] Wᵀ[i, j…]      W stored transposed, (cols, rows)
+ *   input     gin[b, i…] = Σ_j g[b, j] W[j, i…]              from a copy of W in (rows, cols),
+ *             gradient                                        transposed after each update
+ *   weights   Wᵀ[i, j…] −= update(Σ_b h[b, i] g[b, j…])     applied tile by tile, as above
+ * each a register tile of 4 vectors of units × WB samples, a weight vector loaded once for WB
+ * multiply-adds. The arithmetic (activations, losses, update) is the block kernel's.
+ * ================================================================================================== */
+#define PAD(n) (((n) + VS - 1) / VS * VS)
+#define WB (VS >= 16 ? 5 : 3)  /* samples a tile: 4 × WB accumulators and 4 weights in AVX-512's 32 registers (AVX2's 16) */
+
+typedef struct {
+    int L, U, Bp;  /* layers; floats a row of activations (the widest padded layer); samples a batch, padded to tiles */
+    const int *rows, *cols;
+    size_t woff[64], coff[64], P, C;  /* per layer: Wᵀ's offset in a seed's floats, its copy's in the scratch; their sizes */
+} WideShape;
+
+/* a layer: Wᵀ (PAD(cols), R) — rows past cols stay 0, so their copy's columns do — then its bias (R) */
+static void wide_shape(WideShape *s, int L, const int *rows, const int *cols, int B) {
+    s->L = L, s->rows = rows, s->cols = cols, s->P = 0, s->C = 0, s->U = PAD(cols[0]);
+    for (int l = 0; l < L; l++) {
+        int R = PAD(rows[l]), Cp = PAD(cols[l]);
+        s->woff[l] = s->P;
+        s->P += (size_t)(Cp + 1) * R;
+        s->coff[l] = s->C;
+        if (l > 0) s->C += (size_t)R * Cp;
+        if (R > s->U) s->U = R;
+    }
+    s->Bp = (B + WB - 1) / WB * WB;
+}
+
+/* The floats of one seed's parameters (and of each moment) in this layout. */
+long wide_floats(int L, const int *rows, const int *cols) {
+    WideShape s;
+    wide_shape(&s, L, rows, cols, 1);
+    return (long)s.P;
+}
+
+/* The floats of scratch one thread needs: H, D (L + 1, Bp, U); G, Gin (Bp, U); the copies of W. */
+long wide_scratch_floats(int L, const int *rows, const int *cols, int B) {
+    WideShape s;
+    wide_shape(&s, L, rows, cols, B);
+    return (long)(2 * (L + 1) + 2) * s.Bp * s.U + (long)s.C;
+}
+
+/* out[j, i] = in[i, j] for i < n_in_rows (padded to VS), j < n_in_cols (a multiple of VS) */
+static void transpose(const float *in, float *out, int in_rows, int in_cols) {
+#if VS == 16 && defined(__AVX512F__)
+    for (int i0 = 0; i0 < in_rows; i0 += 16)
+        for (int j0 = 0; j0 < in_cols; j0 += 16) {
+            __m512 r[16], t[16];
+            for (int k = 0; k < 16; k++) r[k] = _mm512_load_ps(in + (size_t)(i0 + k) * in_cols + j0);
+            for (int k = 0; k < 8; k++) {
+                t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+                t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+            }
+            for (int k = 0; k < 4; k++) {
+                r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+                r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+                r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+                r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+            }
+            for (int k = 0; k < 2; k++)
+                for (int q = 0; q < 4; q++) {
+                    t[8 * k + q] = _mm512_shuffle_f32x4(r[8 * k + q], r[8 * k + 4 + q], 0x88);
+                    t[8 * k + 4 + q] = _mm512_shuffle_f32x4(r[8 * k + q], r[8 * k + 4 + q], 0xDD);
+                }
+            for (int q = 0; q < 8; q++) {
+                r[q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0x88);
+                r[8 + q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0xDD);
+            }
+            for (int k = 0; k < 16; k++) _mm512_store_ps(out + (size_t)(j0 + k) * in_rows + i0, r[k]);
+        }
+#else
+    for (int i = 0; i < in_rows; i++)
+        for (int j = 0; j < in_cols; j++) out[(size_t)j * in_rows + i] = in[(size_t)i * in_cols + j];
+#endif
+}
+
+/* Z[b, j0 … j0 + NJ·VS) for samples b0 … b0 + WB − 1 */
+INLINE void wide_forward_tile(const float *WT, const float *bias, const float *Hin, float *Z, int R, int C, int U,
+                              int j0, int b0, int NJ) {
+    vf acc[4][WB];
+    for (int a = 0; a < NJ; a++)
+        for (int bb = 0; bb < WB; bb++) acc[a][bb] = AT(bias + j0 + a * VS);
+    for (int i = 0; i < C; i++) {
+        vf w[4];
+        for (int a = 0; a < NJ; a++) w[a] = AT(WT + (size_t)i * R + j0 + a * VS);
+        for (int bb = 0; bb < WB; bb++) {
+            float h = Hin[(b0 + bb) * U + i];
+            for (int a = 0; a < NJ; a++) acc[a][bb] += w[a] * h;
+        }
+    }
+    for (int a = 0; a < NJ; a++)
+        for (int bb = 0; bb < WB; bb++) AT(Z + (b0 + bb) * U + j0 + a * VS) = acc[a][bb];
+}
+
+/* Gin[b, i0 … i0 + NI·VS) = Σ_j G[b, j] W[j, i…] for samples b0 … b0 + WB − 1 (W: the copy, (R, Cp)) */
+INLINE void wide_input_tile(const float *Wc, const float *G, float *Gin, int rows, int Cp, int U, int i0, int b0, int NI) {
+    vf acc[4][WB];
+    for (int a = 0; a < NI; a++)
+        for (int bb = 0; bb < WB; bb++) acc[a][bb] = (vf){0};
+    for (int j = 0; j < rows; j++) {
+        vf w[4];
+        for (int a = 0; a < NI; a++) w[a] = AT(Wc + (size_t)j * Cp + i0 + a * VS);
+        for (int bb = 0; bb < WB; bb++) {
+            float g = G[(b0 + bb) * U + j];
+            for (int a = 0; a < NI; a++) acc[a][bb] += w[a] * g;
+        }
+    }
+    for (int a = 0; a < NI; a++)
+        for (int bb = 0; bb < WB; bb++) AT(Gin + (b0 + bb) * U + i0 + a * VS) = acc[a][bb];
+}
+
+/* Wᵀ[i0 … i0 + NI − 1, j0 … j0 + NJ·VS) −= update(Σ_b h[b, i] g[b, j…]) */
+INLINE void wide_weights_tile(int OPT, int REG, const Update *u, float *WT, float *m, float *v, const float *G,
+                              const float *Hin, int R, int U, int nb, int i0, int j0, int NI, int NJ) {
+    vf acc[4][4];
+    for (int ii = 0; ii < NI; ii++)
+        for (int a = 0; a < NJ; a++) acc[ii][a] = (vf){0};
+    for (int b = 0; b < nb; b++) {
+        vf g[4];
+        for (int a = 0; a < NJ; a++) g[a] = AT(G + b * U + j0 + a * VS);
+        for (int ii = 0; ii < NI; ii++) {
+            float h = Hin[b * U + i0 + ii];
+            for (int a = 0; a < NJ; a++) acc[ii][a] += g[a] * h;
+        }
+    }
+    for (int ii = 0; ii < NI; ii++)
+        for (int a = 0; a < NJ; a++) {
+            size_t o = (size_t)(i0 + ii) * R + j0 + a * VS;
+            update_with(OPT, REG, 1, u, WT + o, m + o, v + o, acc[ii][a]);
+        }
+}
+
+/* a layer's weight gradient and bias gradient, applied (one instance per optimizer and regularisation) */
+INLINE void wide_update_layer(int OPT, int REG, const Update *u, float *WT, float *m, float *v, const float *G,
+                              const float *Hin, int R, int C, int U, int nb) {
+    int j0 = 0;
+    for (; j0 + 4 * VS <= R; j0 += 4 * VS) {
+        int i0 = 0;
+        for (; i0 + 4 <= C; i0 += 4) wide_weights_tile(OPT, REG, u, WT, m, v, G, Hin, R, U, nb, i0, j0, 4, 4);
+        for (; i0 < C; i0++) wide_weights_tile(OPT, REG, u, WT, m, v, G, Hin, R, U, nb, i0, j0, 1, 4);
+    }
+    for (; j0 < R; j0 += VS) {
+        int i0 = 0;
+        for (; i0 + 4 <= C; i0 += 4) wide_weights_tile(OPT, REG, u, WT, m, v, G, Hin, R, U, nb, i0, j0, 4, 1);
+        for (; i0 < C; i0++) wide_weights_tile(OPT, REG, u, WT, m, v, G, Hin, R, U, nb, i0, j0, 1, 1);
+    }
+    size_t nW = (size_t)PAD(C) * R;
+    for (int j = 0; j < R; j += VS) {
+        vf acc = (vf){0};
+        for (int b = 0; b < nb; b++) acc += AT(G + b * U + j);
+        update_with(OPT, NO_REG, 1, u, WT + nW + j, m + nW + j, v + nW + j, acc);
+    }
+}
+typedef void (*WideUpdate)(const Update *u, float *WT, float *m, float *v, const float *G, const float *Hin, int R,
+                           int C, int U, int nb);
+#define WIDE_UPDATE(OPT, REG)                                                                                    \
+    static void wide_update_##OPT##_##REG(const Update *u, float *WT, float *m, float *v, const float *G,        \
+                                          const float *Hin, int R, int C, int U, int nb) {                      \
+        wide_update_layer(OPT, REG, u, WT, m, v, G, Hin, R, C, U, nb);                                         \
+    }
+WIDE_UPDATE(SGD, NO_REG) WIDE_UPDATE(SGD, L1) WIDE_UPDATE(SGD, L2)
+WIDE_UPDATE(ADAM, NO_REG) WIDE_UPDATE(ADAM, L1) WIDE_UPDATE(ADAM, L2)
+static const WideUpdate WIDE_UPDATES[2][3] = {{wide_update_SGD_NO_REG, wide_update_SGD_L1, wide_update_SGD_L2},
+                                              {wide_update_ADAM_NO_REG, wide_update_ADAM_L1, wide_update_ADAM_L2}};
+
+/* One minibatch step of one seed: p, m, v its floats (see wide_shape); S its thread's scratch. */
+static void wide_step(const WideShape *s, float *p, float *m, float *v, float *S, int act, float slope, int loss,
+                      const Update *u, const float *X, const float *y, int nb) {
+    int L = s->L, U = s->U, Bp = s->Bp;
+    size_t BU = (size_t)Bp * U;
+    float *H = S, *D = H + (L + 1) * BU, *G = D + (L + 1) * BU, *Gin = G + BU, *Wc = Gin + BU;
+    for (int b = 0; b < Bp; b++)
+        for (int i = 0; i < s->cols[0]; i++) H[b * U + i] = b < nb ? X[b * s->cols[0] + i] : 0.0f;
+    for (int l = 0; l < L; l++) {
+        int R = PAD(s->rows[l]), C = s->cols[l];
+        const float *WT = p + s->woff[l], *bias = WT + (size_t)PAD(C) * R;
+        float *Z = H + (l + 1) * BU;
+        for (int b0 = 0; b0 < Bp; b0 += WB) {
+            int j0 = 0;
+            for (; j0 + 4 * VS <= R; j0 += 4 * VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 4);
+            for (; j0 < R; j0 += VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 1);
+        }
+        if (l < L - 1)
+            for (int b = 0; b < Bp; b++)
+                for (int j = 0; j < R; j += VS) activate(act, slope, Z + b * U + j, D + (l + 1) * BU + b * U + j);
+    }
+    for (int b = 0; b < Bp; b++) {  /* the loss's gradient at the output (a padded sample's: 0) */
+        float *g = G + b * U, out = H[L * BU + b * U];
+        for (int j = 0; j < PAD(s->rows[L - 1]); j++) g[j] = 0.0f;
+        if (b < nb) g[0] = (loss == BCE ? sigmoid_exact(out) - y[b] : out - y[b]) / nb;
+    }
+    WideUpdate apply = WIDE_UPDATES[u->opt][u->reg];
+    for (int l = L - 1; l >= 0; l--) {  /* last layer first */
+        int R = PAD(s->rows[l]), C = s->cols[l], Cp = PAD(C);
+        float *WT = p + s->woff[l], *Wl = Wc + s->coff[l];
+        if (l > 0) {  /* the input gradient with the old weights, then σ' of the layer below */
+            for (int b0 = 0; b0 < Bp; b0 += WB) {
+                int i0 = 0;
+                for (; i0 + 4 * VS <= Cp; i0 += 4 * VS) wide_input_tile(Wl, G, Gin, s->rows[l], Cp, U, i0, b0, 4);
+                for (; i0 < Cp; i0 += VS) wide_input_tile(Wl, G, Gin, s->rows[l], Cp, U, i0, b0, 1);
+            }
+            for (int b = 0; b < Bp; b++)
+                for (int i = 0; i < Cp; i += VS) AT(Gin + b * U + i) = AT(Gin + b * U + i) * AT(D + l * BU + b * U + i);
+        }
+        apply(u, WT, m + s->woff[l], v + s->woff[l], G, H + l * BU, R, C, U, nb);
+        if (l > 0) {
+            transpose(WT, Wl, Cp, R);  /* the copy for the next step's input gradient */
+            float *tmp = G; G = Gin; Gin = tmp;
+        }
+    }
+}
+
+typedef struct {
+    WideShape shape;
+    float *params, *m, *v, *scratch;
+    long per;  /* scratch floats a thread */
+    int act, loss, opt, reg;
+    float slope, reg_rate, lr;
+    const float *X, *t;
+    int N, B, start, steps, seeds;
+    long adam_step;
+    atomic_int next;  /* the next seed to take */
+} WideJob;
+
+typedef struct {
+    WideJob *job;
+    float *scratch;
+} WideShare;
+
+static void *wide_run_share(void *arg) {
+    const WideShare *sh = arg;
+    WideJob *j = sh->job;
+    const WideShape *s = &j->shape;
+#if defined(__SSE__)
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | FLUSH_SUBNORMALS);
+#endif
+    float *Wc = sh->scratch + (size_t)(2 * (s->L + 1) + 2) * s->Bp * s->U;
+    for (int seed; (seed = atomic_fetch_add(&j->next, 1)) < j->seeds;) {
+        size_t base = (size_t)seed * s->P;
+        float *p = j->params + base;
+        for (int l = 1; l < s->L; l++)  /* each layer's copy of W, for the input gradients */
+            transpose(p + s->woff[l], Wc + s->coff[l], PAD(s->cols[l]), PAD(s->rows[l]));
+        for (int k = 0; k < j->steps; k++) {
+            int row = rows_at(j->N, j->B, j->start, k), at = row % j->N, nb = j->N - at < j->B ? j->N - at : j->B;
+            Update u = update_at(j->opt, j->reg, j->reg_rate, j->lr, j->adam_step + k + 1);
+            wide_step(s, p, j->m + base, j->v + base, sh->scratch, j->act, j->slope, j->loss, &u,
+                      j->X + (size_t)row * s->cols[0], j->t + row, nb);
+        }
+    }
+#if defined(__SSE__)
+    _mm_setcsr(csr);
+#endif
+    return NULL;
+}
+
+/*
+ * train_steps for wide nets: the same arguments, but params, m, v are (seeds, wide_floats(…)),
+ * each seed's floats together in the layout of wide_shape, and scratch is threads ·
+ * wide_scratch_floats(…) floats (64-byte aligned, as every buffer). Threads take whole seeds.
+ */
+int train_steps_wide(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols,
+                     int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
+                     const float *X, const float *t, int N, int epochs, int B, int start, int n_steps, long adam_step,
+                     int seeds, int threads) {
+    if (L > 64 || L < 1 || seeds < 1 || threads < 1 || threads > MAX_THREADS || opt < SGD || opt > ADAM || reg < NO_REG ||
+        reg > L2 || N < 1 || B < 1 || epochs < 1 || start < 0 || start >= N)
+        return -1;
+    WideJob job = {{0}, params, m, v, scratch, wide_scratch_floats(L, rows, cols, B), act, loss, opt, reg, slope,
+                   reg_rate, lr, X, t, N, B, start, 0, seeds, adam_step, 0};
+    wide_shape(&job.shape, L, rows, cols, B);
+    int steps = (N - start + B - 1) / B + (epochs - 1) * ((N + B - 1) / B);
+    job.steps = steps > n_steps ? n_steps : steps;
+    if (threads > seeds) threads = seeds;
+    WideShare share[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int k = 0; k < threads; k++) share[k] = (WideShare){&job, scratch + k * job.per};
+    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, wide_run_share, &share[k]) == 0;
+    wide_run_share(&share[0]);
     for (int k = 1; k < threads; k++)
         if (started[k]) pthread_join(tid[k], NULL);
     return job.steps;
