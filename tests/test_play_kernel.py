@@ -150,7 +150,7 @@ def test_without_a_compiler_the_engine_still_trains(monkeypatch):
 
 
 @pytest.mark.parametrize("width", [8, 16])
-@pytest.mark.parametrize("shape", ["9,6", "48,48"])  # blocks of seeds; the wide layout (units as lanes)
+@pytest.mark.parametrize("shape", ["9,6", "64,64"])  # blocks of seeds; the wide layout (units as lanes)
 def test_either_block_width_gives_the_same_step(width, shape, monkeypatch, tmp_path):
     """Builds with blocks of 8 seeds (one AVX register a vector) and of 16 (one AVX-512 register;
     block_width picks one per machine) both give the torch step's parameters: the block width is
@@ -164,7 +164,7 @@ def test_either_block_width_gives_the_same_step(width, shape, monkeypatch, tmp_p
     values = {"activation": "tanh", "optimizer": "adam", "networkShape": shape, "seeds": 21, "batchSize": 7,
               "percTrainData": 30, "learningRate": 0.01}
     fused, plain = _engines(values, monkeypatch)
-    if shape == "48,48":
+    if shape == "64,64":
         assert fused.fused.wide and fused.fused.params.shape[0] == 21
     else:
         assert fused.fused.params.shape[0] == -(-21 // width) and fused.fused.params.shape[2] == width
@@ -190,16 +190,16 @@ def test_the_block_width_follows_the_cpu_unless_set(monkeypatch):
         _kernel.block_width()
 
 
-# Wide nets (a seed's weights ≥ WIDE_LINKS, hidden layers whole vectors wide) train one seed at a
+# Wide nets (a seed's weights ≥ WIDE_LINKS = 4,096, hidden layers whole vectors wide) train one seed at a
 # time with the units as the lanes: the same arithmetic, another layout.
 WIDE_CASES = [
-    {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32", "dataset": "spiral", "learningRate": 0.01},
-    {"activation": "tanh", "optimizer": "sgd", "networkShape": "48,64", "batchSize": 10, "xSquared": True, "sinY": True},
-    {"activation": "sigmoid", "loss": "bce", "networkShape": "64,32", "learningRate": 0.3, "batchSize": 3},
+    {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32,32,32", "dataset": "spiral", "learningRate": 0.01},
+    {"activation": "tanh", "optimizer": "sgd", "networkShape": "64,64", "batchSize": 10, "xSquared": True, "sinY": True},
+    {"activation": "sigmoid", "loss": "bce", "networkShape": "64,64,32", "learningRate": 0.3, "batchSize": 3},
     {"activation": "leaky_relu", "regularization": "L1", "regularizationRate": 0.003, "optimizer": "adam",
-     "networkShape": "32,32,32", "learningRate": 0.01},
+     "networkShape": "48,48,48", "learningRate": 0.01},
     {"activation": "linear", "regularization": "L2", "regularizationRate": 0.01, "networkShape": "64,64"},
-    {"activation": "relu", "problem": "regression", "regDataset": "reg-plane", "networkShape": "48,48", "optimizer": "adam",
+    {"activation": "relu", "problem": "regression", "regDataset": "reg-plane", "networkShape": "48,48,48", "optimizer": "adam",
      "learningRate": 0.003, "regularization": "L2", "regularizationRate": 0.001},
 ]
 
@@ -217,7 +217,7 @@ def test_the_wide_layout_equals_the_torch_step(values, monkeypatch):
 
 
 def test_the_wide_layout_reads_back_what_it_was_given_and_leaves_padding_at_zero(monkeypatch):
-    values = {"activation": "sigmoid", "networkShape": "48,48", "seeds": 5, "sinX": True}  # 3 inputs, padded to a vector
+    values = {"activation": "sigmoid", "networkShape": "64,64", "seeds": 5, "sinX": True}  # 3 inputs, padded to a vector
     fused, plain = _engines(values, monkeypatch)
     assert fused.fused.wide
     torch.testing.assert_close(_flat(fused), _flat(plain), rtol=0, atol=0)  # before training: the same bits
@@ -227,7 +227,7 @@ def test_the_wide_layout_reads_back_what_it_was_given_and_leaves_padding_at_zero
 
 
 def test_the_wide_layout_is_the_same_on_any_threads_and_across_calls(monkeypatch):
-    values = {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32", "seeds": 9, "learningRate": 0.01}
+    values = {"activation": "relu", "optimizer": "adam", "networkShape": "32,32,32,32,32", "seeds": 9, "learningRate": 0.01}
     runs = []
     for threads, share in ((3, 0), (1, float("inf"))):
         monkeypatch.setattr(_kernel, "THREADS", threads)
@@ -247,5 +247,6 @@ def test_the_wide_layout_is_the_same_on_any_threads_and_across_calls(monkeypatch
 def test_which_nets_take_the_wide_layout():
     assert _kernel.wide_layout([(64, 2)] + [(64, 64)] * 7 + [(1, 64)], 16)
     assert not _kernel.wide_layout([(8, 2), (8, 8), (8, 8), (1, 8)], 16)  # small: blocks of seeds
+    assert not _kernel.wide_layout([(32, 2), (32, 32), (32, 32), (1, 32)], 16)  # 2,144 weights: a 16-seed block fits the L2
     assert not _kernel.wide_layout([(20, 2), (20, 20), (20, 20), (20, 20), (20, 20), (20, 20), (1, 20)], 16)  # 20 ∤ 16
     assert not _kernel.wide_layout([(1, 4096)], 16)  # no hidden layer

@@ -16,6 +16,9 @@
  * tile's weight gradient (regularisation, SGD or Adam) — the weight gradient never goes to
  * memory, and a step reads the weights twice (forward, backward), not three times.
  *
+ * Wide nets (see the end of this file) train one seed at a time with its units as the lanes
+ * instead: a block of seeds' parameters and moments would overflow a core's L2.
+ *
  * The arithmetic is the torch engine's (play/engine.py), which the tests compare it with:
  *   loss ½(ŷ−y)² or cross-entropy on the output logit, gradient / batch size;
  *   L1 / L2 on the weights as TensorFlow Playground applies them (L1 stops a weight at 0);
