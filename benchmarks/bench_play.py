@@ -285,6 +285,9 @@ def verdict(name: str, d: dict) -> str:
 
 
 def report(results: dict, args) -> None:
+    from actlab.play.server import ANALYSIS_EVERY_S, ANALYSIS_SHARE
+    from actlab.play.session import STATS_EVERY_S, STATS_SHARE, STRIP_EVERY_S
+
     print(f"\nplayground; {torch.get_num_threads()} CPU threads ({machine()}); medians of {args.repeats} runs of {args.seconds:g} s")
     for name, d in results.items():
         v, p, parts = SETUPS[name], d.get("page"), d["parts"]
@@ -297,8 +300,9 @@ def report(results: dict, args) -> None:
                  if d.get("bmm_bound") else ""))
         print(f"  where the time goes: an epoch {parts['epoch_ms']:.1f} ms ({'fused' if all(parts['fused']) else 'torch'}), "
               f"a frame {parts['frame_ms']:.1f} ms (output grid {parts['grid']}², statistics amortised), statistics {parts['stats_ms']:.1f} ms "
-              f"(every 0.2 s at most, ≤ 5 % of the time), with the strip ({parts['strip_grid']}² a seed) {parts['strip_ms']:.1f} ms (every 0.5 s), "
-              f"the analysis panel {parts['analysis_ms']:.1f} ms (every 2 s)")
+              f"(every {STATS_EVERY_S:g} s at most, ≤ {STATS_SHARE:.0%} of the time), with the strip ({parts['strip_grid']}² a seed) "
+              f"{parts['strip_ms']:.1f} ms (every {STRIP_EVERY_S:g} s), the analysis panel {parts['analysis_ms']:.1f} ms "
+              f"(every {ANALYSIS_EVERY_S:g} s at most, ≤ {ANALYSIS_SHARE:.0%} of the time)")
         sv = d["server"]
         print(f"  the server for a client that draws nothing: {sv['epochs_per_s']:.1f} epochs/s at {sv['fps']:.1f} frames/s")
         if p:

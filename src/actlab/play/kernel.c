@@ -620,27 +620,36 @@ WIDE_UPDATE(ADAM, NO_REG) WIDE_UPDATE(ADAM, L1) WIDE_UPDATE(ADAM, L2)
 static const WideUpdate WIDE_UPDATES[2][3] = {{wide_update_SGD_NO_REG, wide_update_SGD_L1, wide_update_SGD_L2},
                                               {wide_update_ADAM_NO_REG, wide_update_ADAM_L1, wide_update_ADAM_L2}};
 
+/* The forward pass of one seed over rows X (nb of them, n ≤ Bp rows of H and D, a multiple of WB;
+   rows past nb zero): H[l + 1] layer l's outputs, D[l + 1] its derivatives. */
+static void wide_forward(const WideShape *s, const float *p, float *H, float *D, int n, int act, float slope,
+                         const float *X, int nb) {
+    int L = s->L, U = s->U, n_in = s->cols[0];
+    size_t BU = (size_t)n * U;
+    for (int b = 0; b < n; b++)
+        for (int i = 0; i < n_in; i++) H[b * U + i] = b < nb ? X[b * n_in + i] : 0.0f;
+    for (int l = 0; l < L; l++) {
+        int R = PAD(s->rows[l]), C = s->cols[l];
+        const float *WT = p + s->woff[l], *bias = WT + (size_t)PAD(C) * R;
+        float *Z = H + (l + 1) * BU;
+        for (int b0 = 0; b0 < n; b0 += WB) {
+            int j0 = 0;
+            for (; j0 + 4 * VS <= R; j0 += 4 * VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 4);
+            for (; j0 < R; j0 += VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 1);
+        }
+        if (l < L - 1)
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < R; j += VS) activate(act, slope, Z + b * U + j, D + (l + 1) * BU + b * U + j);
+    }
+}
+
 /* One minibatch step of one seed: p, m, v its floats (see wide_shape); S its thread's scratch. */
 static void wide_step(const WideShape *s, float *p, float *m, float *v, float *S, int act, float slope, int loss,
                       const Update *u, const float *X, const float *y, int nb) {
     int L = s->L, U = s->U, Bp = s->Bp;
     size_t BU = (size_t)Bp * U;
     float *H = S, *D = H + (L + 1) * BU, *G = D + (L + 1) * BU, *Gin = G + BU, *Wc = Gin + BU;
-    for (int b = 0; b < Bp; b++)
-        for (int i = 0; i < s->cols[0]; i++) H[b * U + i] = b < nb ? X[b * s->cols[0] + i] : 0.0f;
-    for (int l = 0; l < L; l++) {
-        int R = PAD(s->rows[l]), C = s->cols[l];
-        const float *WT = p + s->woff[l], *bias = WT + (size_t)PAD(C) * R;
-        float *Z = H + (l + 1) * BU;
-        for (int b0 = 0; b0 < Bp; b0 += WB) {
-            int j0 = 0;
-            for (; j0 + 4 * VS <= R; j0 += 4 * VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 4);
-            for (; j0 < R; j0 += VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 1);
-        }
-        if (l < L - 1)
-            for (int b = 0; b < Bp; b++)
-                for (int j = 0; j < R; j += VS) activate(act, slope, Z + b * U + j, D + (l + 1) * BU + b * U + j);
-    }
+    wide_forward(s, p, H, D, Bp, act, slope, X, nb);
     for (int b = 0; b < Bp; b++) {  /* the loss's gradient at the output (a padded sample's: 0) */
         float *g = G + b * U, out = H[L * BU + b * U];
         for (int j = 0; j < PAD(s->rows[L - 1]); j++) g[j] = 0.0f;
@@ -738,4 +747,54 @@ int train_steps_wide(float *params, float *m, float *v, float *scratch, int L, c
     for (int k = 1; k < threads; k++)
         if (started[k]) pthread_join(tid[k], NULL);
     return job.steps;
+}
+
+/* Every seed's output (its last layer's first unit, before any sigmoid) on n rows X (n, n_in):
+   out (seeds, n). Rows go in chunks of the training batch's padded size through a thread's
+   training scratch (wide_scratch_floats with the same B); threads take whole seeds. */
+typedef struct {
+    WideShape shape;
+    const float *params, *X;
+    float *out, *scratch;
+    long per;
+    int act, n, seeds;
+    float slope;
+    atomic_int next;
+} WidePredict;
+
+typedef struct {
+    WidePredict *job;
+    float *scratch;
+} PredictShare;
+
+static void *wide_predict_share(void *arg) {
+    const PredictShare *sh = arg;
+    WidePredict *j = sh->job;
+    const WideShape *s = &j->shape;
+    int Bp = s->Bp, L = s->L, U = s->U;
+    float *H = sh->scratch, *D = H + (size_t)(L + 1) * Bp * U;
+    for (int seed; (seed = atomic_fetch_add(&j->next, 1)) < j->seeds;)
+        for (int r0 = 0; r0 < j->n; r0 += Bp) {
+            int nb = j->n - r0 < Bp ? j->n - r0 : Bp;
+            wide_forward(s, j->params + (size_t)seed * s->P, H, D, Bp, j->act, j->slope, j->X + (size_t)r0 * s->cols[0], nb);
+            for (int b = 0; b < nb; b++) j->out[(size_t)seed * j->n + r0 + b] = H[(size_t)L * Bp * U + b * U];
+        }
+    return NULL;
+}
+
+int predict_wide(const float *params, float *scratch, int L, const int *rows, const int *cols, int act, float slope,
+                 int B, const float *X, int n, float *out, int seeds, int threads) {
+    if (L > 64 || L < 1 || seeds < 1 || n < 0 || B < 1 || threads < 1 || threads > MAX_THREADS) return -1;
+    WidePredict job = {{0}, params, X, out, scratch, wide_scratch_floats(L, rows, cols, B), act, n, seeds, slope, 0};
+    wide_shape(&job.shape, L, rows, cols, B);
+    if (threads > seeds) threads = seeds;
+    PredictShare share[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int k = 0; k < threads; k++) share[k] = (PredictShare){&job, scratch + k * job.per};
+    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, wide_predict_share, &share[k]) == 0;
+    wide_predict_share(&share[0]);
+    for (int k = 1; k < threads; k++)
+        if (started[k]) pthread_join(tid[k], NULL);
+    return 0;
 }

@@ -39,7 +39,8 @@ __all__ = ["make_app", "make_server", "serve", "STATIC"]
 
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE = 2 * MAX_CSV_BYTES  # the largest WebSocket message accepted (a CSV upload)
-ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing
+ANALYSIS_EVERY_S = 2.0  # the collapse / audit panel, refreshed while playing at most this often
+ANALYSIS_SHARE = 0.01  # and within this share of the time (an 8 × 64 net's panel costs ~50 ms: then every ~5 s)
 FRAME_SHARE = 0.25  # the most of the time frames may take (statistics, redone inside some frames, have their own STATS_SHARE)
 CHUNK_STEPS = 100  # minibatch steps between two frames, at least (four epochs of TensorFlow Playground's 250 points in batches of 10)
 MAX_FRAME_PERIOD = 0.15  # but a frame every 0.15 s, at least
@@ -192,6 +193,7 @@ class _PageLink:
         s = self.session
         period = 1.0 / FPS
         frame_cost = 0.005  # running estimate of one frame's computation
+        analysis_cost = 0.0  # the analysis panel's, the last time
         try:
             while True:
                 train = s.playing or s.pending_steps
@@ -230,11 +232,14 @@ class _PageLink:
                 stale = key[:4] != (self.analysis_key or (None,) * 4)[:4]  # a new run, seed or view: at once
                 # while playing, the panel is refreshed right after a frame: it then takes training
                 # time (the next chunk is shorter), never a frame's slot
-                due = key != self.analysis_key and (not s.playing or sent and now - self.analysis_at > ANALYSIS_EVERY_S)
+                every = max(ANALYSIS_EVERY_S, analysis_cost / ANALYSIS_SHARE)
+                due = key != self.analysis_key and (not s.playing or sent and now - self.analysis_at > every)
                 if stale or due:
                     async with self.lock:
+                        t0 = time.perf_counter()
                         msg = await _torch(s.analysis)
                     self.analysis_key, self.analysis_at = key, time.perf_counter()
+                    analysis_cost = self.analysis_at - t0
                     await self.send(msg)
                 if not (s.playing or s.pending_steps or self.dirty):
                     self.wake.clear()

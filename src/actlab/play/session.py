@@ -34,7 +34,7 @@ __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
 
 FPS = 30  # at most this many frames a second
 STATS_EVERY_S = 0.2  # statistics over all seeds (success rate, loss quartiles) at most 5 times a second
-STATS_SHARE = 0.05  # and at most this share of the time (a wide net's cost ~30 ms: then every ~0.6 s)
+STATS_SHARE = 0.03  # and at most this share of the time (an 8 × 64 net's, 64 seeds, cost ~20 ms: then every ~0.65 s)
 STRIP_EVERY_S = 0.5  # every seed's small boundary map (the strip), at most twice a second: its grid is most of the rows
 STRIP_MACS = 5e8  # multiply-adds the strip's maps may cost (~20 ms): an 8 × 64 net's (64 seeds) are 16² cells, not 24²
 MIN_STRIP_GRID = 12  # cells a side of a wide net's strip maps, at the least (a strip of over 400 seeds has 10)
