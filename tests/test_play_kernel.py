@@ -250,3 +250,19 @@ def test_which_nets_take_the_wide_layout():
     assert not _kernel.wide_layout([(32, 2), (32, 32), (32, 32), (1, 32)], 16)  # 2,144 weights: a 16-seed block fits the L2
     assert not _kernel.wide_layout([(20, 2), (20, 20), (20, 20), (20, 20), (20, 20), (20, 20), (1, 20)], 16)  # 20 ∤ 16
     assert not _kernel.wide_layout([(1, 4096)], 16)  # no hidden layer
+
+
+def test_the_wide_forward_pass_gives_the_torch_outputs(monkeypatch):
+    """Statistics and the selected seed's map of a wide net come from the kernel's forward pass."""
+    values = {"activation": "tanh", "networkShape": "64,64", "seeds": 6, "xSquared": True}
+    fused, _ = _engines(values, monkeypatch)
+    fused.train_epochs(2)
+    X = torch.cat([fused.X_train, fused.X_test])
+    want = fused.forward(X)[0]
+    torch.testing.assert_close(torch.from_numpy(fused.fused.predict(X.numpy())), want, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(fused.fused.predict(X.numpy(), slice(4, 5))), want[4:5], rtol=1e-4, atol=1e-5)
+    assert fused.fused.predict(X.numpy(), slice(6, 6)).shape == (0, X.shape[0])
+    with pytest.raises(ValueError, match="contiguous"):
+        fused.fused.predict(X.numpy(), slice(0, 6, 2))
+    small, _ = _engines({"activation": "tanh", "seeds": 3}, monkeypatch)
+    assert small.fused.predict(X[:, :2].numpy()) is None  # blocks of seeds: torch's forward pass
