@@ -313,7 +313,7 @@ def play_block() -> str:
         lines += ["", f"8 × 64, where the time goes: the batched-matmul bound ({w['bmm_bound']:.1f} epochs/s) is torch's three `bmm` "
                   f"a layer alone, without Adam's update of every parameter; the whole fused step, Adam included, runs at "
                   f"{w['fused'] / w['bmm_bound']:.2f}× it, and with SGD instead of Adam at {w['fused_sgd']:.1f} epochs/s "
-                  f"({w['fused_sgd'] / w['bmm_bound']:.2f}×): Adam's update, which streams each block's moments through the caches, "
+                  f"({w['fused_sgd'] / w['bmm_bound']:.2f}×): Adam's update, which reads and writes each weight's two moments every step, "
                   f"takes {1 - w['fused'] / w['fused_sgd']:.0%} of the step. In the server, a frame costs {parts['frame_ms']:.1f} ms, the statistics "
                   f"{parts['stats_ms']:.0f} ms ({parts['strip_ms']:.0f} ms with the strip), and frames come at most every "
                   f"{CHUNK_STEPS} minibatch steps: {w['server']['epochs_per_s'] / w['fused']:.0%} of the engine's speed with a client that draws "

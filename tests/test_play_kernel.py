@@ -164,7 +164,7 @@ def test_either_block_width_gives_the_same_step(width, shape, monkeypatch, tmp_p
     values = {"activation": "tanh", "optimizer": "adam", "networkShape": shape, "seeds": 21, "batchSize": 7,
               "percTrainData": 30, "learningRate": 0.01}
     fused, plain = _engines(values, monkeypatch)
-    if shape == "64,64":
+    if shape == "64,64" and width == 16:
         assert fused.fused.wide and fused.fused.params.shape[0] == 21
     else:
         assert fused.fused.params.shape[0] == -(-21 // width) and fused.fused.params.shape[2] == width
@@ -250,6 +250,24 @@ def test_which_nets_take_the_wide_layout():
     assert not _kernel.wide_layout([(32, 2), (32, 32), (32, 32), (1, 32)], 16)  # 2,144 weights: a 16-seed block fits the L2
     assert not _kernel.wide_layout([(20, 2), (20, 20), (20, 20), (20, 20), (20, 20), (20, 20), (1, 20)], 16)  # 20 ∤ 16
     assert not _kernel.wide_layout([(1, 4096)], 16)  # no hidden layer
+    assert not _kernel.wide_layout([(64, 2)] + [(64, 64)] * 7 + [(1, 64)], 8)  # 8-float vectors: blocks of seeds
+
+
+def test_the_wide_layout_runs_in_a_build_of_8_float_vectors_too(monkeypatch, tmp_path):
+    """Not chosen there (slower), but the kernel's portable paths (the scalar transpose, the
+    square root and divide) give the same step."""
+    monkeypatch.setenv("ACTLAB_CACHE", str(tmp_path))
+    monkeypatch.setenv("ACTLAB_KERNEL_VS", "8")
+    monkeypatch.setattr(_kernel, "_lib", [])
+    monkeypatch.setattr(_kernel, "_why", [])
+    monkeypatch.setattr(_kernel, "wide_layout", lambda sizes, width: True)
+    fused, plain = _engines({"activation": "tanh", "optimizer": "adam", "networkShape": "16,24", "seeds": 5,
+                             "batchSize": 7, "learningRate": 0.01}, monkeypatch)
+    assert fused.fused.wide and fused.fused.lib.block_seeds() == 8
+    for e in (fused, plain):
+        e.train_epochs(3)
+    a, b = _flat(fused), _flat(plain)
+    assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
 
 
 def test_the_wide_forward_pass_gives_the_torch_outputs(monkeypatch):
