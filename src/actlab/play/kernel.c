@@ -531,39 +531,34 @@ static void transpose(const float *in, float *out, int in_rows, int in_cols) {
 #endif
 }
 
-/* Z[b, j0 … j0 + NJ·VS) for samples b0 … b0 + WB − 1 */
-INLINE void wide_forward_tile(const float *WT, const float *bias, const float *Hin, float *Z, int R, int C, int U,
-                              int j0, int b0, int NJ) {
+/* Out[b, k0 … k0 + NK·VS) = init[k…] + Σ_x A[b, x] M[x, k…] for samples b0 … b0 + WB − 1 (rows of
+   A and Out U floats apart, of M ldm; init NULL: 0). The forward pass (M = Wᵀ, A = h, init the
+   bias) and the input gradient (M = the copy of W, A = g) are this product. */
+INLINE void wide_product_tile(const float *M, int ldm, const float *init, const float *A, float *Out, int K, int U,
+                              int k0, int b0, int NK) {
     vf acc[4][WB];
-    for (int a = 0; a < NJ; a++)
-        for (int bb = 0; bb < WB; bb++) acc[a][bb] = AT(bias + j0 + a * VS);
-    for (int i = 0; i < C; i++) {
+    for (int a = 0; a < NK; a++)
+        for (int bb = 0; bb < WB; bb++) acc[a][bb] = init ? AT(init + k0 + a * VS) : (vf){0};
+    for (int x = 0; x < K; x++) {
         vf w[4];
-        for (int a = 0; a < NJ; a++) w[a] = AT(WT + (size_t)i * R + j0 + a * VS);
+        for (int a = 0; a < NK; a++) w[a] = AT(M + (size_t)x * ldm + k0 + a * VS);
         for (int bb = 0; bb < WB; bb++) {
-            float h = Hin[(b0 + bb) * U + i];
-            for (int a = 0; a < NJ; a++) acc[a][bb] += w[a] * h;
+            float s = A[(b0 + bb) * U + x];
+            for (int a = 0; a < NK; a++) acc[a][bb] += w[a] * s;
         }
     }
-    for (int a = 0; a < NJ; a++)
-        for (int bb = 0; bb < WB; bb++) AT(Z + (b0 + bb) * U + j0 + a * VS) = acc[a][bb];
+    for (int a = 0; a < NK; a++)
+        for (int bb = 0; bb < WB; bb++) AT(Out + (b0 + bb) * U + k0 + a * VS) = acc[a][bb];
 }
 
-/* Gin[b, i0 … i0 + NI·VS) = Σ_j G[b, j] W[j, i…] for samples b0 … b0 + WB − 1 (W: the copy, (R, Cp)) */
-INLINE void wide_input_tile(const float *Wc, const float *G, float *Gin, int rows, int Cp, int U, int i0, int b0, int NI) {
-    vf acc[4][WB];
-    for (int a = 0; a < NI; a++)
-        for (int bb = 0; bb < WB; bb++) acc[a][bb] = (vf){0};
-    for (int j = 0; j < rows; j++) {
-        vf w[4];
-        for (int a = 0; a < NI; a++) w[a] = AT(Wc + (size_t)j * Cp + i0 + a * VS);
-        for (int bb = 0; bb < WB; bb++) {
-            float g = G[(b0 + bb) * U + j];
-            for (int a = 0; a < NI; a++) acc[a][bb] += w[a] * g;
-        }
+/* the product over n samples (a multiple of WB) and `width` outputs (a multiple of VS) */
+INLINE void wide_product(const float *M, int ldm, const float *init, const float *A, float *Out, int K, int U, int width,
+                         int n) {
+    for (int b0 = 0; b0 < n; b0 += WB) {
+        int k0 = 0;
+        for (; k0 + 4 * VS <= width; k0 += 4 * VS) wide_product_tile(M, ldm, init, A, Out, K, U, k0, b0, 4);
+        for (; k0 < width; k0 += VS) wide_product_tile(M, ldm, init, A, Out, K, U, k0, b0, 1);
     }
-    for (int a = 0; a < NI; a++)
-        for (int bb = 0; bb < WB; bb++) AT(Gin + (b0 + bb) * U + i0 + a * VS) = acc[a][bb];
 }
 
 /* Wᵀ[i0 … i0 + NI − 1, j0 … j0 + NJ·VS) −= update(Σ_b h[b, i] g[b, j…]) */
@@ -632,11 +627,7 @@ static void wide_forward(const WideShape *s, const float *p, float *H, float *D,
         int R = PAD(s->rows[l]), C = s->cols[l];
         const float *WT = p + s->woff[l], *bias = WT + (size_t)PAD(C) * R;
         float *Z = H + (l + 1) * BU;
-        for (int b0 = 0; b0 < n; b0 += WB) {
-            int j0 = 0;
-            for (; j0 + 4 * VS <= R; j0 += 4 * VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 4);
-            for (; j0 < R; j0 += VS) wide_forward_tile(WT, bias, H + l * BU, Z, R, C, U, j0, b0, 1);
-        }
+        wide_product(WT, R, bias, H + l * BU, Z, C, U, R, n);
         if (l < L - 1)
             for (int b = 0; b < n; b++)
                 for (int j = 0; j < R; j += VS) activate(act, slope, Z + b * U + j, D + (l + 1) * BU + b * U + j);
@@ -660,11 +651,7 @@ static void wide_step(const WideShape *s, float *p, float *m, float *v, float *S
         int R = PAD(s->rows[l]), C = s->cols[l], Cp = PAD(C);
         float *WT = p + s->woff[l], *Wl = Wc + s->coff[l];
         if (l > 0) {  /* the input gradient with the old weights, then σ' of the layer below */
-            for (int b0 = 0; b0 < Bp; b0 += WB) {
-                int i0 = 0;
-                for (; i0 + 4 * VS <= Cp; i0 += 4 * VS) wide_input_tile(Wl, G, Gin, s->rows[l], Cp, U, i0, b0, 4);
-                for (; i0 < Cp; i0 += VS) wide_input_tile(Wl, G, Gin, s->rows[l], Cp, U, i0, b0, 1);
-            }
+            wide_product(Wl, Cp, NULL, G, Gin, s->rows[l], U, Cp, Bp);
             for (int b = 0; b < Bp; b++)
                 for (int i = 0; i < Cp; i += VS) AT(Gin + b * U + i) = AT(Gin + b * U + i) * AT(D + l * BU + b * U + i);
         }
