@@ -351,10 +351,25 @@ typedef struct {
     atomic_int next;  /* the next block to take: each thread takes blocks until none is left */
 } Job;
 
+/* one thread's part of a call: the call's work (a Job, WideJob or WidePredict) and its scratch */
 typedef struct {
-    Job *job;
+    void *job;
     float *scratch;
 } Share;
+
+/* fn on `threads` threads (this one and threads − 1 started), thread k on share[k] = {job,
+   scratch + k · per}; a thread that cannot start leaves its work to the others (each takes
+   blocks or seeds until none is left) */
+static void run_threads(void *(*fn)(void *), void *job, float *scratch, long per, int threads) {
+    Share share[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int k = 0; k < threads; k++) share[k] = (Share){job, scratch + k * per};
+    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, fn, &share[k]) == 0;
+    fn(&share[0]);
+    for (int k = 1; k < threads; k++)
+        if (started[k]) pthread_join(tid[k], NULL);
+}
 
 /* the row where step k of a call starts: the first epoch's steps from `start`, then whole epochs
    (an epoch's last minibatch may be short) */
@@ -430,18 +445,7 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
     if (N < 1 || B < 1 || epochs < 1 || start < 0 || start >= N) return -1;
     int steps = (N - start + B - 1) / B + (epochs - 1) * ((N + B - 1) / B);
     job.steps = steps > n_steps ? n_steps : steps;
-    if (threads > blocks) threads = blocks;
-    Share share[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    long per = scratch_floats(L, U, B);
-    for (int k = 0; k < threads; k++)
-        share[k] = (Share){&job, scratch + k * per};
-    for (int k = 1; k < threads; k++)  /* a thread that cannot start leaves its blocks to the others */
-        started[k] = pthread_create(&tid[k], NULL, run_share, &share[k]) == 0;
-    run_share(&share[0]);
-    for (int k = 1; k < threads; k++)
-        if (started[k]) pthread_join(tid[k], NULL);
+    run_threads(run_share, &job, scratch, scratch_floats(L, U, B), threads > blocks ? blocks : threads);
     return job.steps;
 }
 
@@ -675,13 +679,8 @@ typedef struct {
     atomic_int next;  /* the next seed to take */
 } WideJob;
 
-typedef struct {
-    WideJob *job;
-    float *scratch;
-} WideShare;
-
 static void *wide_run_share(void *arg) {
-    const WideShare *sh = arg;
+    const Share *sh = arg;
     WideJob *j = sh->job;
     const WideShape *s = &j->shape;
 #if defined(__SSE__)
@@ -724,15 +723,7 @@ int train_steps_wide(float *params, float *m, float *v, float *scratch, int L, c
     wide_shape(&job.shape, L, rows, cols, B);
     int steps = (N - start + B - 1) / B + (epochs - 1) * ((N + B - 1) / B);
     job.steps = steps > n_steps ? n_steps : steps;
-    if (threads > seeds) threads = seeds;
-    WideShare share[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int k = 0; k < threads; k++) share[k] = (WideShare){&job, scratch + k * job.per};
-    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, wide_run_share, &share[k]) == 0;
-    wide_run_share(&share[0]);
-    for (int k = 1; k < threads; k++)
-        if (started[k]) pthread_join(tid[k], NULL);
+    run_threads(wide_run_share, &job, scratch, job.per, threads > seeds ? seeds : threads);
     return job.steps;
 }
 
@@ -749,13 +740,8 @@ typedef struct {
     atomic_int next;
 } WidePredict;
 
-typedef struct {
-    WidePredict *job;
-    float *scratch;
-} PredictShare;
-
 static void *wide_predict_share(void *arg) {
-    const PredictShare *sh = arg;
+    const Share *sh = arg;
     WidePredict *j = sh->job;
     const WideShape *s = &j->shape;
     int Bp = s->Bp, L = s->L, U = s->U;
@@ -774,14 +760,6 @@ int predict_wide(const float *params, float *scratch, int L, const int *rows, co
     if (L > 64 || L < 1 || seeds < 1 || n < 0 || B < 1 || threads < 1 || threads > MAX_THREADS) return -1;
     WidePredict job = {{0}, params, X, out, scratch, wide_scratch_floats(L, rows, cols, B), act, n, seeds, slope, 0};
     wide_shape(&job.shape, L, rows, cols, B);
-    if (threads > seeds) threads = seeds;
-    PredictShare share[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int k = 0; k < threads; k++) share[k] = (PredictShare){&job, scratch + k * job.per};
-    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, wide_predict_share, &share[k]) == 0;
-    wide_predict_share(&share[0]);
-    for (int k = 1; k < threads; k++)
-        if (started[k]) pthread_join(tid[k], NULL);
+    run_threads(wide_predict_share, &job, scratch, job.per, threads > seeds ? seeds : threads);
     return 0;
 }
