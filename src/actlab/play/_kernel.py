@@ -2,7 +2,7 @@
 
 Why: a playground network is tiny (2-4-2-1, 3 × 8), so a torch step is a few dozen operator
 calls of microseconds each on a few kilobytes — the dispatch, not the arithmetic, sets the
-speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 21–27 µs here: a loop over 100 small
+speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 14–27 µs on the machines measured: a loop over 100 small
 matrices). kernel.c runs many minibatch steps per call with seeds as the vector lanes and
 register-tiled products, so wide nets (8 × 64) gain too. ``benchmarks/bench_play.py`` prints
 both paths.
