@@ -2,10 +2,10 @@
 
 Why: a playground network is tiny (2-4-2-1, 3 × 8), so a torch step is a few dozen operator
 calls of microseconds each on a few kilobytes — the dispatch, not the arithmetic, sets the
-speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 14–27 µs on the machines measured: a loop over 100 small
-matrices). kernel.c runs many minibatch steps per call with seeds as the vector lanes and
-register-tiled products, so wide nets (8 × 64) gain too. ``benchmarks/bench_play.py`` prints
-both paths.
+speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 14–27 µs on the machines measured: a loop
+over 100 small matrices). kernel.c runs many minibatch steps per call with seeds as the vector
+lanes and register-tiled products; a wide net (8 × 64), on an AVX-512 build, one seed at a time
+with its units as the lanes (``wide_layout``). ``benchmarks/bench_play.py`` prints both paths.
 
 The kernel is C compiled with the machine's ``cc`` (gcc or clang, ``-O3 -march=native``, vectors
 of 8 or 16 seeds: ``block_width``) into a cache folder (``$ACTLAB_CACHE`` or ``~/.cache/actlab``), keyed by the source, the flags and
