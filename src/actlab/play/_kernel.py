@@ -210,7 +210,8 @@ class FusedStep:
         self.scratch = _aligned_zeros(self.threads * scratch)
         self.adam_step, self.adam = 0, settings.optimizer == "adam"  # Adam's step count, kept here
         self.calls = 0  # odd calls visit the blocks backwards
-        self.args = (L, self.rows, self.cols, *([] if self.wide else [U]), ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE),
+        self.act = (ACTIVATIONS[activation], ctypes.c_float(LEAKY_SLOPE))
+        self.args = (L, self.rows, self.cols, *([] if self.wide else [U]), *self.act,
                      _LOSS[settings.loss], _OPT[settings.optimizer], _REG[settings.regularization],
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
@@ -261,8 +262,8 @@ class FusedStep:
         if out.shape[0] == 0:
             return out
         L = len(self.sizes)
-        done = self.lib.predict_wide(_ptr(self.params[first:]), _ptr(self.scratch), L, self.rows, self.cols, self.args[3],
-                                     self.args[4], self.batch, _ptr(X), X.shape[0], _ptr(out), out.shape[0], self.threads)
+        done = self.lib.predict_wide(_ptr(self.params[first:]), _ptr(self.scratch), L, self.rows, self.cols, *self.act,
+                                     self.batch, _ptr(X), X.shape[0], _ptr(out), out.shape[0], self.threads)
         if done < 0:
             raise ValueError("the fused kernel refused its arguments")
         return out

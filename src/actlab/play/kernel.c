@@ -142,7 +142,7 @@ INLINE vf inv_denominator(vf v, float c) {
 }
 
 /* FAST: Adam's denominator by inv_denominator (the wide kernel), else by a square root and a divide */
-INLINE void update_with(int OPT, int REG, int FAST, const Update *u, float *p, float *m, float *v, vf g) {
+INLINE void update(int OPT, int REG, int FAST, const Update *u, float *p, float *m, float *v, vf g) {
     vf before = AT(p), after;
     if (REG == L2)
         g += u->reg_rate * before;
@@ -168,8 +168,6 @@ INLINE void update_with(int OPT, int REG, int FAST, const Update *u, float *p, f
     }
     AT(p) = after;
 }
-
-#define update(OPT, REG, u, p, m, v, g) update_with(OPT, REG, 0, u, p, m, v, g)
 
 /* forward: z = b + W h for units j0 … j0+JT−1 of samples b0 … b0+BT−1 (JT, BT ≤ 4) */
 INLINE void forward_tile(const float *W, const float *bias, const float *Hin, float *Zout, int cols, Strides t,
@@ -217,7 +215,7 @@ INLINE void backward_tile(int OPT, int REG, const Update *u, float *W, float *m,
     for (int jj = 0; jj < JT; jj++)
         for (int ii = 0; ii < IT; ii++) {
             size_t o = ((size_t)(j0 + jj) * cols + i0 + ii) * VS;
-            update(OPT, REG, u, W + o, m + o, v + o, acc[jj][ii]);
+            update(OPT, REG, 0, u, W + o, m + o, v + o, acc[jj][ii]);
         }
 }
 
@@ -267,7 +265,7 @@ INLINE void backward_bias(int OPT, const Update *u, float *bias, float *m, float
     for (int j = 0; j < rows; j++) {
         vf acc = (vf){0};
         for (int b = 0; b < nb; b++) acc += AT(G + b * t.US + j * VS);
-        update(OPT, NO_REG, u, bias + j * VS, m + j * VS, v + j * VS, acc);
+        update(OPT, NO_REG, 0, u, bias + j * VS, m + j * VS, v + j * VS, acc);
     }
 }
 
@@ -582,7 +580,7 @@ INLINE void wide_weights_tile(int OPT, int REG, const Update *u, float *WT, floa
     for (int ii = 0; ii < NI; ii++)
         for (int a = 0; a < NJ; a++) {
             size_t o = (size_t)(i0 + ii) * R + j0 + a * VS;
-            update_with(OPT, REG, 1, u, WT + o, m + o, v + o, acc[ii][a]);
+            update(OPT, REG, 1, u, WT + o, m + o, v + o, acc[ii][a]);
         }
 }
 
@@ -604,7 +602,7 @@ INLINE void wide_update_layer(int OPT, int REG, const Update *u, float *WT, floa
     for (int j = 0; j < R; j += VS) {
         vf acc = (vf){0};
         for (int b = 0; b < nb; b++) acc += AT(G + b * U + j);
-        update_with(OPT, NO_REG, 1, u, WT + nW + j, m + nW + j, v + nW + j, acc);
+        update(OPT, NO_REG, 1, u, WT + nW + j, m + nW + j, v + nW + j, acc);
     }
 }
 typedef void (*WideUpdate)(const Update *u, float *WT, float *m, float *v, const float *G, const float *Hin, int R,
@@ -669,8 +667,7 @@ static void wide_step(const WideShape *s, float *p, float *m, float *v, float *S
 
 typedef struct {
     WideShape shape;
-    float *params, *m, *v, *scratch;
-    long per;  /* scratch floats a thread */
+    float *params, *m, *v;
     int act, loss, opt, reg;
     float slope, reg_rate, lr;
     const float *X, *t;
@@ -718,12 +715,11 @@ int train_steps_wide(float *params, float *m, float *v, float *scratch, int L, c
     if (L > 64 || L < 1 || seeds < 1 || threads < 1 || threads > MAX_THREADS || opt < SGD || opt > ADAM || reg < NO_REG ||
         reg > L2 || N < 1 || B < 1 || epochs < 1 || start < 0 || start >= N)
         return -1;
-    WideJob job = {{0}, params, m, v, scratch, wide_scratch_floats(L, rows, cols, B), act, loss, opt, reg, slope,
-                   reg_rate, lr, X, t, N, B, start, 0, seeds, adam_step, 0};
+    WideJob job = {{0}, params, m, v, act, loss, opt, reg, slope, reg_rate, lr, X, t, N, B, start, 0, seeds, adam_step, 0};
     wide_shape(&job.shape, L, rows, cols, B);
     int steps = (N - start + B - 1) / B + (epochs - 1) * ((N + B - 1) / B);
     job.steps = steps > n_steps ? n_steps : steps;
-    run_threads(wide_run_share, &job, scratch, job.per, threads > seeds ? seeds : threads);
+    run_threads(wide_run_share, &job, scratch, wide_scratch_floats(L, rows, cols, B), threads > seeds ? seeds : threads);
     return job.steps;
 }
 
@@ -733,8 +729,7 @@ int train_steps_wide(float *params, float *m, float *v, float *scratch, int L, c
 typedef struct {
     WideShape shape;
     const float *params, *X;
-    float *out, *scratch;
-    long per;
+    float *out;
     int act, n, seeds;
     float slope;
     atomic_int next;
@@ -758,8 +753,8 @@ static void *wide_predict_share(void *arg) {
 int predict_wide(const float *params, float *scratch, int L, const int *rows, const int *cols, int act, float slope,
                  int B, const float *X, int n, float *out, int seeds, int threads) {
     if (L > 64 || L < 1 || seeds < 1 || n < 0 || B < 1 || threads < 1 || threads > MAX_THREADS) return -1;
-    WidePredict job = {{0}, params, X, out, scratch, wide_scratch_floats(L, rows, cols, B), act, n, seeds, slope, 0};
+    WidePredict job = {{0}, params, X, out, act, n, seeds, slope, 0};
     wide_shape(&job.shape, L, rows, cols, B);
-    run_threads(wide_predict_share, &job, scratch, job.per, threads > seeds ? seeds : threads);
+    run_threads(wide_predict_share, &job, scratch, wide_scratch_floats(L, rows, cols, B), threads > seeds ? seeds : threads);
     return 0;
 }
