@@ -384,6 +384,12 @@ class Engine:
         pos = y > self.data.threshold
         return ((out > self._threshold()) == pos).to(torch.float32).mean(dim=1) >= 0.9
 
+    def _outputs(self, x: torch.Tensor, seeds: slice = slice(None)) -> torch.Tensor:
+        """(S, B) outputs on shared inputs x, as ``forward``: by the fused kernel's own forward pass
+        for a wide net (its layout, ~3× torch's batched one), else by torch."""
+        fast = self.fused.predict(x.numpy(), seeds) if self.fused is not None else None
+        return torch.from_numpy(fast) if fast is not None else self.forward(x, seeds)[0]
+
     def stats(self, strip: int = 0) -> dict[str, Any]:
         """Every seed's train/test loss, success and divergence (tensors on the CPU); with
         ``strip`` = g > 0 also every seed's output on a g×g grid (uint8 colours, (S, g²)) — the
@@ -396,9 +402,7 @@ class Engine:
             parts.append(self.grid_in[key])
         n_tr, n_te = self.X_train.shape[0], self.X_test.shape[0]
         with torch.no_grad():
-            rows = torch.cat(parts)
-            fast = self.fused.predict(rows.numpy()) if self.fused is not None else None  # a wide net's, in C
-            out = torch.from_numpy(fast) if fast is not None else self.forward(rows)[0]  # one pass over all the rows
+            out = self._outputs(torch.cat(parts))  # one pass over all the rows
             out_tr, out_te = out[:, :n_tr], out[:, n_tr : n_tr + n_te]
             loss_tr, loss_te = self._loss(out_tr, self.y_train), self._loss(out_te, self.y_test)
             diverged = ~torch.isfinite(loss_tr) if n_tr else torch.zeros_like(loss_tr, dtype=torch.bool)
@@ -425,9 +429,7 @@ class Engine:
         TensorFlow Playground colours them)."""
         sl = slice(seed, seed + 1)
         with torch.no_grad():
-            fast = self.fused.predict(self.grid_in[self.grid].numpy(), sl) if self.fused is not None else None
-            out = torch.from_numpy(fast) if fast is not None else self.forward(self.grid_in[self.grid], sl)[0]
-            res = {"output": quantize(self.colour(out[0]))}
+            res = {"output": quantize(self.colour(self._outputs(self.grid_in[self.grid], sl)[0]))}
             if compute_neurons:
                 x = self.grid_in[THUMB]
                 _, tape = self.forward(x, sl, keep=True)
