@@ -161,6 +161,18 @@ def _ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
+def split_layers(flat, sizes: list[tuple[int, int]]) -> tuple[list, list]:
+    """(S, P) parameters (a tensor or an array) → per layer W (S, rows, cols) and b (S, rows),
+    views of ``flat``: the flat order is each layer's W then its b."""
+    W, b, pos = [], [], 0
+    for rows, cols in sizes:
+        W.append(flat[:, pos : pos + rows * cols].reshape(-1, rows, cols))
+        pos += rows * cols
+        b.append(flat[:, pos : pos + rows])
+        pos += rows
+    return W, b
+
+
 def wide_layout(sizes: list[tuple[int, int]], width: int) -> bool:
     """Whether a net trains one seed at a time with its units as the vector lanes (kernel.c's
     wide nets) rather than in blocks of seeds: with AVX-512 vectors (``width`` 16), when a seed
@@ -191,8 +203,8 @@ class FusedStep:
         self.wide = wide_layout(sizes, VS)
         if self.wide:
             self.params = _aligned_zeros((self.seeds, lib.wide_floats(L, self.rows, self.cols)))
-            self._wide_views(self.params)
-            for (W, b), (w, bias) in zip(self._split(flat.numpy()), self.views):
+            self.views = self._wide_views(self.params)
+            for W, b, (w, bias) in zip(*split_layers(flat.numpy(), sizes), self.views):
                 w[:, : W.shape[2], : W.shape[1]] = W.transpose(0, 2, 1)
                 bias[:, : b.shape[1]] = b
             lanes, scratch = self.seeds, lib.wide_scratch_floats(L, self.rows, self.cols, batch)
@@ -216,22 +228,16 @@ class FusedStep:
                      ctypes.c_float(settings.regularizationRate if settings.regularization != "none" else 0.0),
                      ctypes.c_float(settings.learningRate))
 
-    def _split(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(S, P) → per layer W (S, rows, cols) and b (S, rows), views of ``flat``."""
-        out, at = [], 0
-        for r, c in self.sizes:
-            out.append((flat[:, at : at + r * c].reshape(-1, r, c), flat[:, at + r * c : at + r * c + r]))
-            at += r * c + r
-        return out
-
-    def _wide_views(self, params: np.ndarray) -> None:
-        """Per layer, views of the wide layout: Wᵀ (S, PAD(cols), PAD(rows)) and b (S, PAD(rows))."""
-        VS, at, self.views = self.lib.block_seeds(), 0, []
+    def _wide_views(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per layer, views of the wide layout (kernel.c's wide_shape): Wᵀ (S, PAD(cols),
+        PAD(rows)) and b (S, PAD(rows))."""
+        VS, at, views = self.lib.block_seeds(), 0, []
         pad = lambda n: -(-n // VS) * VS  # noqa: E731
         for r, c in self.sizes:
             R, Cp = pad(r), pad(c)
-            self.views.append((params[:, at : at + Cp * R].reshape(-1, Cp, R), params[:, at + Cp * R : at + Cp * R + R]))
+            views.append((params[:, at : at + Cp * R].reshape(-1, Cp, R), params[:, at + Cp * R : at + Cp * R + R]))
             at += (Cp + 1) * R
+        return views
 
     def read(self, seeds: slice = slice(None)) -> torch.Tensor:
         """(S, P) every seed's parameters now (a copy), as ``flat`` was given; or those of ``seeds``."""

@@ -102,13 +102,7 @@ class Engine:
 
     def _split(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(S, P) parameters → per layer W (S, rows, cols) and b (S, rows), views of ``flat``."""
-        W, b, pos = [], [], 0
-        for rows, cols in self.sizes:
-            W.append(flat[:, pos : pos + rows * cols].view(-1, rows, cols))
-            pos += rows * cols
-            b.append(flat[:, pos : pos + rows])
-            pos += rows
-        return W, b
+        return _kernel.split_layers(flat, self.sizes)
 
     @property
     def W(self) -> list[torch.Tensor]:
