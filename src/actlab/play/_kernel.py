@@ -7,11 +7,19 @@ over 100 small matrices). kernel.c runs many minibatch steps per call with seeds
 lanes and register-tiled products; a wide net (8 × 64), on an AVX-512 build, one seed at a time
 with its units as the lanes (``wide_layout``). ``benchmarks/bench_play.py`` prints both paths.
 
-The kernel is C compiled with the machine's ``cc`` (gcc or clang, ``-O3 -march=native``, vectors
-of 8 or 16 seeds: ``block_width``) into a cache folder (``$ACTLAB_CACHE`` or ``~/.cache/actlab``), keyed by the source, the flags and
-the CPU — under a second, once. Without a compiler, or for settings it does not cover (maxout
-and activations other than linear, relu, leaky_relu, tanh and sigmoid; a GPU), the engine keeps
-its torch step: the same results (to float rounding).
+Where it comes from, in this order (``build()`` says which, ``why_not()`` why none):
+1. compiled here with the machine's ``cc`` (or ``$CC``, gcc or clang): ``-O3`` and the CPU's own
+   instructions (``-march=native`` on x86, ``-mcpu=native`` on ARM, where clang refuses
+   ``-march=native``; ``$ACTLAB_KERNEL_MARCH`` names another target, e.g. the baselines ``x86-64``
+   or ``armv8-a``), vectors of 8 or 16 seeds (``block_width``), into a cache folder
+   (``$ACTLAB_CACHE``, else ``~/.cache/actlab``, ``~/Library/Caches/actlab`` on macOS,
+   ``%LOCALAPPDATA%\\actlab\\Cache`` on Windows) keyed by the source, the flags and the CPU —
+   under a second, once;
+2. else, where there is no compiler, the build a platform wheel ships (``_prebuilt/``, compiled
+   for portable baselines when the wheel was built: ``prebuilt_levels``), the best this CPU runs.
+Without either, or for settings the kernel does not cover (maxout and activations other than
+linear, relu, leaky_relu, tanh and sigmoid; a GPU), the engine keeps its torch step: the same
+results (to float rounding).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -29,10 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "block_width"]
+__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel"]
 
 SOURCE = Path(__file__).with_name("kernel.c")
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
+PREBUILT = Path(__file__).with_name("_prebuilt")  # a platform wheel's builds (setup.py writes them)
+FLAGS = ["-O3", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 # A network whose step (all seeds) is fewer multiply-adds trains on one thread: it is fast enough
@@ -42,11 +52,18 @@ LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 SHARE_STEP_MACS = 1e7
 # A seed of at least this many weights trains one seed at a time, its units the vector lanes,
 # when its hidden layers are whole vectors wide: a block of 16 seeds of an 8 × 64 Adam net (5.5 MB
-# of parameters and moments) overflows a core's L2, one seed's (0.36 MB) does not. Measured here
-# (engine alone, 100 seeds, wide ÷ blocks; ±10 % noise): 3 × 32 Adam 0.89×, SGD 1.04×; 2 × 64 1.01×,
-# 1.58×; 3 × 48 0.98×, 1.04×; 4 × 64 1.40×, 1.55×; 8 × 64 1.25×, 1.47×.
+# of parameters and moments) overflows a core's L2, one seed's (0.36 MB) does not. The crossover,
+# measured by benchmarks/bench_kernel_layout.py, is in docs/playground.md.
 WIDE_LINKS = 4096
 THREADS = torch.get_num_threads()  # the kernel's threads: torch's own count at start (OMP_NUM_THREADS, the cores)
+# The builds a platform wheel ships, best first: (name, -march target, vector width, CPU flags it needs).
+# x86-64-v4 is AVX-512 (F, BW, CD, DQ, VL), v3 AVX2 with FMA, x86-64 the SSE2 every x86-64 CPU has.
+PREBUILT_LEVELS = {
+    "x86_64": [("x86-64-v4", 16, ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
+               ("x86-64-v3", 8, ("avx2", "fma", "bmi2", "movbe")),
+               ("x86-64", 8, ())],
+    "aarch64": [("armv8-a", 8, ())],
+}
 
 
 ALIGN = 64  # bytes: the kernel's buffers start on a cache line, so no vector of seeds straddles two
@@ -55,70 +72,156 @@ _LOSS, _OPT, _REG = {"mse": 0, "bce": 1}, {"sgd": 0, "adam": 1}, {"none": 0, "L1
 _lock = threading.Lock()
 _lib: list = []  # [CDLL or None], once tried
 _why: list[str] = []
+_built: list[str] = []  # which build was loaded
 
 
 def _cpu_line(*names: str) -> str:
     try:
         info = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
+    except OSError:  # macOS, Windows: no /proc
         return ""
     return next((line for line in info.splitlines() if line.startswith(names)), "")
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags (x86 "flags", ARM "Features"); empty where /proc/cpuinfo is absent."""
+    return set(_cpu_line("flags", "Features").partition(":")[2].split())
 
 
 def _cpu_key() -> str:
     return platform.machine() + _cpu_line("flags", "Features")
 
 
+def arch(machine: str | None = None) -> str:
+    """The processor family (``platform.machine()`` by default) as the prebuilt builds name it:
+    x86_64 (Windows says AMD64), aarch64 (macOS says arm64) or as given."""
+    m = (machine if machine is not None else platform.machine()).lower()
+    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(m, m)
+
+
+def _march() -> str:
+    """The target the kernel is compiled for: ``$ACTLAB_KERNEL_MARCH``, else "native"."""
+    return os.environ.get("ACTLAB_KERNEL_MARCH", "").strip() or "native"
+
+
 def block_width() -> int:
     """Seeds per vector (and block) of this machine's build: ``$ACTLAB_KERNEL_VS`` (8 or 16) if
-    set; else 16, one AVX-512 register, on an Intel core with AVX-512 (two 512-bit multiply-add
-    units: 8 × 64 Adam ~+10 %, the default 2-4-2-1 net +22 %, 3 × 8 +10 % over 8 on this
-    project's Xeon); else 8, one AVX register (a Zen 4 core splits 512-bit operations in two:
-    16 ran an 8 × 64 net at 0.96× the speed of 8 there)."""
+    set; else 16 — one AVX-512 register — where a native build runs AVX-512 (measured faster on
+    Intel and AMD cores alike: docs/playground.md), and 8 elsewhere (one AVX register, two NEON
+    ones). Decided by the instructions the build uses, never by the CPU's vendor."""
     forced = os.environ.get("ACTLAB_KERNEL_VS")
     if forced:
         if forced not in ("8", "16"):
             raise ValueError(f"ACTLAB_KERNEL_VS must be 8 or 16, got {forced!r}")
         return int(forced)
-    intel = "GenuineIntel" in _cpu_line("vendor_id")
-    return 16 if intel and " avx512f" in _cpu_line("flags") else 8
+    return 16 if _march() == "native" and "avx512f" in _cpu_flags() else 8
 
 
-def _flags() -> list[str]:
-    return [*FLAGS, f"-DVS={block_width()}"]
+def march_flags(target: str, machine: str) -> list[str]:
+    """The compiler's target flags: the CPU's own instructions for "native" (``-mcpu=native`` on
+    ARM, where clang refuses ``-march=native``), else ``-march=TARGET``."""
+    if target == "native":
+        return ["-mcpu=native"] if machine == "aarch64" else ["-march=native"]
+    return [f"-march={target}"]
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("ACTLAB_CACHE") or Path.home() / ".cache" / "actlab")
+def _flags(target: str | None = None, width: int | None = None) -> list[str]:
+    return [*FLAGS, *march_flags(target or _march(), arch()), f"-DVS={width or block_width()}"]
 
 
-def _compile() -> Path:
-    src = SOURCE.read_bytes()
-    flags = _flags()
-    key = hashlib.sha256(src + " ".join(flags).encode() + _cpu_key().encode()).hexdigest()[:16]
-    out = _cache_dir() / f"play_kernel_{key}.so"
-    if out.exists():
-        return out
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+def cache_dir(system: str = sys.platform, env=os.environ) -> Path:
+    """Where compiled kernels are kept: ``$ACTLAB_CACHE``, else the user cache folder of the
+    platform (``system`` as ``sys.platform`` names it)."""
+    if env.get("ACTLAB_CACHE"):
+        return Path(env["ACTLAB_CACHE"])
+    if system == "win32":
+        return Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "actlab" / "Cache"
+    if system == "darwin":
+        return Path.home() / "Library" / "Caches" / "actlab"
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "actlab"
+
+
+def library_suffix(system: str = sys.platform) -> str:
+    return ".dll" if system == "win32" else ".dylib" if system == "darwin" else ".so"
+
+
+def compiler() -> str | None:
+    """``$CC``, else the first of cc, gcc and clang on PATH (None: no compiler here)."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def compile_kernel(out: Path, flags: list[str], cc: str | None = None) -> Path:
+    """kernel.c compiled with ``flags`` into ``out``, atomically (a concurrent process finds a
+    whole file or none); RuntimeError naming the compiler's complaint."""
+    cc = cc or compiler()
     if not cc:
         raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
     os.close(fd)
     try:
-        done = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=120)
+        try:
+            done = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=120)
+        except OSError as exc:  # $CC names no program that runs
+            raise RuntimeError(f"{cc} could not run: {exc}") from None
         if done.returncode != 0:
             raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:300]}")
-        os.replace(tmp, out)  # atomic: a concurrent process finds a whole file or none
+        os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
 
 
+def _compile() -> Path:
+    src, flags = SOURCE.read_bytes(), _flags()
+    key = hashlib.sha256(src + " ".join(flags).encode() + _cpu_key().encode()).hexdigest()[:16]
+    out = cache_dir() / f"play_kernel_{key}{library_suffix()}"
+    return out if out.exists() else compile_kernel(out, flags)
+
+
+def prebuilt_name(target: str, width: int) -> str:
+    return f"play_kernel-{target}-vs{width}{library_suffix()}"
+
+
+def _prebuilt() -> tuple[Path, str]:
+    """The shipped build this CPU runs best (and that has the forced vector width, if any)."""
+    forced = os.environ.get("ACTLAB_KERNEL_VS")
+    flags = _cpu_flags()
+    for target, width, needs in PREBUILT_LEVELS.get(arch(), []):
+        path = PREBUILT / prebuilt_name(target, width)
+        if path.exists() and all(f in flags for f in needs) and (not forced or forced == str(width)):
+            return path, f"prebuilt for {target}, {width} seeds a vector"
+    raise RuntimeError(f"no prebuilt kernel for this CPU ({arch()}) in {PREBUILT}")
+
+
+def _open(path: Path):
+    lib = ctypes.CDLL(str(path))
+    lib.train_steps.restype = lib.train_steps_wide.restype = lib.block_seeds.restype = ctypes.c_int
+    lib.predict_wide.restype = ctypes.c_int
+    lib.scratch_floats.restype = lib.wide_floats.restype = lib.wide_scratch_floats.restype = ctypes.c_long
+    return lib
+
+
+def _load_any():
+    """A build compiled here, else a prebuilt one; raises with both reasons when neither loads."""
+    try:
+        lib = _open(_compile())
+        _built.append(f"compiled here for {_march()}, {block_width()} seeds a vector")
+        return lib
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as native:
+        try:
+            path, what = _prebuilt()
+            lib = _open(path)
+        except (RuntimeError, OSError) as shipped:
+            raise RuntimeError(f"{native}; {shipped}") from None
+        _built.append(f"{what} ({native})")
+        return lib
+
+
 def load():
-    """The compiled kernel (ctypes.CDLL), or None when it cannot be built here (``why_not()``
-    says why). Compiled on the first call only; thread-safe."""
+    """The kernel (ctypes.CDLL), or None when there is none here (``why_not()`` says why).
+    Compiled or found on the first call only; thread-safe."""
     with _lock:
         if not _lib:
             if os.environ.get("ACTLAB_NO_KERNEL"):
@@ -126,15 +229,16 @@ def load():
                 _lib.append(None)
             else:
                 try:
-                    lib = ctypes.CDLL(str(_compile()))
-                    lib.train_steps.restype = lib.train_steps_wide.restype = lib.block_seeds.restype = ctypes.c_int
-                    lib.predict_wide.restype = ctypes.c_int
-                    lib.scratch_floats.restype = lib.wide_floats.restype = lib.wide_scratch_floats.restype = ctypes.c_long
-                    _lib.append(lib)
-                except Exception as exc:  # no compiler, a failed build: the torch step does the work
+                    _lib.append(_load_any())
+                except Exception as exc:  # no compiler and no prebuilt build: the torch step does the work
                     _why.append(f"{type(exc).__name__}: {exc}")
                     _lib.append(None)
         return _lib[0]
+
+
+def build() -> str:
+    """Which build of the kernel is in use ("" when none is, or none was tried yet)."""
+    return _built[0] if _built and _lib and _lib[0] is not None else ""
 
 
 def covers(activation: str, device: torch.device) -> bool:
@@ -175,10 +279,10 @@ def split_layers(flat, sizes: list[tuple[int, int]]) -> tuple[list, list]:
 
 def wide_layout(sizes: list[tuple[int, int]], width: int) -> bool:
     """Whether a net trains one seed at a time with its units as the vector lanes (kernel.c's
-    wide nets) rather than in blocks of seeds: with AVX-512 vectors (``width`` 16), when a seed
-    has at least WIDE_LINKS weights and its hidden layers fill whole vectors (padding a layer of
-    20 units to 32 would waste a third). With 8-float vectors the blocks stay: forced to 8 on this
-    project's Xeon, the wide layout ran 8 × 64 Adam at 1.03× the blocks, SGD at 0.63×, 2 × 64 at 0.77×."""
+    wide nets) rather than in blocks of seeds: with 16-float vectors (``width``), when a seed has
+    at least WIDE_LINKS weights and its hidden layers fill whole vectors (padding a layer of 20
+    units to 32 would waste a third). With 8-float vectors the blocks stay: the wide layout was
+    slower there on every CPU measured (benchmarks/bench_kernel_layout.py, docs/playground.md)."""
     hidden = [r for r, _ in sizes[:-1]]
     return (width == 16 and sum(r * c for r, c in sizes) >= WIDE_LINKS and bool(hidden)
             and all(r % width == 0 for r in hidden))
