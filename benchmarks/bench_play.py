@@ -269,7 +269,8 @@ def machine() -> str:
     model = _kernel._cpu_line("model name").partition(":")[2].strip() or "CPU model unknown"
     family = _kernel._cpu_line("cpu family").partition(":")[2].strip()
     if family:  # "AMD EPYC" alone does not say which generation
-        model += f" (family {family}, model {_kernel._cpu_line('model\t').partition(':')[2].strip()})"
+        number = _kernel._cpu_line("model\t").partition(":")[2].strip()
+        model += f" (family {family}, model {number})"
     isa = "AVX-512" if "avx512f" in _kernel._cpu_flags() else "AVX2" if "avx2" in _kernel._cpu_flags() else _kernel.arch()
     return f"{model}, {isa}; the fused kernel's vectors hold {_kernel.block_width()} seeds"
 
