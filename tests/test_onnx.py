@@ -156,3 +156,51 @@ def test_an_affine_conv_graph_is_collapsed_and_certified_on_its_inputs(tmp_path)
     assert m is not None and m.verified and m.precision == "float32"
     want = actlab.collapse(net, (3, 16, 16))  # the torch model's exact map, float64
     assert ((m.weight - want.weight).abs().max() / want.weight.abs().max()).item() < 1e-4
+
+
+class SmallConv(nn.Module):
+    def __init__(self, act: bool):
+        super().__init__()
+        self.conv, self.pool, self.fc = nn.Conv2d(3, 4, 3), nn.AvgPool2d(2), nn.Linear(4 * 3 * 3, 2)
+        self.act = nn.ReLU() if act else nn.Identity()
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.act(self.conv(x))), 1))
+
+
+@pytest.mark.parametrize("form", ["batch of 1", "batch of 3", "dynamic batch"])
+def test_files_as_people_export_them_are_audited_on_any_batch(form, tmp_path, capsys):
+    """``torch.onnx.export(model, torch.randn(1, 3, 8, 8), path)`` fixes the batch at 1, the usual
+    way; a fixed batch of 3 and a dynamic batch too. The CLI draws --batch inputs and the graph
+    runs them in slices of its own batch; the verdicts are the torch models'."""
+    paths = {}
+    for act in (True, False):
+        torch.manual_seed(5)
+        model = SmallConv(act).eval()
+        path = tmp_path / f"{'relu' if act else 'affine'}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if form == "dynamic batch":
+                export(model, torch.randn(2, 3, 8, 8), path)
+            else:  # as the tutorials write it: a sample input, nothing else
+                torch.onnx.export(model, (torch.randn(1 if form == "batch of 1" else 3, 3, 8, 8),), str(path))
+        paths[act] = (str(path), model)
+    fixed = onnx_model.load(paths[True][0]).fixed_batch
+    assert fixed == {"batch of 1": 1, "batch of 3": 3, "dynamic batch": None}[form]
+    capsys.readouterr()  # the exporter's own messages
+
+    assert main(["audit", paths[True][0], "--input-shape", "3,8,8", "--batch", "8", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["is_affine"] is False and d["first_nonlinear"] == "act"
+    assert main(["audit", paths[False][0], "--input-shape", "3,8,8", "--batch", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["is_affine"] is True
+
+    x = torch.randn(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))  # 5 rows: not a multiple of 3
+    r = actlab.audit(paths[True][0], x)
+    assert not r.is_affine and r.first_nonlinear == "act"
+    assert any(row.type == "Relu" and row.affine is False for row in r.rows)
+    r = actlab.audit(paths[False][0], x)
+    assert r.is_affine and all(row.affine is not False for row in r.rows)
+    path, model = paths[False]
+    with torch.no_grad():
+        torch.testing.assert_close(r.map(x.double()).float(), model(x), atol=1e-4, rtol=1e-4)

@@ -82,8 +82,7 @@ def _cmd_audit(args) -> int:
     if args.fold and not isinstance(model, torch.nn.Module):
         raise ValueError(f"--fold: expected a torch model, got an ONNX file ({args.model!r}); fold the torch original")
     g = torch.Generator().manual_seed(args.seed)
-    fixed = getattr(model, "fixed_batch", None)  # an ONNX graph exported with a fixed batch
-    x = torch.randn((fixed or max(args.batch, 2), *shape), generator=g)
+    x = torch.randn((max(args.batch, 2), *shape), generator=g)  # a fixed-batch ONNX graph runs it in slices
     report = _with_progress("auditing", lambda cb: audit(model, x, seed=args.seed, max_bytes=args.max_bytes, progress=cb))
     t0 = time.perf_counter()
     if report.is_affine and not isinstance(model, torch.nn.Module) and not args.json:  # no gradients: d + 1 passes

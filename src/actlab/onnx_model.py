@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["OnnxFunction", "load", "is_onnx_path", "MISSING_EXTRA"]
+__all__ = ["OnnxFunction", "load", "is_onnx_path", "batch_slices", "MISSING_EXTRA"]
 
 MISSING_EXTRA = "reading ONNX files needs the optional extra: pip install 'actlab[onnx]' (onnx and onnxruntime)"
 
@@ -105,10 +105,7 @@ class OnnxFunction:
         x = np.ascontiguousarray(x, dtype=self.np_dtype)
         if self.fixed_batch is None or x.shape[0] == self.fixed_batch:
             return self.session.run(self.output_names[:1], {self.input_name: x})[0]
-        b = self.fixed_batch
-        pad = (-x.shape[0]) % b
-        xp = np.concatenate([x, np.zeros((pad, *x.shape[1:]), dtype=x.dtype)]) if pad else x
-        outs = [self.session.run(self.output_names[:1], {self.input_name: xp[i : i + b]})[0] for i in range(0, len(xp), b)]
+        outs = [self.session.run(self.output_names[:1], {self.input_name: xs[0]})[0] for xs in batch_slices([x], self.fixed_batch)]
         return np.concatenate(outs)[: x.shape[0]]
 
     def __call__(self, x: Any) -> Any:
@@ -120,6 +117,17 @@ class OnnxFunction:
     def __repr__(self) -> str:
         return (f"OnnxFunction({self.path!r}, in_shape={self.in_shape}, dtype={str(self.dtype).removeprefix('torch.')}, "
                 f"{len(self.proto.graph.node)} nodes)")
+
+
+def batch_slices(arrays: list[np.ndarray], batch: int):
+    """The rows of ``arrays`` (the same count N each) in slices of ``batch`` rows, the last one
+    padded with zeros: how a graph exported with a fixed batch runs any N (the caller keeps the
+    first N rows of what the slices give)."""
+    n = arrays[0].shape[0]
+    pad = (-n) % batch
+    padded = [np.concatenate([a, np.zeros((pad, *a.shape[1:]), dtype=a.dtype)]) if pad else a for a in arrays]
+    for i in range(0, n + pad, batch):
+        yield [a[i : i + batch] for a in padded]
 
 
 def load(path: str | os.PathLike) -> OnnxFunction:

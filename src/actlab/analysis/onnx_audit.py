@@ -12,6 +12,10 @@ with every input that depends on the graph input's *values* varied together and 
 module it came from when the file says so (torch.onnx's exporter writes each node's module
 path in its metadata, ``pkg.torch.onnx.name_scopes``), else by the node's name.
 At the graph's own precision: float32 for most files, tolerances follow.
+
+A graph exported with a fixed batch (``torch.onnx.export(model, torch.randn(1, …))`` fixes it
+at 1) takes any number of example inputs: the graph, and each node alone, run in slices of its
+batch, and the recorded values are put back together along the batch axis.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch
 
 from .._tolerance import tolerance_for
 from ..affine import DEFAULT_MAX_BYTES, map_on_data
-from ..onnx_model import OnnxFunction, _import, load, session
+from ..onnx_model import OnnxFunction, _import, batch_slices, load, session
 from ._recording import RHO, _combination, _Noise
 from ._report import AuditReport, ModuleRow
 
@@ -80,8 +84,11 @@ def _owner(node) -> str:
     return f"{module}:{scopes[-1]}" if module else scopes[-1]
 
 
-def _record(f: OnnxFunction, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every value of the graph on ``x``: its input, initializers, and each node's outputs."""
+def _record(f: OnnxFunction, x: np.ndarray, dep: set[str], batch: int | None) -> dict[str, np.ndarray]:
+    """Every value of the graph on ``x``: its input, initializers, and each node's outputs. With
+    a fixed ``batch`` (not x's), the graph runs in slices: the values that depend on the input
+    are joined along their first axis (one whose first axis is not the batch is left out: its
+    nodes are reported as not recorded), the others are the same in every slice."""
     onnx, _ = _import()
     m = onnx.ModelProto()
     m.CopyFrom(f.proto)
@@ -97,7 +104,18 @@ def _record(f: OnnxFunction, x: np.ndarray) -> dict[str, np.ndarray]:
                 m.graph.output.append(typed[out])
                 have.add(out)
     names = [o.name for o in m.graph.output]
-    values = dict(zip(names, session(m).run(names, {f.input_name: x})))
+    sess = session(m)
+    if batch is None:
+        values = dict(zip(names, sess.run(names, {f.input_name: x})))
+    else:
+        parts = [sess.run(names, {f.input_name: xs[0]}) for xs in batch_slices([x], batch)]
+        values = {}
+        for k, name in enumerate(names):
+            first = parts[0][k]
+            if name not in dep:
+                values[name] = first
+            elif first.ndim and first.shape[0] == batch:
+                values[name] = np.concatenate([p[k] for p in parts])[: x.shape[0]]
     values[f.input_name] = x
     for init in m.graph.initializer:
         values[init.name] = onnx.numpy_helper.to_array(init)
@@ -113,12 +131,14 @@ def _value_dependent(f: OnnxFunction) -> set[str]:
     return dep
 
 
-def _node_runner(f: OnnxFunction, node, values: dict, varied: list[str]) -> Callable[..., torch.Tensor]:
-    """The node alone as a function of its varied inputs (the others held at their recorded values)."""
+def _node_runner(f: OnnxFunction, node, values: dict, varied: list[str], batch: int | None) -> Callable[..., torch.Tensor]:
+    """The node alone as a function of its varied inputs (the others held at their recorded
+    values); with a fixed ``batch``, run in slices of it."""
     onnx, _ = _import()
     h = onnx.helper
     fixed = [i for i in node.input if i and i not in varied]
-    inputs = [h.make_tensor_value_info(n, h.np_dtype_to_tensor_dtype(values[n].dtype), values[n].shape) for n in varied]
+    shape = (lambda n: None) if batch else (lambda n: values[n].shape)
+    inputs = [h.make_tensor_value_info(n, h.np_dtype_to_tensor_dtype(values[n].dtype), shape(n)) for n in varied]
     inits = [onnx.numpy_helper.from_array(values[n], n) for n in dict.fromkeys(fixed)]
     outputs = [h.make_tensor_value_info(node.output[0], h.np_dtype_to_tensor_dtype(values[node.output[0]].dtype), None)]
     graph = h.make_graph([node], "one_node", inputs, outputs, initializer=inits)
@@ -126,13 +146,16 @@ def _node_runner(f: OnnxFunction, node, values: dict, varied: list[str]) -> Call
     sess = session(model, threads=1)
 
     def run(*xs: torch.Tensor) -> torch.Tensor:
-        feed = {n: x.numpy().astype(values[n].dtype, copy=False) for n, x in zip(varied, xs)}
-        return torch.from_numpy(sess.run(None, feed)[0])
+        arrays = [x.numpy().astype(values[n].dtype, copy=False) for n, x in zip(varied, xs)]
+        if batch is None:
+            return torch.from_numpy(sess.run(None, dict(zip(varied, arrays)))[0])
+        outs = [sess.run(None, dict(zip(varied, part)))[0] for part in batch_slices(arrays, batch)]
+        return torch.from_numpy(np.concatenate(outs)[: arrays[0].shape[0]])
 
     return run
 
 
-def _judge_node(f, node, values, dep, gen) -> tuple[bool | None, float | None, float | None, str]:
+def _judge_node(f, node, values, dep, gen, batch) -> tuple[bool | None, float | None, float | None, str]:
     out = node.output[0] if node.output else ""
     if out not in values or out not in dep:
         return None, None, None, "not tested: its output does not depend on the input's values" if out in values else "not tested: its output was not recorded"
@@ -141,8 +164,10 @@ def _judge_node(f, node, values, dep, gen) -> tuple[bool | None, float | None, f
     varied = [i for i in dict.fromkeys(node.input) if i in dep and np.issubdtype(values[i].dtype, np.floating)]
     if not varied:
         return None, None, None, "not tested: no floating-point input that depends on the input's values"
+    if any(n not in values for n in varied):
+        return None, None, None, "not tested: an input was not recorded (its first axis is not the graph's batch)"
     try:
-        fn = _node_runner(f, node, values, varied)
+        fn = _node_runner(f, node, values, varied, batch)
         xs = [torch.from_numpy(np.array(values[n])) for n in varied]
         res, tol = _combination(fn, xs, torch.from_numpy(np.array(values[out])), gen)
     except Exception as exc:  # the node refuses to run alone (subgraphs, shape checks): no verdict
@@ -187,7 +212,7 @@ def audit_onnx(
 
     Args:
         model: the path of an ``.onnx`` file, or an ``actlab.onnx_model.OnnxFunction``.
-        example_inputs: a batch (N ≥ 2, *in_shape) the graph accepts.
+        example_inputs: a batch (N ≥ 2, *in_shape); a graph with a fixed batch runs it in slices.
         max_bytes: the whole graph's map is built (on first access of ``map``) when it is affine
             and its float64 W fits this.
         progress: called as ``progress(done, total, label)`` while nodes are tested.
@@ -200,19 +225,17 @@ def audit_onnx(
                          f"shape {tuple(x.shape)} of {x.dtype}")
     if tuple(x.shape[1:]) != f.in_shape:
         raise ValueError(f"example_inputs have shape {tuple(x.shape)}; the graph expects (N, *{f.in_shape})")
-    if f.fixed_batch is not None and x.shape[0] != f.fixed_batch:
-        raise ValueError(f"the graph's batch is fixed at {f.fixed_batch}; pass that many example inputs, got {x.shape[0]} "
-                         "(export with a dynamic batch dimension to audit any batch)")
+    batch = f.fixed_batch if f.fixed_batch not in (None, x.shape[0]) else None  # run in slices of the graph's batch
     xn = x.numpy().astype(f.np_dtype)
-    values = _record(f, xn)
     dep = _value_dependent(f)
+    values = _record(f, xn, dep, batch)
     gen = _Noise(seed)
     nodes = list(f.proto.graph.node)
     rows, first, first_node = [], None, None
     for k, node in enumerate(nodes):
         if progress:
             progress(k, len(nodes), node.name or node.op_type)
-        affine, res, tol, why = _judge_node(f, node, values, dep, gen)
+        affine, res, tol, why = _judge_node(f, node, values, dep, gen, batch)
         owner = _owner(node)
         rows.append(ModuleRow(name=node.name or f"{node.op_type}_{k}", type=node.op_type, affine=affine, residual=res,
                               tolerance=tol, owns_nonlinearity=affine is False, reason=why, tested=res is not None,
