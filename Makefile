@@ -1,5 +1,6 @@
 # make demo   — install into .venv if needed, then run the main job
 # make test   — install into .venv if needed, then run the tests
+# make test-builds — the kernel's tests again with its other builds (vector width, -march, clang, no compiler)
 # make play    — the interactive playground in your browser
 # make figures — regenerate docs/img/ and the docs' measured tables
 # make docs    — the documentation site, built strictly into site/ (a broken link or reference fails)
@@ -11,7 +12,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench figures play docs clean
+.PHONY: install demo test test-builds test-slow bench figures play docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ play: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# the kernel and playground tests once per other build of the kernel: the other vector width,
+# the baseline -march, clang (where installed) and no compiler (.ci/run runs it after make test)
+test-builds: $(STAMP)
+	bash .ci/test-builds $(PY)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
