@@ -86,6 +86,45 @@ def test_the_wheel_runs_outside_the_repository(wheel, tmp_path):
     out = _run([str(bin_dir / "python"), "-c", "from actlab.play import _kernel; print(_kernel.load() is not None, _kernel.why_not())"],
                cwd=work, env={**env, "ACTLAB_CACHE": str(tmp_path / "cache")})
     assert out.split()[0] == "True", out
+    # and without a compiler, the build the wheel ships: it loads and steps as torch's step does
+    out = _run([str(bin_dir / "python"), "-c", PREBUILT_CHECK], cwd=work,
+               env={**env, "ACTLAB_CACHE": str(tmp_path / "empty-cache"), "CC": "/bin/false"})
+    assert "prebuilt for x86-64" in out or "prebuilt for armv8-a" in out, out
+    assert out.strip().endswith("same step"), out
+
+
+# run in the installed wheel's environment with CC=/bin/false: the kernel comes from _prebuilt/
+PREBUILT_CHECK = """
+import torch
+from actlab.play import _kernel, engine
+from actlab.play.data import make_data
+from actlab.play.settings import parse
+s, _ = parse({"activation": "tanh", "optimizer": "adam", "networkShape": "8,8", "seeds": 20, "learningRate": 0.01})
+data = make_data(s)
+fused = engine.Engine(s, data)
+print(_kernel.build())
+assert fused.fused is not None, _kernel.why_not()
+engine._kernel.load = lambda: None
+plain = engine.Engine(s, data)
+for e in (fused, plain):
+    e.train_epochs(3)
+flat = lambda e: torch.cat([w.reshape(w.shape[0], -1) for w in e.W] + list(e.b), 1)
+a, b = flat(fused), flat(plain)
+assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
+print("same step")
+"""
+
+
+def test_the_wheel_is_a_platform_wheel_with_the_prebuilt_kernel(wheel):
+    from actlab.play import _kernel
+
+    if _kernel.arch() not in _kernel.PREBUILT_LEVELS:
+        pytest.skip(f"no prebuilt levels for {_kernel.arch()}")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    built = {n.rsplit("/", 1)[1] for n in names if n.startswith("actlab/play/_prebuilt/")}
+    want = {_kernel.prebuilt_name(t, w) for t, w, _ in _kernel.PREBUILT_LEVELS[_kernel.arch()]}
+    assert want <= built, (want, built)
+    assert "-py3-none-" in wheel.name and not wheel.name.endswith("-any.whl")
 
 
 @pytest.mark.slow

@@ -28,21 +28,20 @@ import ctypes
 import hashlib
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel"]
+from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, arch, compile_kernel, compiler, library_suffix, march_flags,
+                            prebuilt_name)
 
-SOURCE = Path(__file__).with_name("kernel.c")
+__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel", "compiler"]
+
 PREBUILT = Path(__file__).with_name("_prebuilt")  # a platform wheel's builds (setup.py writes them)
-FLAGS = ["-O3", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
 LEAKY_SLOPE = 0.01  # actlab.activations' leaky_relu
 # A network whose step (all seeds) is fewer multiply-adds trains on one thread: it is fast enough
@@ -56,14 +55,6 @@ SHARE_STEP_MACS = 1e7
 # measured by benchmarks/bench_kernel_layout.py, is in docs/playground.md.
 WIDE_LINKS = 4096
 THREADS = torch.get_num_threads()  # the kernel's threads: torch's own count at start (OMP_NUM_THREADS, the cores)
-# The builds a platform wheel ships, best first: (name, -march target, vector width, CPU flags it needs).
-# x86-64-v4 is AVX-512 (F, BW, CD, DQ, VL), v3 AVX2 with FMA, x86-64 the SSE2 every x86-64 CPU has.
-PREBUILT_LEVELS = {
-    "x86_64": [("x86-64-v4", 16, ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
-               ("x86-64-v3", 8, ("avx2", "fma", "bmi2", "movbe")),
-               ("x86-64", 8, ())],
-    "aarch64": [("armv8-a", 8, ())],
-}
 
 
 ALIGN = 64  # bytes: the kernel's buffers start on a cache line, so no vector of seeds straddles two
@@ -92,13 +83,6 @@ def _cpu_key() -> str:
     return platform.machine() + _cpu_line("flags", "Features")
 
 
-def arch(machine: str | None = None) -> str:
-    """The processor family (``platform.machine()`` by default) as the prebuilt builds name it:
-    x86_64 (Windows says AMD64), aarch64 (macOS says arm64) or as given."""
-    m = (machine if machine is not None else platform.machine()).lower()
-    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(m, m)
-
-
 def _march() -> str:
     """The target the kernel is compiled for: ``$ACTLAB_KERNEL_MARCH``, else "native"."""
     return os.environ.get("ACTLAB_KERNEL_MARCH", "").strip() or "native"
@@ -117,14 +101,6 @@ def block_width() -> int:
     return 16 if _march() == "native" and "avx512f" in _cpu_flags() else 8
 
 
-def march_flags(target: str, machine: str) -> list[str]:
-    """The compiler's target flags: the CPU's own instructions for "native" (``-mcpu=native`` on
-    ARM, where clang refuses ``-march=native``), else ``-march=TARGET``."""
-    if target == "native":
-        return ["-mcpu=native"] if machine == "aarch64" else ["-march=native"]
-    return [f"-march={target}"]
-
-
 def _flags(target: str | None = None, width: int | None = None) -> list[str]:
     return [*FLAGS, *march_flags(target or _march(), arch()), f"-DVS={width or block_width()}"]
 
@@ -141,47 +117,11 @@ def cache_dir(system: str = sys.platform, env=os.environ) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "actlab"
 
 
-def library_suffix(system: str = sys.platform) -> str:
-    return ".dll" if system == "win32" else ".dylib" if system == "darwin" else ".so"
-
-
-def compiler() -> str | None:
-    """``$CC``, else the first of cc, gcc and clang on PATH (None: no compiler here)."""
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-
-
-def compile_kernel(out: Path, flags: list[str], cc: str | None = None) -> Path:
-    """kernel.c compiled with ``flags`` into ``out``, atomically (a concurrent process finds a
-    whole file or none); RuntimeError naming the compiler's complaint."""
-    cc = cc or compiler()
-    if not cc:
-        raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        try:
-            done = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=120)
-        except OSError as exc:  # $CC names no program that runs
-            raise RuntimeError(f"{cc} could not run: {exc}") from None
-        if done.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:300]}")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
 def _compile() -> Path:
     src, flags = SOURCE.read_bytes(), _flags()
     key = hashlib.sha256(src + " ".join(flags).encode() + _cpu_key().encode()).hexdigest()[:16]
     out = cache_dir() / f"play_kernel_{key}{library_suffix()}"
     return out if out.exists() else compile_kernel(out, flags)
-
-
-def prebuilt_name(target: str, width: int) -> str:
-    return f"play_kernel-{target}-vs{width}{library_suffix()}"
 
 
 def _prebuilt() -> tuple[Path, str]:

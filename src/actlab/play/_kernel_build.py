@@ -1,0 +1,78 @@
+"""How the playground's kernel (kernel.c) is compiled: flags, targets and the prebuilt levels.
+
+Standard library only, so that setup.py can load this file by its path when it builds a platform
+wheel (torch is not installed in an isolated build) and ``_kernel`` uses the same rules at run
+time: one list of flags, one table of levels, one compile step.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("kernel.c")
+FLAGS = ["-O3", "-fno-math-errno", "-fopenmp-simd", "-pthread", "-shared", "-fPIC"]
+# The builds a platform wheel ships, best first: (name, -march target, vector width, CPU flags it needs).
+# x86-64-v4 is AVX-512 (F, BW, CD, DQ, VL), v3 AVX2 with FMA, x86-64 the SSE2 every x86-64 CPU has.
+PREBUILT_LEVELS = {
+    "x86_64": [("x86-64-v4", 16, ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
+               ("x86-64-v3", 8, ("avx2", "fma", "bmi2", "movbe")),
+               ("x86-64", 8, ())],
+    "aarch64": [("armv8-a", 8, ())],
+}
+
+
+def arch(machine: str | None = None) -> str:
+    """The processor family (``platform.machine()`` by default) as the prebuilt builds name it:
+    x86_64 (Windows says AMD64), aarch64 (macOS says arm64) or as given."""
+    m = (machine if machine is not None else platform.machine()).lower()
+    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(m, m)
+
+
+def march_flags(target: str, machine: str) -> list[str]:
+    """The compiler's target flags: the CPU's own instructions for "native" (``-mcpu=native`` on
+    ARM, where clang refuses ``-march=native``), else ``-march=TARGET``."""
+    if target == "native":
+        return ["-mcpu=native"] if machine == "aarch64" else ["-march=native"]
+    return [f"-march={target}"]
+
+
+def library_suffix(system: str = sys.platform) -> str:
+    return ".dll" if system == "win32" else ".dylib" if system == "darwin" else ".so"
+
+
+def prebuilt_name(target: str, width: int, system: str = sys.platform) -> str:
+    return f"play_kernel-{target}-vs{width}{library_suffix(system)}"
+
+
+def compiler() -> str | None:
+    """``$CC``, else the first of cc, gcc and clang on PATH (None: no compiler here)."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def compile_kernel(out: Path, flags: list[str], cc: str | None = None, source: Path = SOURCE) -> Path:
+    """kernel.c compiled with ``flags`` into ``out``, atomically (a concurrent process finds a
+    whole file or none); RuntimeError naming the compiler's complaint."""
+    cc = cc or compiler()
+    if not cc:
+        raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        try:
+            done = subprocess.run([cc, *flags, "-o", tmp, str(source), "-lm"], capture_output=True, text=True, timeout=120)
+        except OSError as exc:  # $CC names no program that runs
+            raise RuntimeError(f"{cc} could not run: {exc}") from None
+        if done.returncode != 0:
+            raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:300]}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
