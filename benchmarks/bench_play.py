@@ -266,13 +266,7 @@ def machine() -> str:
     """The CPU and the fused kernel's vector width here (the wide net's ratio to torch's bmm depends on both)."""
     from actlab.play import _kernel
 
-    model = _kernel._cpu_line("model name").partition(":")[2].strip() or "CPU model unknown"
-    family = _kernel._cpu_line("cpu family").partition(":")[2].strip()
-    if family:  # "AMD EPYC" alone does not say which generation
-        number = _kernel._cpu_line("model\t").partition(":")[2].strip()
-        model += f" (family {family}, model {number})"
-    isa = "AVX-512" if "avx512f" in _kernel._cpu_flags() else "AVX2" if "avx2" in _kernel._cpu_flags() else _kernel.arch()
-    return f"{model}, {isa}; the fused kernel's vectors hold {_kernel.block_width()} seeds"
+    return f"{_kernel.cpu_name()}; the fused kernel's vectors hold {_kernel.block_width()} seeds"
 
 
 def verdict(name: str, d: dict) -> str:

@@ -183,23 +183,16 @@ def regions_block() -> str:
     ])
 
 
-def _wall(cmd: list[str], repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def demo_block() -> str:
-    actlab = str(Path(sys.executable).with_name("actlab"))
-    with tempfile.TemporaryDirectory() as tmp:
-        quick = _wall([actlab, "demo", "--quick", "--out", f"{tmp}/q"])
-        full = _wall([actlab, "demo", "--out", f"{tmp}/f"], repeats=1)
-    return (f"`actlab demo` takes {full:.0f} s and `actlab demo --quick` {quick:.1f} s here (whole commands in fresh "
-            "processes, imports included, 2 CPU cores; `make figures` measures them: the full demo once, --quick the "
-            "median of 3).")
+    from bench_demo import measure
+
+    d = measure()
+    f, q = d["full"], d["quick"]
+    split = ", ".join(f"{k} {v:.1f}" for k, v in f["sections"].items())
+    return (f"`actlab demo` takes {f['wall']:.0f} s and `actlab demo --quick` {q['wall']:.1f} s on 2 cores of "
+            f"{d['cpu']} (whole commands in fresh processes, imports included; the full demo once, --quick the median "
+            f"of {q['runs']}: `python benchmarks/bench_demo.py`, which `make figures` runs). Per section of the full "
+            f"demo, in seconds: {split}; the rest is start-up, imports and writing the page.")
 
 
 def collapse_block() -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fresh environments here use the POSIX venv layout (bin/)")
 
 
 def _run(cmd, cwd, timeout=600, env=None):

@@ -39,7 +39,7 @@ import torch
 from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, arch, compile_kernel, compiler, library_suffix, march_flags,
                             prebuilt_name)
 
-__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel", "compiler"]
+__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel", "compiler", "cpu_name"]
 
 PREBUILT = Path(__file__).with_name("_prebuilt")  # a platform wheel's builds (setup.py writes them)
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
@@ -77,6 +77,18 @@ def _cpu_line(*names: str) -> str:
 def _cpu_flags() -> set[str]:
     """The CPU's feature flags (x86 "flags", ARM "Features"); empty where /proc/cpuinfo is absent."""
     return set(_cpu_line("flags", "Features").partition(":")[2].split())
+
+
+def cpu_name() -> str:
+    """The CPU as /proc/cpuinfo names it, with its family and model where given ("AMD EPYC" alone
+    does not say which generation), and its widest vector instructions; for benchmark headers."""
+    name = _cpu_line("model name").partition(":")[2].strip() or f"{platform.machine() or 'CPU'}, model unknown"
+    family = _cpu_line("cpu family").partition(":")[2].strip()
+    if family:
+        name += f" (family {family}, model {_cpu_line('model' + chr(9)).partition(':')[2].strip()})"
+    flags = _cpu_flags()
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "NEON" if "asimd" in flags else ""
+    return f"{name}, {isa}" if isa else name
 
 
 def _cpu_key() -> str:

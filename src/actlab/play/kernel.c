@@ -40,10 +40,10 @@
 
 /* seeds per block and per vector: 8 floats, one AVX register (two NEON ones; a 4 × 4 tile needs
    24 registers, which AVX-512 machines have), or 16, one AVX-512 register. The caller picks
-   (_kernel.block_width: 16 on Intel cores with AVX-512, where it ran every set-up 10–22 % faster;
-   8 elsewhere — a Zen 4 core splits 512-bit operations in two, and ran an 8 × 64 net at 0.96× the
-   speed of 8), asks block_seeds(), pads the seeds to whole blocks and hands in buffers that start
-   on a cache line (a vector that straddles two lines costs two loads). */
+   (_kernel.block_width: 16 where the build runs AVX-512, measured faster on Intel and AMD cores;
+   8 elsewhere; any width is plain vector code on any CPU), asks block_seeds(), pads the seeds to
+   whole blocks and hands in buffers that start on a cache line (a vector that straddles two lines
+   costs two loads). */
 #ifndef VS
 #define VS 8
 #endif
