@@ -36,9 +36,8 @@ class BuildPyWithKernels(build_py):
             return
         out = Path(self.build_lib) / "actlab" / "play" / "_prebuilt"
         for target, width, _ in kb.PREBUILT_LEVELS[kb.arch()]:
-            flags = [*kb.FLAGS, *kb.march_flags(target, kb.arch()), f"-DVS={width}"]
             try:
-                kb.compile_kernel(out / kb.prebuilt_name(target, width), flags)
+                kb.compile_kernel(out / kb.prebuilt_name(target, width), kb.kernel_flags(target, width))
                 print(f"actlab: prebuilt the playground's kernel for {target} ({width} seeds a vector)")
             except RuntimeError as exc:  # a compiler too old for the level: the others still ship
                 print(f"actlab: no prebuilt kernel for {target}: {exc}", file=sys.stderr)

@@ -4,7 +4,7 @@ Why: a playground network is tiny (2-4-2-1, 3 × 8), so a torch step is a few do
 calls of microseconds each on a few kilobytes — the dispatch, not the arithmetic, sets the
 speed (a (100, 10, 8) × (100, 8, 8) ``bmm`` costs 14–27 µs on the machines measured: a loop
 over 100 small matrices). kernel.c runs many minibatch steps per call with seeds as the vector
-lanes and register-tiled products; a wide net (8 × 64), on an AVX-512 build, one seed at a time
+lanes and register-tiled products; a wide net (8 × 64), in a build of 16-float vectors, one seed at a time
 with its units as the lanes (``wide_layout``). ``benchmarks/bench_play.py`` prints both paths.
 
 Where it comes from, in this order (``build()`` says which, ``why_not()`` why none):
@@ -16,7 +16,7 @@ Where it comes from, in this order (``build()`` says which, ``why_not()`` why no
    ``%LOCALAPPDATA%\\actlab\\Cache`` on Windows) keyed by the source, the flags and the CPU —
    under a second, once;
 2. else, where there is no compiler, the build a platform wheel ships (``_prebuilt/``, compiled
-   for portable baselines when the wheel was built: ``prebuilt_levels``), the best this CPU runs.
+   for portable baselines when the wheel was built: ``PREBUILT_LEVELS``), the best this CPU runs.
 Without either, or for settings the kernel does not cover (maxout and activations other than
 linear, relu, leaky_relu, tanh and sigmoid; a GPU), the engine keeps its torch step: the same
 results (to float rounding).
@@ -36,10 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, arch, compile_kernel, compiler, library_suffix, march_flags,
-                            prebuilt_name)
+from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, arch, compile_kernel, compiler, kernel_flags, library_suffix,
+                            march_flags, prebuilt_name)
 
-__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "compile_kernel", "compiler", "cpu_name"]
+__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "cpu_name",
+           # the build rules, from _kernel_build
+           "FLAGS", "PREBUILT_LEVELS", "arch", "compile_kernel", "compiler", "kernel_flags", "library_suffix", "march_flags",
+           "prebuilt_name"]
 
 PREBUILT = Path(__file__).with_name("_prebuilt")  # a platform wheel's builds (setup.py writes them)
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}
@@ -113,8 +116,8 @@ def block_width() -> int:
     return 16 if _march() == "native" and "avx512f" in _cpu_flags() else 8
 
 
-def _flags(target: str | None = None, width: int | None = None) -> list[str]:
-    return [*FLAGS, *march_flags(target or _march(), arch()), f"-DVS={width or block_width()}"]
+def _flags() -> list[str]:
+    return kernel_flags(_march(), block_width())
 
 
 def cache_dir(system: str = sys.platform, env=os.environ) -> Path:

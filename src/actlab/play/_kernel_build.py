@@ -42,6 +42,11 @@ def march_flags(target: str, machine: str) -> list[str]:
     return [f"-march={target}"]
 
 
+def kernel_flags(target: str, width: int, machine: str | None = None) -> list[str]:
+    """Every flag of a build: the common ones, the target's, and the vector width (-DVS)."""
+    return [*FLAGS, *march_flags(target, arch(machine)), f"-DVS={width}"]
+
+
 def library_suffix(system: str = sys.platform) -> str:
     return ".dll" if system == "win32" else ".dylib" if system == "darwin" else ".so"
 
