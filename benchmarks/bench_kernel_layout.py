@@ -46,8 +46,7 @@ BUILDS = {  # name: (vector width, wide layout for nets whose hidden widths are 
 def use(width: int, wide: bool) -> None:
     """Make the next engine use this build (compiled once into the benchmark's cache)."""
     os.environ["ACTLAB_KERNEL_VS"] = str(width)
-    _kernel._lib.clear()
-    _kernel._why.clear()
+    _kernel.reset()
     _kernel.wide_layout = lambda sizes, w: wide and all(r % w == 0 for r, _ in sizes[:-1]) and len(sizes) > 1
 
 

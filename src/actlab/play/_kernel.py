@@ -39,7 +39,7 @@ import torch
 from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, arch, compile_kernel, compiler, kernel_flags, library_suffix,
                             march_flags, prebuilt_name)
 
-__all__ = ["load", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "cpu_name",
+__all__ = ["load", "reset", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "cpu_name",
            # the build rules, from _kernel_build
            "FLAGS", "PREBUILT_LEVELS", "arch", "compile_kernel", "compiler", "kernel_flags", "library_suffix", "march_flags",
            "prebuilt_name"]
@@ -88,7 +88,8 @@ def cpu_name() -> str:
     name = _cpu_line("model name").partition(":")[2].strip() or f"{platform.machine() or 'CPU'}, model unknown"
     family = _cpu_line("cpu family").partition(":")[2].strip()
     if family:
-        name += f" (family {family}, model {_cpu_line('model' + chr(9)).partition(':')[2].strip()})"
+        model = _cpu_line("model\t").partition(":")[2].strip()  # "model\t", not "model name"
+        name += f" (family {family}, model {model})"
     flags = _cpu_flags()
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "NEON" if "asimd" in flags else ""
     return f"{name}, {isa}" if isa else name
@@ -189,6 +190,15 @@ def load():
                     _why.append(f"{type(exc).__name__}: {exc}")
                     _lib.append(None)
         return _lib[0]
+
+
+def reset() -> None:
+    """Forget the build found: the next ``load()`` looks again, under the settings then in force
+    (``$ACTLAB_KERNEL_VS``, ``$ACTLAB_KERNEL_MARCH``, ``$CC``). For benchmarks that compare builds."""
+    with _lock:
+        _lib.clear()
+        _why.clear()
+        _built.clear()
 
 
 def build() -> str:
