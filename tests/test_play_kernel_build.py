@@ -89,3 +89,12 @@ def test_every_platform_has_prebuilt_levels_from_a_portable_baseline():
     for family, levels in _kernel.PREBUILT_LEVELS.items():
         assert levels[-1][2] == (), f"{family}: the last level must need no optional instruction"
         assert all(width in (8, 16) for _, width, _ in levels)
+
+
+def test_a_windows_build_is_a_static_dll_and_others_are_position_independent():
+    win = _kernel.kernel_flags("x86-64", 8, "AMD64", "win32")
+    assert "-static" in win and "-fPIC" not in win and "-march=x86-64" in win and "-DVS=8" in win
+    lin = _kernel.kernel_flags("native", 16, "x86_64", "linux")
+    assert "-fPIC" in lin and "-static" not in lin and "-march=native" in lin
+    assert "-mcpu=native" in _kernel.kernel_flags("native", 8, "arm64", "darwin")
+    assert _kernel.prebuilt_name("x86-64", 8, "win32") == "play_kernel-x86-64-vs8.dll"

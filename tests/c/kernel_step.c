@@ -3,17 +3,42 @@
  * agree to float32 rounding (tests/test_kernel_cross.py). Linked with kernel.c; VS as built.
  *
  *   cc -O2 -DVS=8 tests/c/kernel_step.c src/actlab/play/kernel.c -lm -pthread -o step && ./step tanh adam [steps]
+ *
+ * Built with -DKERNEL_DLL (Windows), it links nothing of kernel.c and calls the kernel in the DLL
+ * named by $KERNEL_DLL instead, as ctypes does: the build a Windows wheel ships.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+typedef int train_steps_fn(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols, int U,
+                           int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
+                           const float *X, const float *t, int N, int epochs, int B, int start, int n_steps, long adam_step,
+                           int blocks, int threads, int backwards);
+#ifdef KERNEL_DLL
+#include <windows.h>
+static int (*block_seeds)(void);
+static long (*scratch_floats)(int L, int U, int B);
+static train_steps_fn *train_steps;
+static int bind_kernel(void) {
+    HMODULE lib = LoadLibraryA(getenv("KERNEL_DLL"));
+    if (!lib) return 0;
+    block_seeds = (int (*)(void))GetProcAddress(lib, "block_seeds");
+    scratch_floats = (long (*)(int, int, int))GetProcAddress(lib, "scratch_floats");
+    train_steps = (train_steps_fn *)GetProcAddress(lib, "train_steps");
+    return block_seeds && scratch_floats && train_steps;
+}
+#else
 int block_seeds(void);
 long scratch_floats(int L, int U, int B);
-int train_steps(float *params, float *m, float *v, float *scratch, int L, const int *rows, const int *cols, int U,
-                int act, float slope, int loss, int opt, int reg, float reg_rate, float lr,
-                const float *X, const float *t, int N, int epochs, int B, int start, int n_steps, long adam_step, int blocks,
-                int threads, int backwards);
+train_steps_fn train_steps;
+static int bind_kernel(void) { return 1; }
+#endif
+
+/* static buffers on cache lines (aligned_alloc is missing from Windows' C runtime) */
+#define MAX_FLOATS 16384
+static float params[MAX_FLOATS] __attribute__((aligned(64))), m[MAX_FLOATS] __attribute__((aligned(64))),
+    v[MAX_FLOATS] __attribute__((aligned(64))), scratch[MAX_FLOATS] __attribute__((aligned(64)));
 
 static unsigned int state = 12345u;
 static float uniform(void) { /* in [−1, 1): the same numbers on every machine */
@@ -22,6 +47,7 @@ static float uniform(void) { /* in [−1, 1): the same numbers on every machine 
 }
 
 int main(int argc, char **argv) {
+    if (!bind_kernel()) { fprintf(stderr, "the kernel's DLL did not load\n"); return 3; }
     const char *acts[] = {"linear", "relu", "tanh", "sigmoid", "leaky_relu"};
     int act = 2, opt = 1, n_steps = argc > 3 ? atoi(argv[3]) : 1000;
     for (int k = 0; argc > 1 && k < 5; k++) if (!strcmp(argv[1], acts[k])) act = k;
@@ -32,9 +58,7 @@ int main(int argc, char **argv) {
     size_t P = 0;
     for (int l = 0; l < L; l++) P += (size_t)rows[l] * cols[l] + rows[l];
     size_t n = (size_t)BLOCKS * P * vs;
-    float *params = aligned_alloc(64, n * 4), *m = aligned_alloc(64, n * 4), *v = aligned_alloc(64, n * 4);
-    long scratch_n = scratch_floats(L, U, B);
-    float *scratch = aligned_alloc(64, ((size_t)scratch_n * 4 + 63) / 64 * 64);
+    if (n > MAX_FLOATS || scratch_floats(L, U, B) > MAX_FLOATS) return 2;
     float X[EPOCHS * N * 2], t[EPOCHS * N];
     for (size_t i = 0; i < n; i++) { params[i] = 0.6f * uniform(); m[i] = v[i] = 0.0f; }
     for (int i = 0; i < EPOCHS * N; i++) {

@@ -16,7 +16,8 @@ Where it comes from, in this order (``build()`` says which, ``why_not()`` why no
    ``%LOCALAPPDATA%\\actlab\\Cache`` on Windows) keyed by the source, the flags and the CPU —
    under a second, once;
 2. else, where there is no compiler, the build a platform wheel ships (``_prebuilt/``, compiled
-   for portable baselines when the wheel was built: ``PREBUILT_LEVELS``), the best this CPU runs.
+   for portable baselines when the wheel was built: ``PREBUILT_LEVELS``; on Windows a DLL from
+   MinGW-w64's gcc), the best this CPU runs.
 Without either, or for settings the kernel does not cover (maxout and activations other than
 linear, relu, leaky_relu, tanh and sigmoid; a GPU), the engine keeps its torch step: the same
 results (to float rounding).

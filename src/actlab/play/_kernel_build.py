@@ -42,9 +42,12 @@ def march_flags(target: str, machine: str) -> list[str]:
     return [f"-march={target}"]
 
 
-def kernel_flags(target: str, width: int, machine: str | None = None) -> list[str]:
-    """Every flag of a build: the common ones, the target's, and the vector width (-DVS)."""
-    return [*FLAGS, *march_flags(target, arch(machine)), f"-DVS={width}"]
+def kernel_flags(target: str, width: int, machine: str | None = None, system: str = sys.platform) -> list[str]:
+    """Every flag of a build: the common ones, the target's, and the vector width (-DVS). On
+    Windows (MinGW-w64's gcc or clang) a DLL is position-independent anyway, and it is linked
+    statically so that it needs no libwinpthread or libgcc DLL beside it."""
+    common = [*(f for f in FLAGS if f != "-fPIC"), "-static"] if system == "win32" else FLAGS
+    return [*common, *march_flags(target, arch(machine)), f"-DVS={width}"]
 
 
 def library_suffix(system: str = sys.platform) -> str:
