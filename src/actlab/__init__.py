@@ -6,9 +6,11 @@
     r = actlab.audit(model, example_inputs)               # where nonlinearity hides
     folded = actlab.fold(model, example_inputs)           # adjacent affine layers merged
     rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
+    K = actlab.ntk("tanh", x, depth=3)                    # the kernel of the infinitely wide net
 """
 
 from . import activations, nets
+from .theory import nngp, ntk
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
 from .analysis.regions import NotPiecewiseLinearError, RegionMap, TooManyRegionsError, regions
@@ -42,6 +44,8 @@ __all__ = [
     "check_affine",
     "collapse",
     "nets",
+    "nngp",
+    "ntk",
     "tolerance_for",
     "__version__",
 ]

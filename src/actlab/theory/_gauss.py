@@ -1,0 +1,250 @@
+"""Gaussian expectations of an activation: E[φ(u)φ(v)] and E[φ′(u)φ′(v)], (u, v) ~ N(0, Σ).
+
+The one engine of actlab's infinite-width theory. A pair has variances q₁, q₂ and correlation
+c = k₁₂/√(q₁q₂), clipped to [−1, 1] (rounding must not make a NaN at depth 100).
+
+Closed forms where they exist (quadrature is poor at kinks), with θ = arccos c:
+- linear:     E[φφ] = k₁₂,  E[φ′φ′] = 1
+- relu:       √(q₁q₂)(sin θ + (π − θ) cos θ)/2π,  (π − θ)/2π            (Cho & Saul 2009)
+- leaky_relu: φ = a·x + (1 − a)·relu(x):  a·k₁₂ + (1 − a)²·E_relu,  a + (1 − a)²(π − θ)/2π
+- abs:        the same with a = −1
+- sin:        e^{−(q₁+q₂)/2} sinh k₁₂,  e^{−(q₁+q₂)/2} cosh k₁₂
+- square:     q₁q₂ + 2k₁₂²,  4k₁₂
+- gaussian:   φ = e^{−x²}: 1/√D,  4k₁₂/D^{3/2},  D = (1 + 2q₁)(1 + 2q₂) − 4k₁₂²
+
+Every other activation by Mehler's formula: with h_k = He_k/√k! the orthonormal Hermite
+polynomials and a_k(q) = E[φ(√q z) h_k(z)],
+
+    E[φ(u)φ(v)] = Σ_k a_k(q₁) a_k(q₂) c^k.
+
+The coefficients are one-dimensional integrals per input (``_rules``: composite Gauss–Legendre,
+split at the activation's kinks), and the double sum is K multiply-adds per pair: fast, and the
+truncation after K terms is bounded per pair, by Cauchy–Schwarz and Parseval, by
+|c|^K·√(t(q₁)t(q₂)), t(q) = E[φ(√q z)²] − Σ_{k<K} a_k(q)². Pairs whose bound is above ``TOL`` of
+√(E[φ(u)²]E[φ(v)²]) (sharp activations at large variance, correlations near ±1) are integrated
+directly by the two-dimensional rule instead. The same for φ′. Float64 throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .. import activations
+from ..train import MAXOUT, act_and_deriv
+from ._rules import normal_rule
+
+__all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "pair_expectations"]
+
+TOL = 1e-9  # a pair's truncation bound, relative to √(E[φ(u)²]E[φ(v)²]): far below the 1e-4 promised
+K_MAX = 256  # Hermite terms at most; pairs that need more go to the direct rule
+TIERS = (16, 32, 64, 128, K_MAX)  # the dense sum uses the first of these that every input's tail allows
+LEAKY_SLOPE = 0.01  # torch's and actlab's leaky_relu
+SPREAD = torch.tensor([-30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0], dtype=torch.float64)  # in units of r/|c|
+CHUNK = 1 << 22  # values of the direct rule evaluated at once (32 MiB of float64)
+
+# where φ′ or φ″ jumps, in u: the rules put a panel edge there
+KINKS: dict[str, tuple[float, ...]] = {
+    "relu": (0.0,), "leaky_relu": (0.0,), "abs": (0.0,), "elu": (0.0,), "selu": (0.0,), "celu": (0.0,),
+    "softsign": (0.0,), "hardtanh": (-1.0, 1.0), "relu6": (0.0, 6.0), "hardsigmoid": (-3.0, 3.0),
+    "hardswish": (-3.0, 3.0),
+}
+
+
+def check_elementwise(activation: str) -> str:
+    """The registry's canonical name; ValueError for maxout, which is not elementwise."""
+    if activation == MAXOUT:
+        raise ValueError("maxout is not elementwise (a max over k affine pieces of the whole input): the infinite-width "
+                         f"theory needs φ applied to each unit alone; choose one of {', '.join(activations.names())}")
+    return activations.resolve(activation)
+
+
+# ---------------------------------------------------------------------------- closed forms
+
+
+def _correlation(k11, k22, k12):
+    s = torch.sqrt(k11 * k22)
+    return s, torch.where(s > 0, k12 / torch.where(s > 0, s, 1.0), 0.0).clamp(-1.0, 1.0)
+
+
+def _relu(k11, k22, k12):
+    s, c = _correlation(k11, k22, k12)
+    theta = torch.arccos(c)
+    return s * (torch.sin(theta) + (math.pi - theta) * c) / (2 * math.pi), (math.pi - theta) / (2 * math.pi)
+
+
+def _leaky(a: float):
+    def closed(k11, k22, k12):
+        e, d = _relu(k11, k22, k12)
+        return a * k12 + (1 - a) ** 2 * e, a + (1 - a) ** 2 * d
+
+    return closed
+
+
+def _sin(k11, k22, k12):
+    g = torch.exp(-(k11 + k22) / 2)
+    return g * torch.sinh(k12), g * torch.cosh(k12)
+
+
+def _gaussian(k11, k22, k12):
+    s, c = _correlation(k11, k22, k12)
+    det = (1 + 2 * k11) * (1 + 2 * k22) - 4 * (s * c) ** 2  # ≥ 1 + 2(q₁ + q₂) > 0 for |c| ≤ 1
+    return det.rsqrt(), 4 * s * c * det.pow(-1.5)
+
+
+CLOSED_FORMS = {
+    "linear": lambda k11, k22, k12: (k12, torch.ones_like(k12)),
+    "relu": _relu,
+    "leaky_relu": _leaky(LEAKY_SLOPE),
+    "abs": _leaky(-1.0),
+    "sin": _sin,
+    "square": lambda k11, k22, k12: (k11 * k22 + 2 * k12**2, 4 * k12),
+    "gaussian": _gaussian,
+}
+
+
+# ---------------------------------------------------------------------------- one input at a time
+
+
+@dataclass
+class Moments:
+    """Per input of variance q: a (n, K) = E[φ(√q z) h_k(z)], ad the same for φ′, and the second
+    moments second = E[φ(√q z)²], second_d = E[φ′(√q z)²] (n,)."""
+
+    a: torch.Tensor
+    ad: torch.Tensor | None
+    second: torch.Tensor
+    second_d: torch.Tensor | None
+
+    def tails(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """t(q) after each number of terms: (n, K + 1), column K the tail after K terms."""
+
+        def tail(a, second):
+            head = torch.cat([torch.zeros_like(a[:, :1]), (a * a).cumsum(1)], 1)
+            return (second[:, None] - head).clamp_min(0.0)
+
+        return tail(self.a, self.second), (None if self.ad is None else tail(self.ad, self.second_d))
+
+
+def _hermite_projection(fw: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tensor:
+    """(n, k): Σ_nodes fw·h_j(z) for j < k; z shared (N,) or per input (n, N)."""
+    out = torch.empty(fw.shape[0], k, dtype=torch.float64)
+    if z.ndim == 1:  # one rule for all inputs: the basis once, then a matrix product
+        basis = torch.empty(z.shape[0], k, dtype=torch.float64)
+        basis[:, 0], basis[:, 1] = 1.0, z
+        for j in range(1, k - 1):
+            basis[:, j + 1] = (z * basis[:, j] - math.sqrt(j) * basis[:, j - 1]) / math.sqrt(j + 1)
+        return fw @ basis
+    prev, cur = torch.ones_like(z), z.clone()
+    out[:, 0], out[:, 1] = fw.sum(1), (fw * cur).sum(1)
+    for j in range(1, k - 1):
+        prev, cur = cur, (z * cur - math.sqrt(j) * prev) / math.sqrt(j + 1)
+        out[:, j + 1] = (fw * cur).sum(1)
+    return out
+
+
+def _panel(q: torch.Tensor, k: int) -> float:
+    """Panel width resolving h_{k−1} (wavelength ≈ 2π/√(2k)) and φ(√q z) (scale ≈ 1/√q)."""
+    qmax = float(q.max()) if q.numel() else 1.0
+    return max(0.05, min(1.0, 4 * math.pi / math.sqrt(2 * k + 1), 3.0 / math.sqrt(max(qmax, 1e-12))))
+
+
+def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int = K_MAX) -> Moments:
+    """Hermite coefficients and second moments of φ(√q z) (and φ′) for variances q (n,) > 0."""
+    name = check_elementwise(activation)
+    fn = activations.get(name).fn
+    q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
+    s = torch.sqrt(q)
+    kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
+    breaks = kinks[None, :] / s[:, None] if kinks.numel() else None
+    z, w = normal_rule(breaks, _panel(q, k))
+    f, d = act_and_deriv(fn, s[:, None] * z, want_deriv)
+    fw = f * w
+    a = _hermite_projection(fw, z, k)
+    if not want_deriv:
+        return Moments(a, None, (f * fw).sum(1), None)
+    dw = d * w
+    return Moments(a, _hermite_projection(dw, z, k), (f * fw).sum(1), (d * dw).sum(1))
+
+
+# ---------------------------------------------------------------------------- pairs
+
+
+def _mehler(a1: torch.Tensor, a2: torch.Tensor, c: torch.Tensor, k: int) -> torch.Tensor:
+    """Σ_{j<k} a1[:, j] a2[:, j] c^j for the (n1, n2) grid of pairs, by Horner's rule."""
+    acc = torch.outer(a1[:, k - 1], a2[:, k - 1])
+    for j in range(k - 2, -1, -1):
+        acc.mul_(c).addr_(a1[:, j], a2[:, j])
+    return acc
+
+
+def _direct(fn, kinks: torch.Tensor, q1, q2, c, want_deriv: bool):
+    """Both expectations for flat pairs (P,) by the two-dimensional rule: u = √q₁ z₁,
+    v = √q₂(c z₁ + r z₂), r = √(1 − c²), the inner integral over z₂ for each node of z₁."""
+    s1, s2 = torch.sqrt(q1), torch.sqrt(q2)
+    r = torch.sqrt((1 - c * c).clamp_min(0.0))
+    panel = max(0.25, min(2.0, 3.0 / math.sqrt(max(float(torch.maximum(q1, q2).max()), 1e-12))))
+    if kinks.numel():
+        # v's kink seen from z₁ is smoothed over a width r/|c|: panels of that width around it
+        centre = (kinks / (c * s2)[:, None])[..., None] + (r / c.abs())[:, None, None] * SPREAD
+        outer_breaks = torch.cat([kinks / s1[:, None], centre.flatten(1)], 1)
+        z1, w1 = normal_rule(outer_breaks, panel)  # (P, N1)
+        z2, w2 = normal_rule((kinks / s2[:, None, None] - c[:, None, None] * z1[..., None]) / r[:, None, None], panel)
+    else:
+        z1, w1 = normal_rule(None, panel)
+        z2, w2 = normal_rule(None, panel)
+        z1, w1 = z1.expand(len(c), -1), w1.expand(len(c), -1)
+    fu, du = act_and_deriv(fn, s1[:, None] * z1, want_deriv)
+    fv, dv = act_and_deriv(fn, s2[:, None, None] * (c[:, None, None] * z1[..., None] + r[:, None, None] * z2), want_deriv)
+    e = (fu * w1 * (fv * w2).sum(-1)).sum(-1)
+    return e, ((du * w1 * (dv * w2).sum(-1)).sum(-1) if want_deriv else None)
+
+
+def _direct_chunked(fn, kinks, q1, q2, c, want_deriv):
+    n1 = normal_rule(None, 0.25)[0].shape[0] + (1 + len(SPREAD)) * kinks.numel() * 12
+    step = max(1, CHUNK // (n1 * n1))
+    parts = [_direct(fn, kinks, q1[i:i + step], q2[i:i + step], c[i:i + step], want_deriv) for i in range(0, len(c), step)]
+    e = torch.cat([p[0] for p in parts])
+    return e, (torch.cat([p[1] for p in parts]) if want_deriv else None)
+
+
+def _series(a1, a2, t1, t2, sec1, sec2, c, fn, kinks, q1, q2, which: int, want_deriv: bool):
+    """One expectation (which = 0: φφ, 1: φ′φ′) over the grid of pairs: Mehler's sum at the
+    first tier every input allows, then the direct rule where a pair's bound exceeds TOL."""
+    tier = next((k for k in TIERS if bool((t1[:, k] <= TOL * sec1).all() and (t2[:, k] <= TOL * sec2).all())), K_MAX)
+    out = _mehler(a1, a2, c, tier)
+    bound = c.abs().pow(tier) * torch.sqrt(torch.outer(t1[:, tier], t2[:, tier]))
+    same = (c == 1.0) & (q1[:, None] == q2[None, :])  # the same input twice: E[φ(u)²] exactly
+    if bool(same.any()):
+        out = torch.where(same, sec1[:, None].expand_as(out), out)
+    bad = ((bound > TOL * torch.sqrt(torch.outer(sec1, sec2))) & ~same).nonzero(as_tuple=True)
+    if len(bad[0]):
+        i, j = bad
+        e, d = _direct_chunked(fn, kinks, q1[i], q2[j], c[i, j], which == 1)
+        out[i, j] = d if which == 1 else e
+    return out
+
+
+def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: torch.Tensor, *,
+                      want_deriv: bool = True, method: str = "auto"):
+    """(E[φ(u)φ(v)], E[φ′(u)φ′(v)] or None) on the grid of pairs (n1, n2), where u has variance
+    q1[i], v has q2[j] and their covariance is k12[i, j]; float64. ``method``: "auto" (closed
+    form where there is one) or "quadrature" (always the series and rule, to test closed forms)."""
+    name = check_elementwise(activation)
+    q1, q2, k12 = (torch.as_tensor(t, dtype=torch.float64) for t in (q1, q2, k12))
+    if method not in ("auto", "quadrature"):
+        raise ValueError(f"method: expected 'auto' or 'quadrature', got {method!r}")
+    if method == "auto" and name in CLOSED_FORMS:
+        e, d = CLOSED_FORMS[name](q1[:, None], q2[None, :], k12)
+        return e, (d.expand_as(e).clone() if want_deriv else None)
+    c = _correlation(q1[:, None], q2[None, :], k12)[1]
+    m1 = moments(name, q1, want_deriv=want_deriv)
+    m2 = m1 if q2 is q1 or torch.equal(q1, q2) else moments(name, q2, want_deriv=want_deriv)
+    (t1, td1), (t2, td2) = m1.tails(), m2.tails()
+    fn, kinks = activations.get(name).fn, torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
+    e = _series(m1.a, m2.a, t1, t2, m1.second, m2.second, c, fn, kinks, q1, q2, 0, want_deriv)
+    if not want_deriv:
+        return e, None
+    return e, _series(m1.ad, m2.ad, td1, td2, m1.second_d, m2.second_d, c, fn, kinks, q1, q2, 1, want_deriv)
