@@ -34,7 +34,7 @@ import torch
 
 from .. import activations
 from ..train import MAXOUT, act_and_deriv
-from ._rules import normal_rule
+from ._rules import HALF_WIDTH, normal_rule
 
 __all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "pair_expectations"]
 
@@ -43,6 +43,7 @@ K_MAX = 256  # Hermite terms at most; pairs that need more go to the direct rule
 TIERS = (16, 32, 64, 128, K_MAX)  # the dense sum uses the first of these that every input's tail allows
 LEAKY_SLOPE = 0.01  # torch's and actlab's leaky_relu
 SPREAD = torch.tensor([-30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0], dtype=torch.float64)  # in units of r/|c|
+PIECE_SPREAD = torch.tensor([-12.0, -3.0, 0.0, 3.0, 12.0], dtype=torch.float64)  # the same for the one-dimensional rule
 CHUNK = 1 << 22  # values of the direct rule evaluated at once (32 MiB of float64)
 
 # where φ′ or φ″ jumps, in u: the rules put a panel edge there
@@ -50,6 +51,25 @@ KINKS: dict[str, tuple[float, ...]] = {
     "relu": (0.0,), "leaky_relu": (0.0,), "abs": (0.0,), "elu": (0.0,), "selu": (0.0,), "celu": (0.0,),
     "softsign": (0.0,), "hardtanh": (-1.0, 1.0), "relu6": (0.0, 6.0), "hardsigmoid": (-3.0, 3.0),
     "hardswish": (-3.0, 3.0),
+}
+
+
+_ZERO, _X, _ONE = (0.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0)
+_L, _A = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717  # selu's λ and α
+# piecewise activations: (breaks, φ's pieces, φ′'s pieces), each piece (p₀, p₁, p₂, e) meaning
+# p₀ + p₁x + p₂x² + e·eˣ between consecutive breaks: their Gaussian smoothing E[g(m + sξ)] is
+# closed (``_smoothed``), so the direct rule needs one dimension, not two
+PIECES: dict[str, tuple[tuple[float, ...], tuple, tuple]] = {
+    "relu": ((0.0,), (_ZERO, _X), (_ZERO, _ONE)),
+    "leaky_relu": ((0.0,), ((0.0, LEAKY_SLOPE, 0.0, 0.0), _X), ((LEAKY_SLOPE, 0.0, 0.0, 0.0), _ONE)),
+    "abs": ((0.0,), ((0.0, -1.0, 0.0, 0.0), _X), ((-1.0, 0.0, 0.0, 0.0), _ONE)),
+    "elu": ((0.0,), ((-1.0, 0.0, 0.0, 1.0), _X), ((0.0, 0.0, 0.0, 1.0), _ONE)),
+    "celu": ((0.0,), ((-1.0, 0.0, 0.0, 1.0), _X), ((0.0, 0.0, 0.0, 1.0), _ONE)),
+    "selu": ((0.0,), ((-_L * _A, 0.0, 0.0, _L * _A), (0.0, _L, 0.0, 0.0)), ((0.0, 0.0, 0.0, _L * _A), (_L, 0.0, 0.0, 0.0))),
+    "hardtanh": ((-1.0, 1.0), ((-1.0, 0.0, 0.0, 0.0), _X, _ONE), (_ZERO, _ONE, _ZERO)),
+    "relu6": ((0.0, 6.0), (_ZERO, _X, (6.0, 0.0, 0.0, 0.0)), (_ZERO, _ONE, _ZERO)),
+    "hardsigmoid": ((-3.0, 3.0), (_ZERO, (0.5, 1 / 6, 0.0, 0.0), _ONE), (_ZERO, (1 / 6, 0.0, 0.0, 0.0), _ZERO)),
+    "hardswish": ((-3.0, 3.0), (_ZERO, (0.0, 0.5, 1 / 6, 0.0), _X), (_ZERO, (0.5, 1 / 3, 0.0, 0.0), _ONE)),
 }
 
 
@@ -65,14 +85,19 @@ def check_elementwise(activation: str) -> str:
 
 
 def _correlation(k11, k22, k12):
+    """√(k₁₁k₂₂) and the correlation, clipped to [−1, 1] (0 where a variance is 0)."""
     s = torch.sqrt(k11 * k22)
-    return s, torch.where(s > 0, k12 / torch.where(s > 0, s, 1.0), 0.0).clamp(-1.0, 1.0)
+    c = k12 / s
+    if not bool((s > 0).all()):
+        c = torch.where(s > 0, c, 0.0)
+    return s, c.clamp_(-1.0, 1.0)
 
 
 def _relu(k11, k22, k12):
     s, c = _correlation(k11, k22, k12)
-    theta = torch.arccos(c)
-    return s * (torch.sin(theta) + (math.pi - theta) * c) / (2 * math.pi), (math.pi - theta) / (2 * math.pi)
+    d = torch.arccos(c).neg_().add_(math.pi).div_(2 * math.pi)  # (π − θ)/2π
+    e = torch.addcmul((1 - c * c).clamp_min_(0.0).sqrt_().div_(2 * math.pi), d, c).mul_(s)  # sin θ = √(1 − c²)
+    return e, d
 
 
 def _leaky(a: float):
@@ -152,14 +177,20 @@ def _panel(q: torch.Tensor, k: int) -> float:
 
 
 def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int = K_MAX) -> Moments:
-    """Hermite coefficients and second moments of φ(√q z) (and φ′) for variances q (n,) > 0."""
+    """Hermite coefficients (up to ``k`` terms) and second moments of φ(√q z) (and φ′) for
+    variances q (n,) > 0. Kinks at u = 0 sit at z = 0 for every q: one shared rule, and the
+    basis is one matrix product; kinks elsewhere (hardtanh's ±1) move with q: a rule per input."""
     name = check_elementwise(activation)
     fn = activations.get(name).fn
     q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
     s = torch.sqrt(q)
     kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
-    breaks = kinks[None, :] / s[:, None] if kinks.numel() else None
-    z, w = normal_rule(breaks, _panel(q, k))
+    if not kinks.numel():
+        z, w = normal_rule(None, _panel(q, k))
+    elif bool((kinks == 0).all()):
+        z, w = normal_rule(torch.zeros(1, dtype=torch.float64), _panel(q, k))
+    else:
+        z, w = normal_rule(kinks[None, :] / s[:, None], _panel(q, k))
     f, d = act_and_deriv(fn, s[:, None] * z, want_deriv)
     fw = f * w
     a = _hermite_projection(fw, z, k)
@@ -167,6 +198,23 @@ def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int
         return Moments(a, None, (f * fw).sum(1), None)
     dw = d * w
     return Moments(a, _hermite_projection(dw, z, k), (f * fw).sum(1), (d * dw).sum(1))
+
+
+def _enough_terms(m: Moments, k: int) -> bool:
+    """Whether every input's tail after k terms is within TOL, for φ and φ′ (then no pair needs more)."""
+    t, td = m.tails()
+    ok = bool((t[:, k] <= TOL * m.second).all())
+    return ok and (td is None or bool((td[:, k] <= TOL * m.second_d).all()))
+
+
+def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
+    """``moments`` with 64 terms where they suffice for every input, else K_MAX: the inputs'
+    own rules (moving kinks) cost K passes over (n, nodes), so fewer terms pay there."""
+    if name in KINKS and not all(k == 0 for k in KINKS[name]):
+        m = moments(name, q, want_deriv=want_deriv, k=64)
+        if _enough_terms(m, 64):
+            return m
+    return moments(name, q, want_deriv=want_deriv)
 
 
 # ---------------------------------------------------------------------------- pairs
@@ -180,12 +228,11 @@ def _mehler(a1: torch.Tensor, a2: torch.Tensor, c: torch.Tensor, k: int) -> torc
     return acc
 
 
-def _direct(fn, kinks: torch.Tensor, q1, q2, c, want_deriv: bool):
+def _direct(fn, kinks: torch.Tensor, q1, q2, c, want_deriv: bool, panel: float):
     """Both expectations for flat pairs (P,) by the two-dimensional rule: u = √q₁ z₁,
     v = √q₂(c z₁ + r z₂), r = √(1 − c²), the inner integral over z₂ for each node of z₁."""
     s1, s2 = torch.sqrt(q1), torch.sqrt(q2)
     r = torch.sqrt((1 - c * c).clamp_min(0.0))
-    panel = max(0.25, min(2.0, 3.0 / math.sqrt(max(float(torch.maximum(q1, q2).max()), 1e-12))))
     if kinks.numel():
         # v's kink seen from z₁ is smoothed over a width r/|c|: panels of that width around it
         centre = (kinks / (c * s2)[:, None])[..., None] + (r / c.abs())[:, None, None] * SPREAD
@@ -202,18 +249,79 @@ def _direct(fn, kinks: torch.Tensor, q1, q2, c, want_deriv: bool):
     return e, ((du * w1 * (dv * w2).sum(-1)).sum(-1) if want_deriv else None)
 
 
+def _smoothed(breaks: tuple[float, ...], pieces, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """E[g(m + sξ)], ξ ~ N(0, 1), for g given by ``pieces`` between ``breaks``; s ≥ 0. With
+    ξ ∈ (a, b) on a piece: E[1] = Φ(b) − Φ(a), E[ξ] = φ(a) − φ(b), E[ξ²] = E[1] + aφ(a) − bφ(b),
+    E[e^y] = e^{m + s²/2}(Φ(b − s) − Φ(a − s)), the last in logarithms (no overflow)."""
+    s = s.clamp_min(1e-300)
+    t = [((k - m) / s).clamp(-40.0, 40.0) for k in breaks]  # each break in units of ξ, once
+    cdf = [torch.zeros_like(m), *(torch.special.ndtr(x) for x in t), torch.ones_like(m)]
+    pdf = [torch.zeros_like(m), *(torch.exp(-x * x / 2) / math.sqrt(2 * math.pi) for x in t), torch.zeros_like(m)]
+    tpdf = [torch.zeros_like(m), *(x * p for x, p in zip(t, pdf[1:-1])), torch.zeros_like(m)]
+    edges = [-math.inf, *breaks, math.inf]
+    out = torch.zeros_like(m)
+    for j, (p0, p1, p2, e) in enumerate(pieces):
+        if p0 or p1 or p2:
+            e0, e1 = cdf[j + 1] - cdf[j], pdf[j] - pdf[j + 1]
+            out += (p0 + p1 * m + p2 * m * m) * e0 + (p1 + 2 * p2 * m) * s * e1
+            if p2:
+                out += p2 * s * s * (e0 + tpdf[j] - tpdf[j + 1])
+        if e:
+            g = m + s * s / 2
+            lo, hi = edges[j], edges[j + 1]
+            up = torch.exp(g + torch.special.log_ndtr(((hi - m) / s).clamp(-40.0, 40.0) - s)) if hi < math.inf else torch.exp(g)
+            down = torch.exp(g + torch.special.log_ndtr(((lo - m) / s).clamp(-40.0, 40.0) - s)) if lo > -math.inf else 0.0
+            out += e * (up - down)
+    return out
+
+
+def _direct_pieces(fn, name: str, q1, q2, c, which: int) -> torch.Tensor:
+    """One expectation for flat pairs (P,) of a piecewise activation: E over z₁ of
+    φ(√q₁ z₁)·E[φ(v) | z₁], the inner expectation in closed form (``_smoothed``); which = 1: φ′."""
+    breaks, pieces, dpieces = PIECES[name]
+    kinks = torch.tensor(breaks, dtype=torch.float64)
+    s1, s2 = torch.sqrt(q1), torch.sqrt(q2)
+    r = torch.sqrt((1 - c * c).clamp_min(0.0))
+    centre = (kinks / (c * s2)[:, None])[..., None] + (r / c.abs())[:, None, None] * PIECE_SPREAD
+    panel = max(0.25, min(3.0, 4.0 / math.sqrt(max(float(q1.max()), 1e-12))))  # φ(√q₁ z₁) has scale 1/√q₁
+    z1, w1 = normal_rule(torch.cat([kinks / s1[:, None], centre.flatten(1)], 1), panel)
+    fu, du = act_and_deriv(fn, s1[:, None] * z1, which == 1)
+    inner = _smoothed(breaks, dpieces if which == 1 else pieces, (s2 * c)[:, None] * z1, (s2 * r)[:, None])
+    return ((du if which == 1 else fu) * w1 * inner).sum(-1)
+
+
+def _direct_panel(qmax: float) -> float:
+    """Panel width for φ(√q z) at the largest variance of a chunk (scale ≈ 1/√q)."""
+    return max(0.25, min(2.0, 3.0 / math.sqrt(max(qmax, 1e-12))))
+
+
 def _direct_chunked(fn, kinks, q1, q2, c, want_deriv):
-    n1 = normal_rule(None, 0.25)[0].shape[0] + (1 + len(SPREAD)) * kinks.numel() * 12
-    step = max(1, CHUNK // (n1 * n1))
-    parts = [_direct(fn, kinks, q1[i:i + step], q2[i:i + step], c[i:i + step], want_deriv) for i in range(0, len(c), step)]
-    e = torch.cat([p[0] for p in parts])
-    return e, (torch.cat([p[1] for p in parts]) if want_deriv else None)
+    """``_direct`` over pairs sorted by their larger variance, in chunks of ≤ CHUNK values, each
+    with the panel its own largest variance needs."""
+    qmax = torch.maximum(q1, q2)
+    order = qmax.argsort()
+    e, d = torch.empty_like(c), (torch.empty_like(c) if want_deriv else None)
+    start = 0
+    while start < len(c):
+        panel = _direct_panel(float(qmax[order[min(len(c) - 1, start + 63)]]))  # a first guess at this chunk's size
+        nodes = (math.ceil(2 * HALF_WIDTH / panel) + (2 + len(SPREAD)) * kinks.numel()) * 12
+        step = max(1, CHUNK // (nodes * nodes))
+        idx = order[start:start + step]
+        panel = _direct_panel(float(qmax[idx].max()))
+        part = _direct(fn, kinks, q1[idx], q2[idx], c[idx], want_deriv, panel)
+        e[idx] = part[0]
+        if want_deriv:
+            d[idx] = part[1]
+        start += step
+    return e, d
 
 
-def _series(a1, a2, t1, t2, sec1, sec2, c, fn, kinks, q1, q2, which: int, want_deriv: bool):
+def _series(a1, a2, t1, t2, sec1, sec2, c, name, fn, kinks, q1, q2, which: int):
     """One expectation (which = 0: φφ, 1: φ′φ′) over the grid of pairs: Mehler's sum at the
     first tier every input allows, then the direct rule where a pair's bound exceeds TOL."""
-    tier = next((k for k in TIERS if bool((t1[:, k] <= TOL * sec1).all() and (t2[:, k] <= TOL * sec2).all())), K_MAX)
+    terms = min(a1.shape[1], a2.shape[1])
+    tier = next((k for k in TIERS if k <= terms and bool((t1[:, k] <= TOL * sec1).all() and (t2[:, k] <= TOL * sec2).all())),
+                terms)
     out = _mehler(a1, a2, c, tier)
     bound = c.abs().pow(tier) * torch.sqrt(torch.outer(t1[:, tier], t2[:, tier]))
     same = (c == 1.0) & (q1[:, None] == q2[None, :])  # the same input twice: E[φ(u)²] exactly
@@ -222,8 +330,12 @@ def _series(a1, a2, t1, t2, sec1, sec2, c, fn, kinks, q1, q2, which: int, want_d
     bad = ((bound > TOL * torch.sqrt(torch.outer(sec1, sec2))) & ~same).nonzero(as_tuple=True)
     if len(bad[0]):
         i, j = bad
-        e, d = _direct_chunked(fn, kinks, q1[i], q2[j], c[i, j], which == 1)
-        out[i, j] = d if which == 1 else e
+        if name in PIECES:
+            out[i, j] = torch.cat([_direct_pieces(fn, name, q1[i[a:a + 4096]], q2[j[a:a + 4096]], c[i[a:a + 4096], j[a:a + 4096]], which)
+                                   for a in range(0, len(i), 4096)])
+        else:
+            e, d = _direct_chunked(fn, kinks, q1[i], q2[j], c[i, j], which == 1)
+            out[i, j] = d if which == 1 else e
     return out
 
 
@@ -240,11 +352,11 @@ def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
         e, d = CLOSED_FORMS[name](q1[:, None], q2[None, :], k12)
         return e, (d.expand_as(e).clone() if want_deriv else None)
     c = _correlation(q1[:, None], q2[None, :], k12)[1]
-    m1 = moments(name, q1, want_deriv=want_deriv)
-    m2 = m1 if q2 is q1 or torch.equal(q1, q2) else moments(name, q2, want_deriv=want_deriv)
+    m1 = _moments_adaptive(name, q1, want_deriv)
+    m2 = m1 if q2 is q1 or torch.equal(q1, q2) else _moments_adaptive(name, q2, want_deriv)
     (t1, td1), (t2, td2) = m1.tails(), m2.tails()
     fn, kinks = activations.get(name).fn, torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
-    e = _series(m1.a, m2.a, t1, t2, m1.second, m2.second, c, fn, kinks, q1, q2, 0, want_deriv)
+    e = _series(m1.a, m2.a, t1, t2, m1.second, m2.second, c, name, fn, kinks, q1, q2, 0)
     if not want_deriv:
         return e, None
-    return e, _series(m1.ad, m2.ad, td1, td2, m1.second_d, m2.second_d, c, fn, kinks, q1, q2, 1, want_deriv)
+    return e, _series(m1.ad, m2.ad, td1, td2, m1.second_d, m2.second_d, c, name, fn, kinks, q1, q2, 1)

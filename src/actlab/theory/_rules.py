@@ -28,7 +28,7 @@ def _legendre(order: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(w)
 
 
-def normal_rule(breaks: torch.Tensor | None, panel: float, order: int = ORDER) -> tuple[torch.Tensor, torch.Tensor]:
+def normal_rule(breaks: torch.Tensor | None, panel: float, order: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Nodes and weights (..., n) of E over N(0, 1): panels of width ≤ ``panel`` on [−L, L], split
     at ``breaks`` (..., b) as well (clamped to [−L, L]; non-finite ones are ignored). ``breaks``
     None: one shared rule of shape (n,)."""
@@ -40,7 +40,7 @@ def normal_rule(breaks: torch.Tensor | None, panel: float, order: int = ORDER) -
         b = torch.nan_to_num(breaks.to(torch.float64), nan=HALF_WIDTH, posinf=HALF_WIDTH, neginf=-HALF_WIDTH)
         edges = torch.cat([grid.expand(*b.shape[:-1], m + 1), b.clamp(-HALF_WIDTH, HALF_WIDTH)], -1).sort(-1).values
     lo, hi = edges[..., :-1, None], edges[..., 1:, None]  # (..., panels, 1): a break on the grid makes an empty panel
-    x, w = _legendre(order)
+    x, w = _legendre(order or ORDER)
     nodes = (lo + hi) / 2 + (hi - lo) / 2 * x
     weights = (hi - lo) / 2 * w * torch.exp(-nodes * nodes / 2) / math.sqrt(2 * math.pi)
     return nodes.flatten(-2), weights.flatten(-2)

@@ -1,0 +1,54 @@
+"""Run by benchmarks/bench_kernels.py with neural-tangents' own Python (a throwaway venv: never
+an actlab dependency). Reads the inputs and settings from an .npz, times NT's NTK on all of them
+(first call with jit, then the median of warm calls) and writes the timings and the kernel on
+the error subset back to an .npz. The same conventions as actlab.ntk: Dense(W_std=σ_w,
+b_std=σ_b) in the NTK parameterisation, ``depth`` hidden layers, the readout's kernel."""
+
+import sys
+import time
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+from neural_tangents import stax  # noqa: E402
+
+LAYERS = {
+    "relu": lambda: stax.Relu(),
+    "gelu": lambda: stax.Gelu(),
+    "tanh": lambda: stax.ElementwiseNumerical(jnp.tanh, deg=25),
+    "softplus": lambda: stax.ElementwiseNumerical(jax.nn.softplus, deg=25),
+    "selu": lambda: stax.ElementwiseNumerical(jax.nn.selu, deg=25),
+    "hardtanh": lambda: stax.ElementwiseNumerical(jax.nn.hard_tanh, deg=25),
+    "hardsigmoid": lambda: stax.ElementwiseNumerical(lambda x: jnp.clip(x / 6 + 0.5, 0.0, 1.0), deg=25),
+}
+
+
+def main(src: str, dst: str) -> None:
+    d = np.load(src)
+    x, sub = jnp.asarray(d["x"]), int(d["subset"])
+    sw, sb, depth, repeats = float(d["sigma_w2"]) ** 0.5, float(d["sigma_b2"]) ** 0.5, int(d["depth"]), int(d["repeats"])
+    out = {}
+    for name in [str(n) for n in d["activations"]]:
+        layers = []
+        for _ in range(depth):
+            layers += [stax.Dense(1, W_std=sw, b_std=sb, parameterization="ntk"), LAYERS[name]()]
+        kernel_fn = jax.jit(stax.serial(*layers, stax.Dense(1, W_std=sw, b_std=sb, parameterization="ntk"))[2],
+                            static_argnames="get")
+        t0 = time.perf_counter()
+        k = kernel_fn(x, None, get="ntk").block_until_ready()
+        first = time.perf_counter() - t0
+        warm = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            kernel_fn(x, None, get="ntk").block_until_ready()
+            warm.append(time.perf_counter() - t0)
+        out[f"{name}_first"], out[f"{name}_warm"] = first, np.median(warm)
+        out[f"{name}_subset"] = np.asarray(k)[:sub, :sub]
+    np.savez(dst, **out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
