@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any, Iterable, Sequence
 
-__all__ = ["affine_map_html", "affine_check_html", "audit_html", "xor_html", "regions_html", "dynamics_html"]
+__all__ = ["affine_map_html", "affine_check_html", "audit_html", "xor_html", "regions_html", "dynamics_html", "kernels_html"]
 
 _STYLE = "font-family:system-ui,sans-serif;font-size:13px;line-height:1.4"
 _OK, _BAD, _UNDECIDED = "#1a7f37", "#cf222e", "#9a6700"
@@ -60,17 +60,17 @@ def _diverging(v: float, vmax: float) -> str:
     return f"rgb(255,{a},{a})" if t > 0 else f"rgb({a},{a},255)"
 
 
-def heatmap(w, cell: int = 8) -> str:
-    """W (m, d) as an SVG grid, symmetric colour scale, when both sides are ≤ HEATMAP_MAX."""
+def heatmap(w, cell: int = 8, label: str = "W") -> str:
+    """A matrix (m, d) as an SVG grid, symmetric colour scale, when both sides are ≤ HEATMAP_MAX."""
     m, d = w.shape
     if m > HEATMAP_MAX or d > HEATMAP_MAX:
-        return f"<div style='color:#666'>W is {m} × {d}: too large to draw cell by cell</div>"
+        return f"<div style='color:#666'>{esc(label)} is {m} × {d}: too large to draw cell by cell</div>"
     vals = w.detach().cpu().double().tolist()
     vmax = max((abs(v) for row in vals for v in row), default=0.0)
     rects = "".join(f'<rect x="{j * cell}" y="{i * cell}" width="{cell}" height="{cell}" fill="{_diverging(v, vmax)}">'
-                    f"<title>W[{i},{j}] = {v:.4g}</title></rect>" for i, row in enumerate(vals) for j, v in enumerate(row))
+                    f"<title>{esc(label)}[{i},{j}] = {v:.4g}</title></rect>" for i, row in enumerate(vals) for j, v in enumerate(row))
     return (f'<svg width="{d * cell}" height="{m * cell}" style="border:1px solid #ccc">{rects}</svg>'
-            f"<div style='color:#666'>W, blue negative, red positive, |max| = {vmax:.3g}</div>")
+            f"<div style='color:#666'>{esc(label)}, blue negative, red positive, |max| = {vmax:.3g}</div>")
 
 
 def bars(labels: Sequence[str], values: Sequence[float], intervals: Sequence[tuple[float, float]], width: int = 260) -> str:
@@ -195,3 +195,31 @@ def dynamics_html(d) -> str:
                facts([("collapse at every checkpoint", f"max residual {num(d.saxe['collapse_residual_max'], '.1e')} over "
                        f"{d.saxe['n_checkpoints']} checkpoints"),
                       ("XOR nets trained", f"{d.to_dict()['n_xor_nets']:,}")]))
+
+
+def kernels_html(k) -> str:
+    """Each activation's NNGP as a heatmap, the convergence of real nets to it, kernel regression
+    beside trained nets and the approximation of |x| against the best quadratic."""
+    import torch
+
+    ranks = {(r["activation"], r["depth"]): r["rank"] for r in k.ranks}
+    depth = k.example["depth"]
+    maps = "".join(f'<div style="display:inline-block;margin-right:10px;vertical-align:top">'
+                   f'<div>{esc(a)} (rank {ranks.get((a, depth), "—")})</div>{heatmap(torch.tensor(v), cell=5, label="K")}</div>'
+                   for a, v in k.example["kernels"].items())
+    widths = sorted({r["width"] for r in k.convergence})
+    conv = {(r["activation"], r["width"]): r["rel_error"] for r in k.convergence}
+    names = list(dict.fromkeys(r["activation"] for r in k.convergence))
+    conv_rows = [[a, *(num(conv[(a, w)], ".3f") for w in widths)] for a in names]
+    reg_rows = [[r["dataset"], r["activation"], f"{r['accuracy_kernel']:.1%}", f"{r['accuracy_trained']:.1%}"]
+                for r in k.regression]
+    best = {}
+    for r in k.approximation["rows"]:
+        best[r["activation"]] = min(best.get(r["activation"], math.inf), r["error"])
+    return box(f"Infinite width — the kernel each activation makes (depth {depth})",
+               maps,
+               table(["relative error of real nets' NNGP", *(f"width {w}" for w in widths)], conv_rows),
+               table(["task", "activation", "NNGP regression", "trained nets (median)"], reg_rows),
+               facts([(f"best error on {esc(k.approximation['target'])}",
+                       ", ".join(f"{esc(a)} {v:.1e}" for a, v in best.items())),
+                      ("best quadratic", f"{k.approximation['polynomial_floor']:.1e}")]))

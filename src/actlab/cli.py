@@ -10,6 +10,7 @@ from typing import Sequence
 from . import activations
 from ._cli_analysis import _add_audit, _add_fold, _add_hidden
 from ._cli_lab import _add_dynamics, _add_regions
+from ._cli_theory import _add_kernels
 from ._cli_args import (
     _activation,
     _activation_list,
@@ -107,6 +108,10 @@ def _cmd_demo(args) -> int:
                   f"{r['seconds']['dynamics']:.1f}")
     cat = r["hidden"]["catalogue"]
     table.add_row("hidden nonlinearity catalogue", f"{sum(c['agrees'] for c in cat)}/{len(cat)} verdicts as expected", f"{r['seconds']['hidden']:.1f}")
+    kr = r["kernels"]
+    table.add_row("infinite width: real nets → NNGP", ", ".join(f"{c['activation']} {c['rel_error']:.3f}" for c in kr["convergence"]
+                                                                if c["width"] == max(x["width"] for x in kr["convergence"]))
+                  + f" at width {max(x['width'] for x in kr['convergence'])}", f"{r['seconds']['kernels']:.1f}")
     table.add_row("audit / fold", f"first nonlinear: {r['audit']['first_nonlinear']}; fold {r['fold']['speedup']:.0f}× faster", f"{r['seconds']['audit']:.1f}")
     _console().print(table)
     return 0
@@ -463,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_derive(sub)
     _add_dynamics(sub)
     _add_regions(sub)
+    _add_kernels(sub)
     _add_audit(sub)
     _add_fold(sub)
     _add_hidden(sub)

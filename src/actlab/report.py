@@ -141,6 +141,10 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     }
     done("hidden")
 
+    timed("kernels")
+    results["kernels"] = _kernels(config, folder)
+    done("kernels")
+
     timed("audit")
     torch.manual_seed(config.seed)
     example = torch.nn.Sequential(
@@ -204,6 +208,18 @@ def _dynamics(config: DemoConfig, folder: Path) -> dict:
     return result
 
 
+def _kernels(config: DemoConfig, folder: Path) -> dict:
+    """Infinite width: the "report" preset of ``actlab kernels`` ("quick" with quick)."""
+    from dataclasses import replace
+
+    from .experiments.kernels import KERNELS_PRESETS, run_kernels
+    from .viz.kernels import write_kernels_figures
+
+    result = run_kernels(replace(KERNELS_PRESETS["quick" if config.quick else "report"], seed=config.seed)).to_dict()
+    write_kernels_figures(result, folder)
+    return result
+
+
 def _timeit(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -248,7 +264,7 @@ def _trainability_rows(r: dict) -> list[dict]:
 # ------------------------------------------------------------------------------- the run
 
 
-SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "hidden", "audit")  # in the order they run
+SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "hidden", "kernels", "audit")  # in the order they run
 
 
 def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, float], None] | None = None) -> dict:
