@@ -16,6 +16,8 @@ derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!
   audit        benchmarks/bench_audit.py (the zoo)
   fold         benchmarks/bench_fold.py
   play         benchmarks/bench_play.py (three set-ups: engine, page), and docs/img/playground.png
+  kernels      `actlab kernels` (whole command, fresh process) and docs/img/kernels_*.png
+  kernels-speed benchmarks/bench_kernels.py, beside neural-tangents where $ACTLAB_NT_PYTHON names its venv's Python
 Every block says which command produced it. --skip-bench regenerates the figures and the xor
 block only (a minute instead of ten).
 """
@@ -149,6 +151,68 @@ def dynamics_block() -> str:
         f"XOR over {rows[0]['n_seeds']:,} seeds per setting (weights and biases U(−r, r), plain gradient descent lr "
         f"{d['config']['xor']['lr']:g}, ≤ {d['config']['xor']['n_steps']:,} steps, solved = MSE < 0.04):", "", *grid, "",
         f"The article's {rel['set_up']}, {rel['n_seeds']:,} seeds ({_pct(rel['success_rate'])} solved):", "", *relu,
+    ])
+
+
+def kernels_block() -> str:
+    """`actlab kernels` as a whole command in a fresh process: its tables, and its figures."""
+    d, wall = _command_json("kernels", ("kernels_heatmaps.png", "kernels_convergence.png", "kernels_regression.png",
+                                        "kernels_approximation.png"))
+    cfg = d["config"]
+    widths = sorted({r["width"] for r in d["convergence"]})
+    err = {(r["activation"], r["width"]): r for r in d["convergence"]}
+    conv = ["| activation | " + " | ".join(f"width {w:,}" for w in widths) + " |", "|---|" + "---:|" * len(widths)]
+    for a in dict.fromkeys(r["activation"] for r in d["convergence"]):
+        conv.append(f"| {a} | " + " | ".join(f"{err[(a, w)]['rel_error']:.3f} ± {err[(a, w)]['rel_error_sd']:.3f}"
+                                              for w in widths) + " |")
+    reg = ["| task | activation | NNGP regression | trained nets: median (q25–q75) | least squares |", "|---|---|---:|---:|---:|"]
+    for r in d["regression"]:
+        ls = _pct(r["accuracy_least_squares"]) if "accuracy_least_squares" in r else ""
+        reg.append(f"| {r['dataset']} | {r['activation']} | {_pct(r['accuracy_kernel'])} | {_pct(r['accuracy_trained'])} "
+                   f"({_pct(r['trained_q25'])}–{_pct(r['trained_q75'])}) | {ls} |")
+    ap = d["approximation"]
+    aw = sorted({r["width"] for r in ap["rows"]})
+    e = {(r["activation"], r["width"]): r["error"] for r in ap["rows"]}
+    approx = ["| activation | " + " | ".join(str(w) for w in aw) + " |", "|---|" + "---:|" * len(aw)]
+    for a in dict.fromkeys(r["activation"] for r in ap["rows"]):
+        approx.append(f"| {a} | " + " | ".join(f"{e[(a, w)]:.1e}" for w in aw) + " |")
+    ranks = ", ".join(f"{r['activation']} (depth {r['depth']}) {r['rank']}" for r in d["ranks"])
+    sec = ", ".join(f"{k} {v:.1f} s" for k, v in d["seconds"].items())
+    return "\n".join([
+        f"`actlab kernels --json --out DIR` took **{wall:.0f} s** as a whole command in a fresh process (imports and "
+        f"figures included; {sec}), 2 CPU cores. σ_w² = {cfg['sigma_w2']:g}, σ_b² = {cfg['sigma_b2']:g}.", "",
+        f"Relative Frobenius error of real nets' empirical NNGP against `actlab.nngp` (depth {cfg['depth']}, "
+        f"{cfg['conv_points']} spiral points, mean ± sd over {cfg['conv_seeds']} nets per width):", "", *conv, "",
+        f"Test accuracy, NNGP regression (one hidden layer) beside {cfg['reg_seeds']} nets of width {cfg['reg_width']} "
+        f"trained by `train_many` ({cfg['reg_steps']} Adam steps):", "", *reg, "",
+        f"RMS error fitting {ap['target']} with one hidden layer (random weights, least-squares readout; median over "
+        f"{cfg['approx_seeds']} draws); the best quadratic errs {ap['polynomial_floor']:.2e}, the best line "
+        f"{ap['linear_floor']:.2e}:", "", *approx, "",
+        f"Kernel ranks on {d['ranks'][0]['n']} points of dimension {d['ranks'][0]['d']}: {ranks}.",
+    ])
+
+
+def kernels_speed_block() -> str:
+    """benchmarks/bench_kernels.py: actlab.ntk's time and error, beside neural-tangents' when
+    $ACTLAB_NT_PYTHON names a venv that has it."""
+    d = _bench("bench_kernels.py")
+    nt = "nt_warm_s" in d["rows"][0]
+    head = "| activation | actlab first call | warm | error |" + (" NT first call | warm | error | NT warm / actlab warm |" if nt else "")
+    lines = [head, "|---|---:|---:|---:|" + ("---:|---:|---:|---:|" if nt else "")]
+    for r in d["rows"]:
+        row = f"| {r['activation']} | {r['actlab_first_s']:.3f} s | {r['actlab_warm_s']:.3f} s | {r['actlab_error']:.1e} |"
+        if nt:
+            row += f" {r['nt_first_s']:.3f} s | {r['nt_warm_s']:.3f} s | {r['nt_error']:.1e} | {r['warm_speedup']:.1f}× |"
+        lines.append(row)
+    imp = sorted(r["actlab_import_s"] for r in d["rows"])[len(d["rows"]) // 2]
+    return "\n".join([
+        f"`python benchmarks/bench_kernels.py{' --nt-python …' if nt else ''}` on {d['cpu']}, 2 cores: the NTK at depth "
+        f"{d['depth']} of {d['n']} × {d['n']} inputs of dimension {d['dim']}, float64. First call: a fresh process, the call "
+        f"alone (`import actlab`, torch with it, takes {imp:.2f} s more; NT's first call includes its jit compilation, "
+        f"not `import jax`). Warm: the median of 5 more calls. Error: max |K − K_ref| / max |K_ref| on the first 60 "
+        "inputs, K_ref by actlab's direct rule for every pair (independent of the Hermite series)"
+        + ("; neural-tangents 0.6.5 on jax 0.4.30 in its own venv: its closed forms for relu and gelu, "
+           "`ElementwiseNumerical(deg=25)` for the others." if nt else "."), "", *lines,
     ])
 
 
@@ -317,7 +381,7 @@ def play_block() -> str:
 
 BLOCKS = {"xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
-          "play": play_block}
+          "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block}
 
 
 def main() -> int:

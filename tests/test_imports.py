@@ -70,3 +70,13 @@ def test_fold_report_imports_nothing_heavy():
         "m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).eval()\n"
         "assert actlab.fold(m, torch.randn(2, 3, 8, 8)).fold_report.macs_after > 0\n"
     ) == []
+
+
+def test_kernels_import_nothing_heavy():
+    """actlab.nngp / actlab.ntk on every path (closed form, Hermite series, both direct rules)."""
+    assert _heavy_after(
+        "import torch, actlab\n"
+        "x = torch.randn(12, 3, dtype=torch.float64)\n"
+        "for a in ('relu', 'tanh', 'selu', 'softsign', 'hardtanh'):\n"
+        "    actlab.ntk(a, x, depth=3)\n"
+    ) == []

@@ -52,9 +52,10 @@ def test_every_activation_equals_monte_carlo(name):
 
 @pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
 def test_every_closed_form_equals_the_quadrature_engine(name):
-    """The kinked ones too (relu, leaky_relu, abs): the rules split their panels at the kink."""
+    """The kinked ones too (relu, leaky_relu, abs): the rules split their panels at the kink.
+    Within the series' truncation bound, TOL = 1e-7 of the pair's scale."""
     for closed, quad in zip(_pairs(name), _pairs(name, method="quadrature")):
-        torch.testing.assert_close(quad, closed, rtol=1e-8, atol=1e-10)
+        torch.testing.assert_close(quad, closed, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", QUADRATURE)
@@ -64,18 +65,18 @@ def test_the_hermite_series_equals_the_direct_two_dimensional_rule(name, monkeyp
     monkeypatch.setattr(_gauss, "TOL", 0.0)
     direct = _pairs(name)
     for a, b in zip(series, direct):
-        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["tanh", "gelu", "selu", "hardtanh"])
+@pytest.mark.parametrize("name", ["tanh", "gelu", "selu", "hardtanh", "hardsigmoid", "softsign"])
 def test_deep_kernels_meet_the_promised_accuracy_against_the_direct_rule(name, monkeypatch):
     """The whole NTK recursion at depth 5 on inputs of unequal norms: series (with its bound)
-    against the direct rule for every pair, within 1e-6 relative (the promise is 1e-4)."""
+    against the direct rule for every pair, within 1e-5 relative (the promise is 1e-4)."""
     x = torch.randn(40, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 1.5
     got = actlab.ntk(name, x, depth=5, sigma_w2=1.5, sigma_b2=0.05)
     monkeypatch.setattr(_gauss, "TOL", 0.0)
     want = actlab.ntk(name, x, depth=5, sigma_w2=1.5, sigma_b2=0.05)
-    assert ((got - want).abs().max() / want.abs().max()).item() < 1e-6
+    assert ((got - want).abs().max() / want.abs().max()).item() < 1e-5
 
 
 def _wide_net(activation: str, d: int, width: int, depth: int, sigma_w2: float, sigma_b2: float, n_out: int, seed: int):
@@ -148,7 +149,7 @@ def test_x2_gives_the_cross_block_of_the_joint_kernel():
     for name in ("tanh", "relu"):
         joint = actlab.ntk(name, x, depth=3, sigma_w2=1.2, sigma_b2=0.1)
         cross = actlab.ntk(name, x[:4], x[4:], depth=3, sigma_w2=1.2, sigma_b2=0.1)
-        torch.testing.assert_close(cross, joint[:4, 4:], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(cross, joint[:4, 4:], rtol=1e-6, atol=1e-12)  # each within the series' bound
 
 
 @pytest.mark.parametrize("activation, sigma_w2, sigma_b2", [("tanh", 1.0, 0.05), ("tanh", 4.0, 0.05), ("relu", 2.0, 0.0),
@@ -182,3 +183,15 @@ def test_bad_arguments_say_what_was_expected():
         actlab.ntk("relu", x, sigma_w2=0.0)
     with pytest.raises(ValueError, match="sigma_b2"):
         actlab.ntk("relu", x, sigma_b2=-1.0)
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "hardsigmoid", "hardswish", "relu", "abs"])
+def test_piecewise_polynomials_hermite_coefficients_in_closed_form_equal_the_rule(name):
+    """The closed-form coefficients (interval integrals of Hermite polynomials) against the
+    kink-split Gauss–Legendre rule, for variances that put the kinks near and far."""
+    q = torch.tensor([0.01, 0.3, 1.0, 4.0, 30.0], dtype=torch.float64)
+    rule, exact = _gauss.moments(name, q, k=128), _gauss._piecewise_moments(name, q, True, k=128)
+    torch.testing.assert_close(exact.a, rule.a, rtol=0, atol=1e-12)
+    torch.testing.assert_close(exact.second, rule.second, rtol=1e-12, atol=0)
+    # φ′: torch's hardsigmoid backward uses 1/6 rounded to float32, the closed form the exact 1/6
+    torch.testing.assert_close(exact.ad, rule.ad, rtol=0, atol=1e-8 if name == "hardsigmoid" else 1e-12)
