@@ -55,3 +55,10 @@ def test_the_tour_is_stored_without_outputs():
     nb = nbformat.read(TOUR, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert not re.search(r'"execution_count": \d', TOUR.read_text())
+
+
+def test_the_kernels_draw_themselves(executed):
+    ranks = ast.literal_eval(_cell(executed, "x = torch.randn(40, 3").outputs[0]["data"]["text/plain"])
+    assert ranks == {"linear": 4, "square": 10, "relu": 40}  # d + 1, (d + 1)(d + 2)/2 at depth 1 … and full
+    html = _html(_cell(executed, "from actlab.experiments.kernels"))
+    assert "Infinite width" in html and html.count("<svg") == 4

@@ -207,31 +207,19 @@ def _enough_terms(m: Moments, k: int) -> bool:
     return ok and (td is None or bool((td[:, k] <= TOL * m.second_d).all()))
 
 
-def _interval_integrals(lo: torch.Tensor, hi: torch.Tensor, k: int) -> torch.Tensor:
-    """I_j = ∫_lo^hi h_j(z) N(z) dz for j < k (n, k), N the standard normal density. Since
-    He_j N = −(He_{j−1} N)′: I_0 = Φ(hi) − Φ(lo), I_j = (g_{j−1}(lo) − g_{j−1}(hi))/√j with
-    g_j = h_j N, which obeys h's recurrence (and underflows harmlessly far out)."""
-
-    def g(t):
-        t = t.clamp(-40.0, 40.0)
-        out = torch.empty(t.shape[0], k, dtype=torch.float64)
-        out[:, 0] = torch.exp(-t * t / 2) / math.sqrt(2 * math.pi)
-        if k > 1:
-            out[:, 1] = t * out[:, 0]
-        for j in range(1, k - 1):
-            out[:, j + 1] = (t * out[:, j] - math.sqrt(j) * out[:, j - 1]) / math.sqrt(j + 1)
-        return out
-
-    gl, gh = g(lo), g(hi)
-    out = torch.empty(lo.shape[0], k, dtype=torch.float64)
-    out[:, 0] = torch.special.ndtr(hi.clamp(-40.0, 40.0)) - torch.special.ndtr(lo.clamp(-40.0, 40.0))
-    out[:, 1:] = (gl[:, :-1] - gh[:, :-1]) / torch.arange(1, k, dtype=torch.float64).sqrt()
+def _hermite_density(t: torch.Tensor, k: int) -> torch.Tensor:
+    """g_j(t) = h_j(t)N(t) for j < k (m, k), N the standard normal density: h's recurrence,
+    started from N (it underflows harmlessly far out; t = ±40 stands for ±∞)."""
+    out = torch.empty(t.shape[0], k, dtype=torch.float64)
+    out[:, 0] = torch.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    out[:, 1] = t * out[:, 0]
+    for j in range(1, k - 1):
+        out[:, j + 1] = (t * out[:, j] - math.sqrt(j) * out[:, j - 1]) / math.sqrt(j + 1)
     return out
 
 
 def _truncated_powers(lo: torch.Tensor, hi: torch.Tensor) -> list[torch.Tensor]:
     """M_j = ∫_lo^hi z^j N(z) dz for j ≤ 4: M_j = (j − 1)M_{j−2} + lo^{j−1}N(lo) − hi^{j−1}N(hi)."""
-    lo, hi = lo.clamp(-40.0, 40.0), hi.clamp(-40.0, 40.0)
     nl, nh = torch.exp(-lo * lo / 2) / math.sqrt(2 * math.pi), torch.exp(-hi * hi / 2) / math.sqrt(2 * math.pi)
     m = [torch.special.ndtr(hi) - torch.special.ndtr(lo), nl - nh]
     for j in range(2, 5):
@@ -239,25 +227,28 @@ def _truncated_powers(lo: torch.Tensor, hi: torch.Tensor) -> list[torch.Tensor]:
     return m
 
 
-def _polynomial_pieces(name: str, q: torch.Tensor, pieces, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hermite coefficients (n, k) and E[g(√q z)²] (n,) for g polynomial of degree ≤ 2 on each
-    piece, exactly: z h_j = √(j+1) h_{j+1} + √j h_{j−1} turns ∫ zʲ h_k N into the I's."""
+def _polynomial_pieces(q: torch.Tensor, ends: torch.Tensor, g: torch.Tensor, pieces, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hermite coefficients (n, k) and E[φ(√q z)²] (n,) for φ polynomial of degree ≤ 2 on each
+    piece, exactly. On a piece (lo, hi): I_0 = Φ(hi) − Φ(lo), I_j = (g_{j−1}(lo) − g_{j−1}(hi))/√j
+    since He_j N = −(He_{j−1} N)′, and z h_j = √(j+1) h_{j+1} + √j h_{j−1} turns ∫ zᵖ h_j N into
+    I's. ``ends`` (b + 2, n) are the pieces' edges in z (±40 for ±∞), ``g`` (b + 2, n, k + 2) their g_j."""
     s = torch.sqrt(q)
-    edges = [-math.inf, *PIECES[name][0], math.inf]
     a = torch.zeros(q.shape[0], k, dtype=torch.float64)
     second = torch.zeros_like(q)
     j = torch.arange(k, dtype=torch.float64)
-    for (p0, p1, p2, _), lo, hi in zip(pieces, edges, edges[1:]):
+    root = torch.arange(1, k + 2, dtype=torch.float64).sqrt()
+    for e, (p0, p1, p2, _) in enumerate(pieces):
         if p0 == p1 == p2 == 0.0:
             continue
-        zl, zh = torch.full_like(q, -math.inf) if lo == -math.inf else lo / s, torch.full_like(q, math.inf) if hi == math.inf else hi / s
-        i = _interval_integrals(zl, zh, k + 2)  # (n, k + 2)
+        i = torch.empty(q.shape[0], k + 2, dtype=torch.float64)
+        i[:, 0] = torch.special.ndtr(ends[e + 1]) - torch.special.ndtr(ends[e])
+        i[:, 1:] = (g[e][:, :-1] - g[e + 1][:, :-1]) / root
         lower = torch.cat([torch.zeros_like(i[:, :1]), i[:, : k - 1]], 1)  # I_{j−1}
         zi = (j + 1).sqrt() * i[:, 1:k + 1] + j.sqrt() * lower  # ∫ z h_j N
         lower2 = torch.cat([torch.zeros_like(i[:, :2]), i[:, : k - 2]], 1)  # I_{j−2}
         zzi = ((j + 1) * (j + 2)).sqrt() * i[:, 2:k + 2] + (2 * j + 1) * i[:, :k] + (j * (j - 1)).clamp_min(0).sqrt() * lower2
         a += p0 * i[:, :k] + p1 * s[:, None] * zi + p2 * q[:, None] * zzi
-        m = _truncated_powers(zl, zh)  # (p0 + p1 s z + p2 q z²)² integrated over the piece
+        m = _truncated_powers(ends[e], ends[e + 1])  # (p0 + p1 s z + p2 q z²)² integrated over the piece
         c = [p0 * p0, 2 * p0 * p1 * s, p1 * p1 * q + 2 * p0 * p2 * q, 2 * p1 * p2 * q * s, p2 * p2 * q * q]
         second += sum(cj * mj for cj, mj in zip(c, m))
     return a, second
@@ -265,13 +256,17 @@ def _polynomial_pieces(name: str, q: torch.Tensor, pieces, k: int) -> tuple[torc
 
 def _piecewise_moments(name: str, q: torch.Tensor, want_deriv: bool, k: int = K_MAX) -> Moments:
     """``moments`` in closed form for an activation polynomial on each piece (hardtanh, relu6,
-    hardsigmoid, hardswish, relu, leaky_relu, abs): no rule at all, however its kinks move."""
+    hardsigmoid, hardswish, relu, leaky_relu, abs): no rule at all, however its kinks move.
+    The edges' g_j are computed once, for φ and φ′ and every piece."""
     q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
-    _, pieces, dpieces = PIECES[name]
-    a, second = _polynomial_pieces(name, q, pieces, k)
+    breaks, pieces, dpieces = PIECES[name]
+    s = torch.sqrt(q)
+    ends = torch.stack([torch.full_like(q, -40.0), *(b / s for b in breaks), torch.full_like(q, 40.0)]).clamp(-40.0, 40.0)
+    g = _hermite_density(ends.reshape(-1), k + 2).reshape(ends.shape[0], q.shape[0], k + 2)
+    a, second = _polynomial_pieces(q, ends, g, pieces, k)
     if not want_deriv:
         return Moments(a, None, second, None)
-    ad, second_d = _polynomial_pieces(name, q, dpieces, k)
+    ad, second_d = _polynomial_pieces(q, ends, g, dpieces, k)
     return Moments(a, ad, second, second_d)
 
 
