@@ -200,13 +200,6 @@ def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int
     return Moments(a, _hermite_projection(dw, z, k), (f * fw).sum(1), (d * dw).sum(1))
 
 
-def _enough_terms(m: Moments, k: int) -> bool:
-    """Whether every input's tail after k terms is within TOL, for φ and φ′ (then no pair needs more)."""
-    t, td = m.tails()
-    ok = bool((t[:, k] <= TOL * m.second).all())
-    return ok and (td is None or bool((td[:, k] <= TOL * m.second_d).all()))
-
-
 def _hermite_density(t: torch.Tensor, k: int) -> torch.Tensor:
     """g_j(t) = h_j(t)N(t) for j < k (m, k), N the standard normal density: h's recurrence,
     started from N (it underflows harmlessly far out; t = ±40 stands for ±∞)."""
@@ -275,15 +268,9 @@ def _polynomial(name: str) -> bool:
 
 
 def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
-    """The coefficients by the cheapest exact route: in closed form for piecewise polynomials,
-    else by ``moments`` (64 terms first where the rule is per input and they suffice)."""
-    if _polynomial(name):
-        return _piecewise_moments(name, q, want_deriv)
-    if name in KINKS and not all(k == 0 for k in KINKS[name]):
-        m = moments(name, q, want_deriv=want_deriv, k=64)
-        if _enough_terms(m, 64):
-            return m
-    return moments(name, q, want_deriv=want_deriv)
+    """The coefficients by the cheapest exact route: in closed form for the piecewise
+    polynomials (whose kinks move with q), else by ``moments`` on one shared rule."""
+    return _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
 
 
 # ---------------------------------------------------------------------------- pairs
