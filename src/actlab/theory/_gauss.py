@@ -393,10 +393,10 @@ def _mehler_pairs(a1, a2, i, j, c, lo: int, hi: int) -> torch.Tensor:
     return acc * c.pow(lo)
 
 
-def _series(a1, a2, t1, t2, sec1, sec2, c, name, fn, kinks, q1, q2, which: int):
-    """One expectation (which = 0: φφ, 1: φ′φ′) over the grid of pairs: Mehler's sum over all
-    pairs at the tier 95 % of them allow, the remaining terms only for the pairs that need them,
-    and the direct rule where no tier's bound is within TOL."""
+def _series(a1, a2, t1, t2, sec1, sec2, c, q1, q2) -> tuple[torch.Tensor, torch.Tensor]:
+    """One expectation over the grid of pairs by Mehler's sum — over all pairs at the tier 95 %
+    of them allow, the remaining terms only for the pairs that need them — and the mask of pairs
+    no tier's bound clears (left for the direct rule)."""
     need, tiers = _tiers_needed(t1, t2, sec1, sec2, c, min(a1.shape[1], a2.shape[1]))
     same = (c == 1.0) & (q1[:, None] == q2[None, :])  # the same input twice: E[φ(u)²] exactly
     need = torch.where(same, 0, need)
@@ -412,16 +412,28 @@ def _series(a1, a2, t1, t2, sec1, sec2, c, name, fn, kinks, q1, q2, which: int):
             out[ii, jj] += _mehler_pairs(a1, a2, ii, jj, c[ii, jj], tiers[dense], top)
     if bool(same.any()):
         out = torch.where(same, sec1[:, None].expand_as(out), out)
-    bad = (need == len(tiers)).nonzero(as_tuple=True)
-    if len(bad[0]):
-        i, j = bad
-        if name in PIECES:
-            out[i, j] = torch.cat([_direct_pieces(fn, name, q1[i[a:a + 4096]], q2[j[a:a + 4096]], c[i[a:a + 4096], j[a:a + 4096]], which)
-                                   for a in range(0, len(i), 4096)])
-        else:
-            e, d = _direct_chunked(fn, kinks, q1[i], q2[j], c[i, j], which == 1)
-            out[i, j] = d if which == 1 else e
-    return out
+    return out, need == len(tiers)
+
+
+def _fill_direct(name: str, q1, q2, c, e, bad_e, d, bad_d) -> None:
+    """The direct rule, in place, on the pairs the series left: one dimension for a piecewise
+    activation (each expectation alone), else two, once for both expectations' pairs."""
+    fn = activations.get(name).fn
+    for out, bad, which in ((e, bad_e, 0), (d, bad_d, 1)):
+        if out is None or name not in PIECES or not bool(bad.any()):
+            continue
+        i, j = bad.nonzero(as_tuple=True)
+        out[i, j] = torch.cat([_direct_pieces(fn, name, q1[i[a:a + 4096]], q2[j[a:a + 4096]], c[i[a:a + 4096], j[a:a + 4096]], which)
+                               for a in range(0, len(i), 4096)])
+    union = bad_e if d is None else bad_e | bad_d
+    if name in PIECES or not bool(union.any()):
+        return
+    i, j = union.nonzero(as_tuple=True)
+    kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
+    de, dd = _direct_chunked(fn, kinks, q1[i], q2[j], c[i, j], d is not None)
+    e[i[bad_e[i, j]], j[bad_e[i, j]]] = de[bad_e[i, j]]
+    if d is not None:
+        d[i[bad_d[i, j]], j[bad_d[i, j]]] = dd[bad_d[i, j]]
 
 
 def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: torch.Tensor, *,
@@ -440,8 +452,7 @@ def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
     m1 = _moments_adaptive(name, q1, want_deriv)
     m2 = m1 if q2 is q1 or torch.equal(q1, q2) else _moments_adaptive(name, q2, want_deriv)
     (t1, td1), (t2, td2) = m1.tails(), m2.tails()
-    fn, kinks = activations.get(name).fn, torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
-    e = _series(m1.a, m2.a, t1, t2, m1.second, m2.second, c, name, fn, kinks, q1, q2, 0)
-    if not want_deriv:
-        return e, None
-    return e, _series(m1.ad, m2.ad, td1, td2, m1.second_d, m2.second_d, c, name, fn, kinks, q1, q2, 1)
+    e, bad_e = _series(m1.a, m2.a, t1, t2, m1.second, m2.second, c, q1, q2)
+    d, bad_d = _series(m1.ad, m2.ad, td1, td2, m1.second_d, m2.second_d, c, q1, q2) if want_deriv else (None, None)
+    _fill_direct(name, q1, q2, c, e, bad_e, d, bad_d)
+    return e, d
