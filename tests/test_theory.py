@@ -107,7 +107,7 @@ def test_the_nngp_is_what_wide_random_nets_compute_over_seeds(activation, sigma_
     assert (torch.linalg.norm(got - want) / torch.linalg.norm(want)).item() < 0.1
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", "selu", "hardtanh", "sin", "linear"])
 def test_the_ntk_is_the_tangent_kernel_of_a_wide_net(activation):
     """Empirical NTK of one wide net in the NTK parameterisation (standard-normal parameters,
     σ_w/√fan_in in the forward pass), by torch.func's Jacobians, against ``ntk``."""
@@ -195,3 +195,15 @@ def test_piecewise_polynomials_hermite_coefficients_in_closed_form_equal_the_rul
     torch.testing.assert_close(exact.second, rule.second, rtol=1e-12, atol=0)
     # φ′: torch's hardsigmoid backward uses 1/6 rounded to float32, the closed form the exact 1/6
     torch.testing.assert_close(exact.ad, rule.ad, rtol=0, atol=1e-8 if name == "hardsigmoid" else 1e-12)
+
+
+@pytest.mark.parametrize("activation", [n for n in actlab.activations.names()])
+def test_every_activations_nngp_is_the_mean_kernel_of_real_torch_nets(activation):
+    """16 nets of nn.Linear layers, width 1024: the mean of their readouts' covariance is within
+    10 % Frobenius of ``nngp`` (measured 0.1–7 %; a wrong convention or formula is off by far more)."""
+    from actlab.experiments.kernels import empirical_nngp
+
+    x = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    want = actlab.nngp(activation, x, depth=2, sigma_w2=1.5, sigma_b2=0.1)
+    got = sum(empirical_nngp(activation, x, 1024, 2, 1.5, 0.1, seed=s) for s in range(16)) / 16
+    assert (torch.linalg.norm(got - want) / torch.linalg.norm(want)).item() < 0.1
