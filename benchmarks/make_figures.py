@@ -171,10 +171,10 @@ def kernels_block() -> str:
         reg.append(f"| {r['dataset']} | {r['activation']} | {_pct(r['accuracy_kernel'])} | {_pct(r['accuracy_trained'])} "
                    f"({_pct(r['trained_q25'])}–{_pct(r['trained_q75'])}) | {ls} |")
     ap = d["approximation"]
-    aw = sorted({r["width"] for r in ap["rows"]})
-    e = {(r["activation"], r["width"]): r["error"] for r in ap["rows"]}
+    aw = sorted({r["width"] for r in ap})
+    e = {(r["activation"], r["width"]): r["error"] for r in ap}
     approx = ["| activation | " + " | ".join(str(w) for w in aw) + " |", "|---|" + "---:|" * len(aw)]
-    for a in dict.fromkeys(r["activation"] for r in ap["rows"]):
+    for a in dict.fromkeys(r["activation"] for r in ap):
         approx.append(f"| {a} | " + " | ".join(f"{e[(a, w)]:.1e}" for w in aw) + " |")
     ranks = ", ".join(f"{r['activation']} (depth {r['depth']}) {r['rank']}" for r in d["ranks"])
     sec = ", ".join(f"{k} {v:.1f} s" for k, v in d["seconds"].items())
@@ -185,9 +185,9 @@ def kernels_block() -> str:
         f"{cfg['conv_points']} spiral points, mean ± sd over {cfg['conv_seeds']} nets per width):", "", *conv, "",
         f"Test accuracy, NNGP regression (one hidden layer) beside {cfg['reg_seeds']} nets of width {cfg['reg_width']} "
         f"trained by `train_many` ({cfg['reg_steps']} Adam steps):", "", *reg, "",
-        f"RMS error fitting {ap['target']} with one hidden layer (random weights, least-squares readout; median over "
-        f"{cfg['approx_seeds']} draws); the best quadratic errs {ap['polynomial_floor']:.2e}, the best line "
-        f"{ap['linear_floor']:.2e}:", "", *approx, "",
+        f"RMS error fitting {d['approximation_target']} with one hidden layer (random weights, least-squares readout; "
+        f"median over {cfg['approx_seeds']} draws); the best quadratic errs {d['polynomial_floor']:.2e}, the best line "
+        f"{d['linear_floor']:.2e}:", "", *approx, "",
         f"Kernel ranks on {d['ranks'][0]['n']} points of dimension {d['ranks'][0]['d']}: {ranks}.",
     ])
 

@@ -98,10 +98,11 @@ def test_kernels_command_json_and_files(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(KERNELS_PRESETS, "quick", TINY)
     assert main(["kernels", "--quick", "--json", "--out", str(tmp_path / "k")]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert {"convergence", "regression", "approximation", "ranks", "example"} <= set(d)
+    assert {"convergence", "regression", "approximation", "polynomial_floor", "ranks", "example"} <= set(d)
     assert all({"activation", "width", "rel_error"} <= set(r) for r in d["convergence"])
     assert all({"activation", "dataset", "accuracy_kernel", "accuracy_trained"} <= set(r) for r in d["regression"])
-    assert {"rows", "polynomial_floor"} <= set(d["approximation"])
+    assert all({"activation", "width", "error"} <= set(r) for r in d["approximation"])
+    assert d["polynomial_floor"] < d["linear_floor"]
     files = sorted(p.name for p in (tmp_path / "k").iterdir())
     assert files == ["kernels_approximation.png", "kernels_convergence.png", "kernels_heatmaps.png", "kernels_regression.png",
                      "results.json"]

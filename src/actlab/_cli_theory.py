@@ -84,14 +84,14 @@ def _print_kernels(r: dict) -> None:
                   f"{g['accuracy_trained']:.1%} ({g['trained_q25']:.1%}–{g['trained_q75']:.1%})", "" if ls is None else f"{ls:.1%}")
     console.print(t)
     a = r["approximation"]
-    t = Table(title=f"One hidden layer fitting {a['target']} (random weights, least-squares readout; median RMS error): "
-                    f"best quadratic {a['polynomial_floor']:.2e}, best line {a['linear_floor']:.2e}")
-    aw = sorted({x["width"] for x in a["rows"]})
+    t = Table(title=f"One hidden layer fitting {r['approximation_target']} (random weights, least-squares readout; median RMS "
+                    f"error): best quadratic {r['polynomial_floor']:.2e}, best line {r['linear_floor']:.2e}")
+    aw = sorted({x["width"] for x in a})
     t.add_column("activation")
     for w in aw:
         t.add_column(str(w), justify="right")
-    e = {(x["activation"], x["width"]): x["error"] for x in a["rows"]}
-    for name in dict.fromkeys(x["activation"] for x in a["rows"]):
+    e = {(x["activation"], x["width"]): x["error"] for x in a}
+    for name in dict.fromkeys(x["activation"] for x in a):
         t.add_row(name, *(f"{e[(name, w)]:.1e}" for w in aw))
     console.print(t)
     console.print("kernel ranks on {n} points of dimension {d}: ".format(**r["ranks"][0])

@@ -214,12 +214,12 @@ def kernels_html(k) -> str:
     reg_rows = [[r["dataset"], r["activation"], f"{r['accuracy_kernel']:.1%}", f"{r['accuracy_trained']:.1%}"]
                 for r in k.regression]
     best = {}
-    for r in k.approximation["rows"]:
+    for r in k.approximation:
         best[r["activation"]] = min(best.get(r["activation"], math.inf), r["error"])
     return box(f"Infinite width — the kernel each activation makes (depth {depth})",
                maps,
                table(["relative error of real nets' NNGP", *(f"width {w}" for w in widths)], conv_rows),
                table(["task", "activation", "NNGP regression", "trained nets (median)"], reg_rows),
-               facts([(f"best error on {esc(k.approximation['target'])}",
+               facts([(f"best error on {esc(k.approximation_target)}",
                        ", ".join(f"{esc(a)} {v:.1e}" for a, v in best.items())),
-                      ("best quadratic", f"{k.approximation['polynomial_floor']:.1e}")]))
+                      ("best quadratic", f"{k.polynomial_floor:.1e}")]))

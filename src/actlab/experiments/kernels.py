@@ -248,7 +248,10 @@ class KernelsResult:
     config: dict
     convergence: list[dict]
     regression: list[dict]
-    approximation: dict
+    approximation: list[dict]  # [{activation, width, error}]
+    polynomial_floor: float  # the best quadratic's RMS error on the target
+    linear_floor: float  # the best line's
+    approximation_target: str
     ranks: list[dict]
     example: dict  # {"x": [[...]], "kernels": {activation: [[...]]}}: NNGPs on a few points, for heatmaps
     seconds: dict
@@ -287,4 +290,5 @@ def run_kernels(config: KernelsConfig = KERNELS_PRESETS["full"], progress: Calla
     approx = timed("approximation", approximation, config)
     rk = timed("ranks", ranks, config)
     ex = timed("example", _example, config)
-    return KernelsResult(config.to_dict(), conv, reg, approx, rk, ex, seconds)
+    return KernelsResult(config.to_dict(), conv, reg, approx["rows"], approx["polynomial_floor"], approx["linear_floor"],
+                         approx["target"], rk, ex, seconds)

@@ -93,15 +93,15 @@ def plot_approximation(result: dict, path) -> Path:
     plt = _mpl()
     a = result["approximation"]
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for i, name in enumerate(dict.fromkeys(r["activation"] for r in a["rows"])):
-        sel = [r for r in a["rows"] if r["activation"] == name]
+    for i, name in enumerate(dict.fromkeys(r["activation"] for r in a)):
+        sel = [r for r in a if r["activation"] == name]
         ax.plot([r["width"] for r in sel], [r["error"] for r in sel], marker="o", color=_color(name, i), label=name)
-    ax.axhline(a["polynomial_floor"], color="#c44e52", linestyle="--", linewidth=1, label="best quadratic")
-    ax.axhline(a["linear_floor"], color="#7f7f7f", linestyle=":", linewidth=1, label="best line")
+    ax.axhline(result["polynomial_floor"], color="#c44e52", linestyle="--", linewidth=1, label="best quadratic")
+    ax.axhline(result["linear_floor"], color="#7f7f7f", linestyle=":", linewidth=1, label="best line")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("hidden width (random weights, least-squares readout)")
-    ax.set_ylabel(f"RMS error, {a['target']}")
+    ax.set_ylabel(f"RMS error, {result['approximation_target']}")
     ax.set_title("Width helps only a non-polynomial activation (Leshno et al. 1993)", fontsize=9)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
