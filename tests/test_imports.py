@@ -73,10 +73,11 @@ def test_fold_report_imports_nothing_heavy():
 
 
 def test_kernels_import_nothing_heavy():
-    """actlab.nngp / actlab.ntk on every path (closed form, Hermite series, both direct rules)."""
+    """actlab.nngp / actlab.ntk on every path (closed form, Hermite series, both direct rules), and actlab.signal."""
     assert _heavy_after(
         "import torch, actlab\n"
         "x = torch.randn(12, 3, dtype=torch.float64)\n"
         "for a in ('relu', 'tanh', 'selu', 'softsign', 'hardtanh'):\n"
         "    actlab.ntk(a, x, depth=3)\n"
+        "actlab.signal('tanh', 4.0, 0.05)\n"
     ) == []

@@ -7,10 +7,11 @@
     folded = actlab.fold(model, example_inputs)           # adjacent affine layers merged
     rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
     K = actlab.ntk("tanh", x, depth=3)                    # the kernel of the infinitely wide net
+    s = actlab.signal("tanh", sigma_w2=1.5, sigma_b2=0.05)  # q*, χ₁, depth scales, phase
 """
 
 from . import activations, nets
-from .theory import nngp, ntk
+from .theory import SignalPropagation, critical_sigma_w2, nngp, ntk, signal
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
 from .analysis.regions import NotPiecewiseLinearError, RegionMap, TooManyRegionsError, regions
@@ -46,6 +47,9 @@ __all__ = [
     "nets",
     "nngp",
     "ntk",
+    "SignalPropagation",
+    "signal",
+    "critical_sigma_w2",
     "tolerance_for",
     "__version__",
 ]

@@ -223,3 +223,14 @@ def kernels_html(k) -> str:
                facts([(f"best error on {esc(k.approximation_target)}",
                        ", ".join(f"{esc(a)} {v:.1e}" for a, v in best.items())),
                       ("best quadratic", f"{k.polynomial_floor:.1e}")]))
+
+
+def signal_html(s) -> str:
+    """The mean-field quantities of one activation and initialisation."""
+    colour = {"ordered": "#4c78a8", "chaotic": _BAD, "critical": _OK}[s.phase]
+    return box(f"Signal propagation — {esc(s.activation)}, σ_w² = {s.sigma_w2:g}, σ_b² = {s.sigma_b2:g}: "
+               f'<span style="color:{colour}">{s.phase}</span>',
+               facts([("q* (variance fixed point)", num(s.q_star, ".4g") if math.isfinite(s.q_star) else "∞ (diverges)"),
+                      ("c* (correlation fixed point)", num(s.c_star, ".4g")),
+                      ("χ₁ (gradient growth per layer)", num(s.chi1, ".4g")),
+                      ("ξ_q, ξ_c (depth scales)", f"{num(s.xi_q, '.3g')}, {'∞' if math.isinf(s.xi_c) else num(s.xi_c, '.3g')}")]))

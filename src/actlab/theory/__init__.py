@@ -1,9 +1,12 @@
 """Infinite-width theory: what an activation does to a Gaussian signal, exactly.
 
-``nngp`` and ``ntk`` (kernels.py) on one engine of Gaussian expectations (_gauss.py: closed
-forms where they exist, Hermite series and Gauss–Legendre rules elsewhere), float64.
+``nngp`` and ``ntk`` (kernels.py) and the mean-field signal propagation ``signal``,
+``critical_sigma_w2``, ``q_map``, ``c_map`` (signal.py), on one engine of Gaussian expectations
+(_gauss.py: closed forms where they exist, Hermite series and Gauss–Legendre rules elsewhere),
+float64.
 """
 
 from .kernels import nngp, ntk
+from .signal import SignalPropagation, c_map, critical_sigma_w2, q_map, signal
 
-__all__ = ["nngp", "ntk"]
+__all__ = ["nngp", "ntk", "SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map"]
