@@ -18,11 +18,14 @@ polynomials and a_k(q) = E[φ(√q z) h_k(z)],
     E[φ(u)φ(v)] = Σ_k a_k(q₁) a_k(q₂) c^k.
 
 The coefficients are one-dimensional integrals per input (``_rules``: composite Gauss–Legendre,
-split at the activation's kinks), and the double sum is K multiply-adds per pair: fast, and the
-truncation after K terms is bounded per pair, by Cauchy–Schwarz and Parseval, by
-|c|^K·√(t(q₁)t(q₂)), t(q) = E[φ(√q z)²] − Σ_{k<K} a_k(q)². Pairs whose bound is above ``TOL`` of
-√(E[φ(u)²]E[φ(v)²]) (sharp activations at large variance, correlations near ±1) are integrated
-directly by the two-dimensional rule instead. The same for φ′. Float64 throughout.
+split at the activation's kinks; in closed form for the piecewise polynomials, whose kinks move
+with q), and the double sum is K multiply-adds per pair. The truncation after K terms is bounded
+per pair, by Cauchy–Schwarz and Parseval, by |c|^K·√(t(q₁)t(q₂)), t(q) = E[φ(√q z)²] − Σ_{k<K}
+a_k(q)²: each pair gets the fewest of ``TIERS`` terms whose bound is within ``TOL`` of
+√(E[φ(u)²]E[φ(v)²]). Pairs no tier clears (sharp activations at large variance, correlations near
+±1 with a kink) are integrated directly: in one dimension for the piecewise activations
+(``PIECES``: the inner expectation in closed form), in two for the others. The same for φ′.
+Float64 throughout.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ __all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "
 
 TOL = 1e-7  # a pair's truncation bound, relative to √(E[φ(u)²]E[φ(v)²]): 1,000 times below the 1e-4 promised
 K_MAX = 256  # Hermite terms at most; pairs that need more go to the direct rule
-TIERS = (16, 32, 64, 128, K_MAX)  # the dense sum uses the first of these that every input's tail allows
+TIERS = (16, 32, 64, 128, K_MAX)  # numbers of terms a pair may get (the dense sum: the one 95 % of pairs allow)
 LEAKY_SLOPE = 0.01  # torch's and actlab's leaky_relu
 SPREAD = torch.tensor([-30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0], dtype=torch.float64)  # in units of r/|c|
 PIECE_SPREAD = torch.tensor([-12.0, -3.0, 0.0, 3.0, 12.0], dtype=torch.float64)  # the same for the one-dimensional rule
