@@ -117,12 +117,14 @@ def test_the_strip_leaves_the_last_rows_empty_cells_blank(url):
         st = wait_state(drv, lambda s: s["seeds"] == 100 and s["strip"] is not None and s["strip"]["n"] == 100, what="the strip")
         geo = st["strip"]
         assert geo["cols"] * geo["rows"] > 100
+        pixel = "return document.getElementById('strip').getContext('2d').getImageData({}, {}, 1, 1).data[3]"
+        end = time.time() + 10  # the state knows the strip's geometry a frame before the canvas is painted
+        while drv.execute_script(pixel.format(geo["tile"] // 2, geo["tile"] // 2)) != 255 and time.time() < end:
+            time.sleep(0.1)
+        assert drv.execute_script(pixel.format(geo["tile"] // 2, geo["tile"] // 2)) == 255  # a seed's cell is drawn
         s = 100  # the first empty cell: its centre pixel is transparent
         x, y = (s % geo["cols"]) * geo["tile"] + geo["tile"] // 2, (s // geo["cols"]) * geo["tile"] + geo["tile"] // 2
-        alpha = drv.execute_script(f"return document.getElementById('strip').getContext('2d').getImageData({x}, {y}, 1, 1).data[3]")
-        assert alpha == 0
-        x, y = geo["tile"] // 2, geo["tile"] // 2  # a seed's cell is drawn
-        assert drv.execute_script(f"return document.getElementById('strip').getContext('2d').getImageData({x}, {y}, 1, 1).data[3]") == 255
+        assert drv.execute_script(pixel.format(x, y)) == 0
     finally:
         drv.quit()
 
