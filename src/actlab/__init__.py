@@ -10,7 +10,7 @@
     s = actlab.signal("tanh", sigma_w2=1.5, sigma_b2=0.05)  # q*, χ₁, depth scales, phase
 """
 
-from . import activations, nets
+from . import activations, init, nets
 from .theory import SignalPropagation, critical_sigma_w2, nngp, ntk, signal
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
@@ -44,6 +44,7 @@ __all__ = [
     "activations",
     "check_affine",
     "collapse",
+    "init",
     "nets",
     "nngp",
     "ntk",

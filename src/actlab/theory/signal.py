@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import torch
 
@@ -165,9 +166,15 @@ def signal(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> SignalPro
 
 def critical_sigma_w2(activation: str, sigma_b2: float = 0.0) -> float:
     """The weight variance σ_w² at which χ₁ = 1 on the fixed point q* (the edge of chaos), by
-    bisection in log σ_w² over [1e-3, 1e3]. ValueError where there is none with a finite q*: an
-    unbounded activation whose q* diverges before χ₁ reaches 1, or χ₁ never crossing 1."""
-    name = _check(activation, 1.0, sigma_b2)
+    bisection in log σ_w² over [1e-3, 1e3] (a few seconds; remembered per activation and σ_b²).
+    ValueError where there is none with a finite q*: an unbounded activation whose q* diverges
+    before χ₁ reaches 1, or χ₁ never crossing 1."""
+    return _critical(_check(activation, 1.0, sigma_b2), float(sigma_b2))
+
+
+@lru_cache(maxsize=256)
+def _critical(name: str, sigma_b2: float) -> float:
+    """``critical_sigma_w2`` for a checked name, remembered."""
 
     def chi(w2: float) -> tuple[float, float]:
         q = _q_star(name, w2, sigma_b2)
