@@ -39,7 +39,7 @@ from .. import activations
 from ..train import MAXOUT, act_and_deriv
 from ._rules import HALF_WIDTH, normal_rule
 
-__all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "pair_expectations"]
+__all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "pair_expectations", "second_moments"]
 
 TOL = 1e-7  # a pair's truncation bound, relative to √(E[φ(u)²]E[φ(v)²]): 1,000 times below the 1e-4 promised
 K_MAX = 256  # Hermite terms at most; pairs that need more go to the direct rule
@@ -274,6 +274,16 @@ def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
     """The coefficients by the cheapest exact route: in closed form for the piecewise
     polynomials (whose kinks move with q), else by ``moments`` on one shared rule."""
     return _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
+
+
+def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """(E[φ(√q z)²], E[φ′(√q z)²]) for each variance in q (n,): the closed form where there is one
+    (``method`` "auto"), else the two-term ``moments`` by the cheapest exact route."""
+    if method == "auto" and name in CLOSED_FORMS:
+        e, d = CLOSED_FORMS[name](q, q, q)
+        return e, d.expand_as(e)
+    m = _piecewise_moments(name, q, True, k=2) if _polynomial(name) else moments(name, q, want_deriv=True, k=2)
+    return m.second, m.second_d
 
 
 # ---------------------------------------------------------------------------- pairs

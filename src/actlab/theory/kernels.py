@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ._gauss import CLOSED_FORMS, check_elementwise, moments, pair_expectations
+from ._gauss import check_elementwise, pair_expectations, second_moments
 
 __all__ = ["nngp", "ntk", "check_kernel_args"]
 
@@ -72,17 +72,10 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
         k_next = sigma_w2 * e + sigma_b2
         if with_ntk:
             theta = k_next + sigma_w2 * dd * theta
-        q1_next = sigma_w2 * _diagonal(name, q1, method) + sigma_b2
-        q2 = q1_next if same else sigma_w2 * _diagonal(name, q2, method) + sigma_b2
+        q1_next = sigma_w2 * second_moments(name, q1, method)[0] + sigma_b2
+        q2 = q1_next if same else sigma_w2 * second_moments(name, q2, method)[0] + sigma_b2
         q1, k = q1_next, k_next
     return k, theta
-
-
-def _diagonal(name: str, q: torch.Tensor, method: str) -> torch.Tensor:
-    """E[φ(u)²] for u ~ N(0, q), each input."""
-    if method == "auto" and name in CLOSED_FORMS:
-        return CLOSED_FORMS[name](q, q, q)[0]
-    return moments(name, q, want_deriv=False, k=2).second
 
 
 def nngp(activation: str, x1: Any, x2: Any = None, *, depth: int = 1, sigma_w2: float = 1.0, sigma_b2: float = 0.0,

@@ -26,22 +26,13 @@ from functools import lru_cache
 
 import torch
 
-from ._gauss import CLOSED_FORMS, _piecewise_moments, _polynomial, check_elementwise, moments, pair_expectations
+from ._gauss import check_elementwise, pair_expectations, second_moments
 
 __all__ = ["SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map"]
 
 CRITICAL_TOL = 1e-3  # |χ₁ − 1| at most this is called critical
 Q_GRID = torch.logspace(-10, 8, 361, dtype=torch.float64)  # where the q map's fixed point is looked for
 Q_TINY = 1e-12  # q → 0⁺: where a vanishing signal's slopes are read (relu′(0) = 0 would mislead)
-
-
-def _second_moments(name: str, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(E[φ(√q z)²], E[φ′(√q z)²]) for each q (n,)."""
-    if name in CLOSED_FORMS:
-        e, d = CLOSED_FORMS[name](q, q, q)
-        return e, d.expand_as(e)
-    m = _piecewise_moments(name, q, True, k=2) if _polynomial(name) else moments(name, q, want_deriv=True, k=2)
-    return m.second, m.second_d
 
 
 def _check(activation: str, sigma_w2: float, sigma_b2: float) -> str:
@@ -57,7 +48,7 @@ def q_map(activation: str, q, sigma_w2: float, sigma_b2: float = 0.0) -> torch.T
     """q_{l+1} = σ_w² E[φ(√q z)²] + σ_b² for each variance in ``q``, float64."""
     name = _check(activation, sigma_w2, sigma_b2)
     q = torch.as_tensor(q, dtype=torch.float64).reshape(-1).clamp_min(0.0)
-    return sigma_w2 * _second_moments(name, q)[0] + sigma_b2
+    return sigma_w2 * second_moments(name, q)[0] + sigma_b2
 
 
 def c_map(activation: str, c, q: float, sigma_w2: float, sigma_b2: float = 0.0) -> torch.Tensor:
@@ -148,7 +139,7 @@ def signal(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> SignalPro
     q = _q_star(name, sigma_w2, sigma_b2)
     at = max(q, Q_TINY) if math.isfinite(q) else float(Q_GRID[-1])  # a dying or exploding signal: its limit
     qt = torch.tensor([at], dtype=torch.float64)
-    chi1 = float(sigma_w2 * _second_moments(name, qt)[1][0])
+    chi1 = float(sigma_w2 * second_moments(name, qt)[1][0])
     phase = "critical" if abs(chi1 - 1.0) <= CRITICAL_TOL else ("ordered" if chi1 < 1.0 else "chaotic")
     if math.isinf(q):  # no fixed point to linearise around: χ₁ is the large-variance limit, the rest undefined
         return SignalPropagation(name, float(sigma_w2), float(sigma_b2), q, math.nan, chi1, math.nan, math.nan, math.nan, phase)
@@ -179,7 +170,7 @@ def _critical(name: str, sigma_b2: float) -> float:
     def chi(w2: float) -> tuple[float, float]:
         q = _q_star(name, w2, sigma_b2)
         at = max(q, Q_TINY) if math.isfinite(q) else float(Q_GRID[-1])
-        return float(w2 * _second_moments(name, torch.tensor([at], dtype=torch.float64))[1][0]), q
+        return float(w2 * second_moments(name, torch.tensor([at], dtype=torch.float64))[1][0]), q
 
     lo, hi = 1e-3, 1e3
     (c_lo, _), (c_hi, _) = chi(lo), chi(hi)
