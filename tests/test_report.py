@@ -95,6 +95,14 @@ def test_browser_shows_the_report(report, tmp_path):
         assert broken == []
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
+        heads = drv.execute_script("return [...document.querySelectorAll('h2')].map(h => h.textContent)")
+        assert heads[6] == "7. Signal through depth" and heads[9].startswith("10. ")
+        shown = drv.execute_script("const h = [...document.querySelectorAll('h2')][6]; "
+                                   "const r = h.getBoundingClientRect(); return [r.width, r.height]")
+        assert shown[0] > 0 and shown[1] > 0
+        phase = drv.execute_script("return [...document.images].filter(i => i.src.endsWith('signal_phase_diagram.png'))"
+                                   ".map(i => i.naturalWidth)")
+        assert phase and phase[0] > 300
         title = drv.title
         shot = tmp_path / "report-screenshot.png"
         drv.save_screenshot(str(shot))

@@ -280,6 +280,7 @@ def _module_params(model):
         dict(activation="sigmoid", hidden=(1,), skip=True, optimizer="sgd", lr=0.5),
         dict(activation="tanh", hidden=(1,), skip=True, init="uniform", init_scale=0.5, stop_loss=1e-3),
         dict(activation="linear", hidden=(4, 4), skip=True, init="orthogonal"),
+        dict(activation="tanh", hidden=(3, 3), init="gaussian", sigma_w2=1.7, sigma_b2=0.05, optimizer="sgd", lr=0.3),
     ],
     ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
 )
@@ -337,6 +338,39 @@ def test_uniform_and_orthogonal_init_closed_forms():
         train.TrainConfig(init="xavier")
     with pytest.raises(ValueError, match="init_scale must be a positive number"):
         train.TrainConfig(init_scale=0.0)
+
+
+def test_gaussian_init_has_the_mean_field_variances():
+    """init="gaussian": weights N(0, σ_w²/fan_in), biases N(0, σ_b²), over many seeds; the same
+    draws at every σ (paired), and bad variances refused."""
+    cfg = train.TrainConfig(hidden=(8, 4), init="gaussian", sigma_w2=2.0, sigma_b2=0.3, dtype="float64")
+    p = train.init_params(cfg, torch.arange(4000), 5)
+    for (w, b), (rows, cols) in zip(train._unpack(p.T.contiguous(), train.layer_sizes(cfg, 5)), train.layer_sizes(cfg, 5)):
+        assert w.mean().item() == pytest.approx(0.0, abs=0.02)
+        assert w.var().item() == pytest.approx(2.0 / cols, rel=0.03)
+        assert b.var().item() == pytest.approx(0.3, rel=0.03)
+        kurt = (w**4).mean().item() / w.var().item() ** 2
+        assert kurt == pytest.approx(3.0, rel=0.05)  # Gaussian, not uniform (1.8)
+    other = train.init_params(train.TrainConfig(hidden=(8, 4), init="gaussian", sigma_w2=0.5, sigma_b2=1.2, dtype="float64"),
+                              torch.arange(3), 5)
+    sizes = train.layer_sizes(cfg, 5)
+    for (w1, b1), (w2, b2) in zip(train._unpack(p[:3].T.contiguous(), sizes), train._unpack(other.T.contiguous(), sizes)):
+        torch.testing.assert_close(w2, w1 * 0.5, rtol=1e-12, atol=0)
+        torch.testing.assert_close(b2, b1 * math.sqrt(1.2 / 0.3), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="sigma_w2 must be a finite weight variance > 0"):
+        train.TrainConfig(init="gaussian", sigma_w2=0.0)
+    with pytest.raises(ValueError, match="sigma_b2 must be a finite bias variance"):
+        train.TrainConfig(init="gaussian", sigma_b2=-1.0)
+
+
+def test_train_many_blocks_with_different_sigmas_equal_separate_runs():
+    cfgs = [train.TrainConfig(activation="tanh", init="gaussian", sigma_w2=s, sigma_b2=0.05, hidden=(6, 6), optimizer="sgd",
+                              lr=0.1, n_steps=100) for s in (1.0, 1.76, 3.0)]
+    data = datasets.make("circle", n=40, seed=2)
+    many = train.train_many(cfgs, data.X, data.y, 64)
+    for cfg, got in zip(cfgs, many):
+        ref = train.train(cfg, data.X, data.y, 64)
+        assert torch.equal(got.params, ref.params) and torch.equal(got.loss_history, ref.loss_history)
 
 
 def test_train_many_blocks_with_different_init_ranges_equal_separate_runs():

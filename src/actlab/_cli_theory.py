@@ -96,3 +96,108 @@ def _print_kernels(r: dict) -> None:
     console.print(t)
     console.print("kernel ranks on {n} points of dimension {d}: ".format(**r["ranks"][0])
                   + ", ".join(f"{k['activation']} depth {k['depth']}: {k['rank']}" for k in r["ranks"]))
+
+
+# ---------------------------------------------------------------------------- signal
+
+
+def _add_signal(sub) -> None:
+    p = sub.add_parser(
+        "signal",
+        help="signal through depth: the edge of chaos, vanishing gradients and dynamical isometry, measured over seeds",
+        description=(
+            "Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017; Pennington et al. 2017) predicts from φ, "
+            "σ_w² and σ_b² alone how a signal and a gradient travel through a deep random net. Measured here against "
+            "real nets: (1) the phase diagram — deep tanh nets trained by plain SGD at weight variances across the "
+            "ordered and chaotic phases, against the claim that nets deeper than about 6 ξ_c do not train; (2) "
+            "gradients per layer at initialisation against χ₁^(L−l), for tanh and relu in both phases and sigmoid "
+            "under Glorot's initialisation; (3) the spread of the input-output Jacobian's singular values at the edge "
+            "of chaos, Gaussian against orthogonal weights; (4) linear regions at initialisation under He's and "
+            "torch's default initialisation (Hanin & Rolnick 2019), explained by the signal's variance through depth. "
+            "Conventions: weights of variance σ_w²/fan_in, biases σ_b²."
+        ),
+        epilog="examples:\n  actlab signal\n  actlab signal --quick --out /tmp/s\n  actlab signal --quick --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="fewer cells, seeds and smaller nets (about 10 s instead of about 100 s; the full run is the measurement)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="draws the data and the nets (default 0)")
+    p.add_argument("--out", type=_folder, default=None,
+                   help="folder for results.json and the figures (default actlab-signal; none with --json)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (files only with an explicit --out)")
+    p.set_defaults(func=_cmd_signal)
+
+
+_SIGNAL_NEXT = {"theory": "phase diagram (training deep nets)", "phase_diagram": "gradients", "gradients": "Jacobian spectra",
+                "isometry": "regions at initialisation", "regions_at_init": "signal variance by layer", "regions_signal": "done"}
+
+
+def _cmd_signal(args) -> int:
+    from ._jsonsafe import finite
+    from .experiments.signal import preset, run_signal
+
+    config = preset("quick" if args.quick else "full", seed=args.seed)
+    out_dir = args.out or (None if args.json else "actlab-signal")
+    if args.json:
+        result = finite(run_signal(config).to_dict())
+    else:
+        with _console(stderr=True).status("signal: theory") as status:
+            result = finite(run_signal(config, progress=lambda part: status.update(f"signal: {_SIGNAL_NEXT[part]}")).to_dict())
+    if out_dir:
+        from .viz.signal import write_signal_outputs
+
+        write_signal_outputs(result, out_dir)
+    if args.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+        return 0
+    _print_signal(result)
+    if out_dir:
+        _console().print(f"wrote results.json and 4 figures to {out_dir}/")
+    return 0
+
+
+def _print_signal(r: dict) -> None:
+    from rich.table import Table
+
+    console, pd = _console(), r["phase_diagram"]
+    t = Table(title=f"Phase diagram: {pd['activation']}, σ_b² = {pd['sigma_b2']:g}, width {pd['width']}; fraction of "
+                    f"{pd['seeds']} seeds trained ({pd['trained_means']}); * = deeper than 6 ξ_c")
+    t.add_column("σ_w²", justify="right")
+    t.add_column("ξ_c", justify="right")
+    for d in pd["depths"]:
+        t.add_column(f"L={d}", justify="right")
+    for i, w2 in enumerate(pd["sigma_w2"]):
+        xi = pd["xi_c"][i]
+        t.add_row(f"{w2:g}", "∞" if xi is None else f"{xi:.1f}",
+                  *(f"{f:.2f}{'' if p else '*'}" for f, p in zip(pd["trained"][i], pd["predicted_trainable"][i])))
+    console.print(t)
+    console.print(f"6 ξ_c predicts trained/untrained in {pd['agreement']:.0%} of cells (trained: at least half the seeds)")
+    t = Table(title="Gradients at initialisation: worst ratio measured / χ₁^(L−l) over the layers")
+    for col in ("activation", "init", "σ_w²", "χ₁", "χ₁^(L−1)", "measured at l=1", "worst ratio"):
+        t.add_column(col, justify="left" if col in ("activation", "init") else "right")
+    for act, init in dict.fromkeys((g["activation"], g["init"]) for g in r["gradients"]):
+        sel = [g for g in r["gradients"] if (g["activation"], g["init"]) == (act, init)]
+        worst = max(max(g["measured"] / g["predicted"], g["predicted"] / g["measured"]) for g in sel)
+        t.add_row(act, init, f"{sel[0]['sigma_w2']:g}", f"{sel[0]['chi1']:.3f}", f"{sel[0]['predicted']:.3g}",
+                  f"{sel[0]['measured']:.3g}", f"{worst:.2f}")
+    console.print(t)
+    t = Table(title="Dynamical isometry at the edge of chaos: variance of J Jᵀ's eigenvalues, measured / predicted")
+    for col in ("activation", "σ_b²", "init", *(f"L={d}" for d in sorted({x["depth"] for x in r["isometry"]}))):
+        t.add_column(col, justify="left" if col in ("activation", "init") else "right")
+    for act, b2, init in dict.fromkeys((x["activation"], x["sigma_b2"], x["init"]) for x in r["isometry"]):
+        sel = sorted((x for x in r["isometry"] if (x["activation"], x["sigma_b2"], x["init"]) == (act, b2, init)),
+                     key=lambda x: x["depth"])
+        t.add_row(act, f"{b2:g}", init, *(f"{x['variance']:.3g} / {x['predicted_variance']:.3g}" for x in sel))
+    console.print(t)
+    t = Table(title="Linear regions at initialisation (median), plane through three random inputs")
+    depths = sorted({x["depth"] for x in r["regions_at_init"]})
+    for col in ("init", "neurons", *(f"depth {d}" for d in depths)):
+        t.add_column(col, justify="left" if col == "init" else "right")
+    for init, n in dict.fromkeys((x["init"], x["neurons"]) for x in r["regions_at_init"]):
+        cells = {x["depth"]: x["median"] for x in r["regions_at_init"] if (x["init"], x["neurons"]) == (init, n)}
+        t.add_row(init, str(n), *(f"{cells[d]:.0f}" if d in cells else "" for d in depths))
+    console.print(t)
+    last = {x["init"]: x for x in r["regions_signal"]}
+    console.print("signal variance at the last hidden layer: " + "; ".join(
+        f"{k}: q = {v['q_predicted']:.3g} predicted, {v['q_measured']:.3g} measured, bias share {v['bias_share']:.0%}"
+        for k, v in last.items()))

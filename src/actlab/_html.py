@@ -234,3 +234,24 @@ def signal_html(s) -> str:
                       ("c* (correlation fixed point)", num(s.c_star, ".4g")),
                       ("χ₁ (gradient growth per layer)", num(s.chi1, ".4g")),
                       ("ξ_q, ξ_c (depth scales)", f"{num(s.xi_q, '.3g')}, {'∞' if math.isinf(s.xi_c) else num(s.xi_c, '.3g')}")]))
+
+
+def signal_study_html(r: dict) -> str:
+    """``actlab signal``'s result: the phase diagram as a table, the worst gradient ratio and the
+    Jacobian spectra beside their predictions."""
+    pd = r["phase_diagram"]
+    rows = [[f"{w2:g}", "∞" if xi is None else num(xi, ".3g"),
+             *(f"{f:.2f}" + ("" if ok else "*") for f, ok in zip(pd["trained"][i], pd["predicted_trainable"][i]))]
+            for i, (w2, xi) in enumerate(zip(pd["sigma_w2"], pd["xi_c"]))]
+    grads = {}
+    for g in r["gradients"]:
+        key = f"{g['activation']} {g['init']}"
+        grads[key] = max(grads.get(key, 1.0), g["measured"] / g["predicted"], g["predicted"] / g["measured"])
+    iso = [[x["activation"], x["init"], str(x["depth"]), num(x["variance"], ".3g"), num(x["predicted_variance"], ".3g")]
+           for x in r["isometry"]]
+    return box(f"Signal through depth — {esc(pd['activation'])}, σ_b² = {pd['sigma_b2']:g}: fraction of {pd['seeds']} seeds "
+               f"trained (* deeper than 6 ξ_c)",
+               table(["σ_w²", "ξ_c", *(f"L={d}" for d in pd["depths"])], rows),
+               facts([("6 ξ_c right in", f"{pd['agreement']:.0%} of cells"),
+                      ("gradients: worst measured/χ₁^(L−l)", ", ".join(f"{esc(k)} {v:.2f}" for k, v in grads.items()))]),
+               table(["activation", "weights", "depth", "var. of J Jᵀ's eigenvalues", "predicted"], iso))

@@ -10,7 +10,7 @@ from typing import Sequence
 from . import activations
 from ._cli_analysis import _add_audit, _add_fold, _add_hidden
 from ._cli_lab import _add_dynamics, _add_regions
-from ._cli_theory import _add_kernels
+from ._cli_theory import _add_kernels, _add_signal
 from ._cli_args import (
     _activation,
     _activation_list,
@@ -108,6 +108,10 @@ def _cmd_demo(args) -> int:
                   f"{r['seconds']['dynamics']:.1f}")
     cat = r["hidden"]["catalogue"]
     table.add_row("hidden nonlinearity catalogue", f"{sum(c['agrees'] for c in cat)}/{len(cat)} verdicts as expected", f"{r['seconds']['hidden']:.1f}")
+    sg = r["signal"]
+    worst = max(max(g["measured"] / g["predicted"], g["predicted"] / g["measured"]) for g in sg["gradients"])
+    table.add_row("signal through depth", f"6 ξ_c right in {sg['phase_diagram']['agreement']:.0%} of cells; gradients "
+                  f"within {worst:.2f}× of χ₁^(L−l)", f"{r['seconds']['signal']:.1f}")
     kr = r["kernels"]
     table.add_row("infinite width: real nets → NNGP", ", ".join(f"{c['activation']} {c['rel_error']:.3f}" for c in kr["convergence"]
                                                                 if c["width"] == max(x["width"] for x in kr["convergence"]))
@@ -469,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dynamics(sub)
     _add_regions(sub)
     _add_kernels(sub)
+    _add_signal(sub)
     _add_audit(sub)
     _add_fold(sub)
     _add_hidden(sub)

@@ -130,6 +130,14 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     results["dynamics"] = _dynamics(config, folder)
     done("dynamics")
 
+    timed("signal")
+    results["signal"] = _signal(config, folder)
+    done("signal")
+
+    timed("kernels")
+    results["kernels"] = _kernels(config, folder)
+    done("kernels")
+
     timed("hidden")
     results["hidden"] = {
         "catalogue": hidden.run_catalogue(seed=config.seed),
@@ -140,10 +148,6 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
         "flush_to_zero": hidden.flush_to_zero_demo(config.seed),
     }
     done("hidden")
-
-    timed("kernels")
-    results["kernels"] = _kernels(config, folder)
-    done("kernels")
 
     timed("audit")
     torch.manual_seed(config.seed)
@@ -208,6 +212,16 @@ def _dynamics(config: DemoConfig, folder: Path) -> dict:
     return result
 
 
+def _signal(config: DemoConfig, folder: Path) -> dict:
+    """Signal through depth: the "report" preset of ``actlab signal`` ("quick" with quick)."""
+    from .experiments.signal import preset, run_signal
+    from .viz.signal import write_signal_figures
+
+    result = run_signal(preset("quick" if config.quick else "report", seed=config.seed)).to_dict()
+    write_signal_figures(result, folder)
+    return result
+
+
 def _kernels(config: DemoConfig, folder: Path) -> dict:
     """Infinite width: the "report" preset of ``actlab kernels`` ("quick" with quick)."""
     from dataclasses import replace
@@ -264,7 +278,7 @@ def _trainability_rows(r: dict) -> list[dict]:
 # ------------------------------------------------------------------------------- the run
 
 
-SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "hidden", "kernels", "audit")  # in the order they run
+SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "signal", "kernels", "hidden", "audit")  # in the order they run
 
 
 def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, float], None] | None = None) -> dict:

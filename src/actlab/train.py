@@ -30,9 +30,11 @@ least 256), nor on that shedding (tested).
 Initial weights come from a counter-based generator (splitmix64 of (seed, parameter index)),
 so seed s gets the same weights in a batch of 10 or of 10⁶ seeds, alone in a loop, and
 whatever the activation or the scale: comparisons between activations and between initial
-weight ranges are paired. Three schemes: glorot-uniform with zero biases (the article's),
-U(−r, r) for every weight and bias (Kolen & Pollack 1990's ranges), and orthogonal (QR of a
-Gaussian matrix, signs fixed by R's diagonal, as ``torch.nn.init.orthogonal_``) times a gain.
+weight ranges are paired. Four schemes: glorot-uniform with zero biases (the article's),
+U(−r, r) for every weight and bias (Kolen & Pollack 1990's ranges), orthogonal (QR of a
+Gaussian matrix, signs fixed by R's diagonal, as ``torch.nn.init.orthogonal_``) times a gain,
+and Gaussian at a chosen (σ_w², σ_b²): weights N(0, σ_w²/fan_in), biases N(0, σ_b²), the
+mean-field theory's convention (``actlab.signal``, ``actlab.init``).
 
 ``skip=True`` adds direct input→output connections, ŷ = W_L h_{L−1} + b_L + W_s x (the 2-1-1
 XOR net of Sprinkhuizen-Kuyper & Boers 1996): their weights W_s (n_out, n_in) follow every
@@ -82,7 +84,7 @@ __all__ = [
 ]
 
 MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
-INITS = ("glorot", "uniform", "orthogonal")  # the initial-weight schemes (see init_weights)
+INITS = ("glorot", "uniform", "orthogonal", "gaussian")  # the initial-weight schemes (see init_weights)
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,10 @@ class TrainConfig:
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     record_every: int = 1  # loss history every k steps (0: none)
     data_seed: int = 0  # minibatch order (shared by all seeds)
-    init: str = "glorot"  # "glorot" (the article's: zero biases), "uniform" (U(±init_scale), biases too) or "orthogonal"
+    init: str = "glorot"  # "glorot" (the article's: zero biases), "uniform" (U(±init_scale), biases too), "orthogonal" or "gaussian"
     init_scale: float = 1.0  # glorot: multiplies the bound; uniform: the range r; orthogonal: the gain
+    sigma_w2: float = 1.0  # gaussian: weights N(0, sigma_w2/fan_in), the mean-field theory's σ_w² (actlab.signal)
+    sigma_b2: float = 0.0  # gaussian: biases N(0, sigma_b2)
     skip: bool = False  # direct input→output connections (weights only), trained with the rest
 
     def __post_init__(self) -> None:
@@ -129,6 +133,10 @@ class TrainConfig:
         _choice("init", self.init, INITS)
         if not (isinstance(self.init_scale, numbers.Real) and math.isfinite(self.init_scale) and self.init_scale > 0):
             raise ValueError(f"init_scale must be a positive number, got {self.init_scale!r}")
+        if not (isinstance(self.sigma_w2, numbers.Real) and math.isfinite(self.sigma_w2) and self.sigma_w2 > 0):
+            raise ValueError(f"sigma_w2 must be a finite weight variance > 0, got {self.sigma_w2!r}")
+        if not (isinstance(self.sigma_b2, numbers.Real) and math.isfinite(self.sigma_b2) and self.sigma_b2 >= 0):
+            raise ValueError(f"sigma_b2 must be a finite bias variance ≥ 0, got {self.sigma_b2!r}")
         if not isinstance(self.skip, bool):
             raise ValueError(f"skip must be True or False, got {self.skip!r}")
         resolve_device(self.device)
@@ -223,12 +231,13 @@ def param_count(config: TrainConfig, n_in: int, n_out: int = 1) -> int:
 def init_params(config: TrainConfig, seeds: torch.Tensor | Sequence[int], n_in: int, n_out: int = 1) -> torch.Tensor:
     """(S, P) initial parameters by ``config.init`` and ``config.init_scale`` (see init_weights)."""
     skip = (n_out, n_in) if config.skip else None
-    return init_weights(layer_sizes(config, n_in, n_out), seeds, config.torch_dtype,
-                        init=config.init, scale=config.init_scale, skip=skip)
+    return init_weights(layer_sizes(config, n_in, n_out), seeds, config.torch_dtype, init=config.init,
+                        scale=config.init_scale, skip=skip, sigma_w2=config.sigma_w2, sigma_b2=config.sigma_b2)
 
 
 def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[int], dtype: torch.dtype = torch.float32,
-                 *, init: str = "glorot", scale: float = 1.0, skip: tuple[int, int] | None = None) -> torch.Tensor:
+                 *, init: str = "glorot", scale: float = 1.0, skip: tuple[int, int] | None = None,
+                 sigma_w2: float = 1.0, sigma_b2: float = 0.0) -> torch.Tensor:
     """(S, P) initial parameters for explicit (rows, cols) layer sizes (the playground's
     networks may have no hidden layer): weights then biases of each layer, row-major, then the
     ``skip`` (rows, cols) weights if given.
@@ -237,6 +246,8 @@ def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[in
     uniform     every weight and bias U(±scale)
     orthogonal  weights = scale · Q, Q from the QR of a Gaussian matrix (orthonormal rows or
                 columns, whichever are fewer), zero biases
+    gaussian    weights N(0, sigma_w2/cols), biases N(0, sigma_b2): the mean-field theory's
+                convention (``actlab.signal``; He-normal is sigma_w2 = 2)
     """
     seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
     blocks = [(rows, cols, True) for rows, cols in sizes] + ([(*skip, False)] if skip else [])
@@ -248,20 +259,29 @@ def init_weights(sizes: list[tuple[int, int]], seeds: torch.Tensor | Sequence[in
         w = out[:, pos : pos + n]
         if init == "orthogonal":
             w.copy_(scale * _orthogonal(u[:, pos : pos + n], rows, cols).flatten(1))
+        elif init == "gaussian":
+            w.copy_(_normal(u[:, pos : pos + n]) * math.sqrt(sigma_w2 / cols))
         else:
             a = scale if init == "uniform" else math.sqrt(6.0 / (rows + cols)) * scale
             w.copy_((2 * u[:, pos : pos + n] - 1) * a)
         pos += n
         if bias and init == "uniform":
             out[:, pos : pos + rows] = (2 * u[:, pos : pos + rows] - 1) * scale
+        elif bias and init == "gaussian":
+            out[:, pos : pos + rows] = _normal(u[:, pos : pos + rows]) * math.sqrt(sigma_b2)
         pos += rows if bias else 0  # glorot and orthogonal biases stay zero
     return out.to(dtype)
+
+
+def _normal(u: torch.Tensor) -> torch.Tensor:
+    """Standard normals from uniforms in [0, 1), by the inverse CDF."""
+    return torch.special.ndtri(u.clamp(2.0**-53, 1 - 2.0**-53))
 
 
 def _orthogonal(u: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     """(S, rows, cols) orthogonal matrices from (S, rows·cols) uniforms: the Gaussian matrix
     they give by the inverse normal CDF, through QR with R's diagonal made positive."""
-    g = torch.special.ndtri(u.clamp(2.0**-53, 1 - 2.0**-53)).view(-1, rows, cols)  # (S, rows, cols)
+    g = _normal(u).view(-1, rows, cols)  # (S, rows, cols)
     flip = rows < cols
     q, r = torch.linalg.qr(g.transpose(1, 2) if flip else g)  # (S, max, min)
     q = q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]
@@ -279,12 +299,15 @@ def _unpack(params_ps: torch.Tensor, sizes: list[tuple[int, int]]) -> Iterator[t
 
 
 _BROADCAST_LIMIT = 1 << 26  # elements (256 MB of float32): above, contract with einsum, not broadcast-and-sum
+_GEMM_SIDE = 16  # a weight matrix at least this wide both ways is contracted by einsum (bmm) at any size
 
 
 def _contract(eq: str, a: torch.Tensor, b: torch.Tensor, sum_dim: int, shape_a: str, shape_b: str, out=None) -> torch.Tensor:
-    """einsum ``eq`` over seeds-last tensors. Small ones broadcast and sum (one pass over
-    long rows of seeds); large ones go through einsum (bmm, less memory). ``out``: write there."""
-    if math.prod(max(i, j) for i, j in zip(shape_a, shape_b)) > _BROADCAST_LIMIT:  # torch.broadcast_shapes costs 70 µs
+    """einsum ``eq`` over seeds-last tensors, whose broadcast shape is (rows, cols, B, S). Small
+    layers broadcast and sum (one pass over long rows of seeds); wide layers (a GEMM's work per
+    seed) and large products go through einsum (bmm, less memory). ``out``: write there."""
+    full = [max(i, j) for i, j in zip(shape_a, shape_b)]  # torch.broadcast_shapes costs 70 µs
+    if min(full[0], full[1]) >= _GEMM_SIDE or math.prod(full) > _BROADCAST_LIMIT:
         r = torch.einsum(eq, a, b)
         return r if out is None else out.copy_(r)
     return torch.sum(a.reshape(shape_a) * b.reshape(shape_b), sum_dim, out=out)
@@ -556,9 +579,10 @@ def _check_many(configs, seeds, track, track_every: int, compile: bool) -> tuple
     config = configs[0]
     for c in configs[1:]:
         if replace(c, activation=config.activation, stop_loss=config.stop_loss, stop_delta=config.stop_delta,
-                   init=config.init, init_scale=config.init_scale) != config:
+                   init=config.init, init_scale=config.init_scale, sigma_w2=config.sigma_w2,
+                   sigma_b2=config.sigma_b2) != config:
             raise ValueError("train_many's configurations may differ only in activation, stop_loss, stop_delta, "
-                             "init and init_scale")
+                             "init, init_scale, sigma_w2 and sigma_b2")
     if len(configs) > 1 and any(c.activation == MAXOUT for c in configs):
         raise ValueError("maxout has k pieces per unit (more parameters): train it alone, not with other activations")
     if len(configs) > 1 and compile:
@@ -593,12 +617,13 @@ def _initial_block_params(configs: Sequence[TrainConfig], seeds: torch.Tensor, n
     starts from the same uniform draws in every block (scaled by the block's init), so that
     comparisons between activations and initial ranges are paired; each block is padded to
     ``width`` columns with copies of its first seed."""
-    made: dict[tuple[str, float], torch.Tensor] = {}
+    made: dict[tuple, torch.Tensor] = {}
     for c in configs:
-        if (c.init, c.init_scale) not in made:
+        key = (c.init, c.init_scale, c.sigma_w2, c.sigma_b2)
+        if key not in made:
             p = init_params(c, seeds, n_in)  # (S0, P)
-            made[c.init, c.init_scale] = torch.cat([p, p[:1].expand(width - p.shape[0], -1)]).T  # (P, width)
-    return torch.cat([made[c.init, c.init_scale] for c in configs], dim=1).contiguous()
+            made[key] = torch.cat([p, p[:1].expand(width - p.shape[0], -1)]).T  # (P, width)
+    return torch.cat([made[c.init, c.init_scale, c.sigma_w2, c.sigma_b2] for c in configs], dim=1).contiguous()
 
 
 def check_memory(config: TrainConfig, n_in: int, n_seeds: int, n_rows: int) -> None:

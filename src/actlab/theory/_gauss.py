@@ -282,8 +282,18 @@ def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[to
     if method == "auto" and name in CLOSED_FORMS:
         e, d = CLOSED_FORMS[name](q, q, q)
         return e, d.expand_as(e)
-    m = _piecewise_moments(name, q, True, k=2) if _polynomial(name) else moments(name, q, want_deriv=True, k=2)
-    return m.second, m.second_d
+    if _polynomial(name):
+        m = _piecewise_moments(name, q, True, k=2)
+        return m.second, m.second_d
+    # the rule's panel follows the largest variance: variances of one panel width (a power of 2) share a rule,
+    # so that a grid over many decades does not evaluate its small variances on the largest one's fine panels
+    e, d = torch.empty_like(q), torch.empty_like(q)
+    group = torch.ceil(torch.log2(1.0 / torch.tensor([_panel(x.reshape(1), 2) for x in q]))) if q.numel() > 1 else torch.zeros(1)
+    for key in torch.unique(group):
+        sel = group == key
+        m = moments(name, q[sel], want_deriv=True, k=2)
+        e[sel], d[sel] = m.second, m.second_d
+    return e, d
 
 
 # ---------------------------------------------------------------------------- pairs

@@ -14,6 +14,15 @@ pair of inputs becomes the same signal (ordered; c* = 1), above 1 nearby inputs 
 e^{−l/ξ}: ξ_q = −1/ln(∂q_map/∂q at q*), ξ_c = −1/ln χ_c with χ_c = σ_w² E[φ′(u)φ′(v)] at
 (q*, c*) — ∞ at criticality. Gradients scale as χ₁ per layer.
 
+The input-output Jacobian J = D_L W_L ⋯ D_1 W_1 (D_l = diag φ′(h_l)) of such a net at
+criticality has eigenvalues of J Jᵀ with mean χ₁^L = 1 and, for large widths, variance
+(Pennington, Schoenholz & Ganguli 2017, "Resurrecting the sigmoid")
+
+    σ²_JJᵀ = L (μ₂/μ₁² − 1 − s₁),   μ_k = E[φ′(√q* z)^(2k)]          (``jacobian_variance``)
+
+with s₁ = −1 for Gaussian weights and 0 for orthogonal ones: L for a linear net with Gaussian
+weights, 0 with orthogonal ones (dynamical isometry), 2L and L for ReLU.
+
 Every expectation comes from ``_gauss`` (closed forms where they exist, exact series and rules
 elsewhere), float64.
 """
@@ -26,9 +35,12 @@ from functools import lru_cache
 
 import torch
 
-from ._gauss import check_elementwise, pair_expectations, second_moments
+from .. import activations
+from ..train import act_and_deriv
+from ._gauss import KINKS, check_elementwise, pair_expectations, second_moments
+from ._rules import normal_rule
 
-__all__ = ["SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map"]
+__all__ = ["SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map", "derivative_moments", "jacobian_variance"]
 
 CRITICAL_TOL = 1e-3  # |χ₁ − 1| at most this is called critical
 Q_GRID = torch.logspace(-10, 8, 361, dtype=torch.float64)  # where the q map's fixed point is looked for
@@ -71,14 +83,12 @@ def _q_star(name: str, sigma_w2: float, sigma_b2: float) -> float:
             return math.inf
         return 0.0
     start = int(torch.argmin((torch.log(Q_GRID[down]) - 0.0).abs()))
-    lo, hi = float(Q_GRID[down[start]]), float(Q_GRID[down[start] + 1])
-    for _ in range(50):  # grid points 12 % apart: 50 halvings reach float64's resolution
-        mid = math.sqrt(lo * hi)
-        if float(q_map(name, [mid], sigma_w2, sigma_b2)[0]) - mid > 0:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(lo * hi)
+    i = int(down[start])
+    if float(g[i + 1]) == 0.0:
+        return float(Q_GRID[i + 1])
+    # g(q)/q = q_map(q)/q − 1 goes from + to − across the cell (grid points 12 % apart): its root in log q
+    return _log_root(lambda q: 1.0 - float(q_map(name, [q], sigma_w2, sigma_b2)[0]) / q, float(Q_GRID[i]), float(Q_GRID[i + 1]),
+                     -float(g[i] / Q_GRID[i]), -float(g[i + 1] / Q_GRID[i + 1]))
 
 
 def _c_star(name: str, q: float, sigma_w2: float, sigma_b2: float, chi1: float) -> float:
@@ -134,8 +144,14 @@ class SignalPropagation:
 
 def signal(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> SignalPropagation:
     """Mean-field signal propagation through a deep net of ``activation`` with weights of
-    variance σ_w²/fan_in and biases of variance σ_b²: q*, c*, χ₁, ξ_q, ξ_c and the phase."""
-    name = _check(activation, sigma_w2, sigma_b2)
+    variance σ_w²/fan_in and biases of variance σ_b²: q*, c*, χ₁, ξ_q, ξ_c and the phase
+    (remembered per arguments: a tenth of a second each)."""
+    return _signal(_check(activation, sigma_w2, sigma_b2), float(sigma_w2), float(sigma_b2))
+
+
+@lru_cache(maxsize=1024)
+def _signal(name: str, sigma_w2: float, sigma_b2: float) -> SignalPropagation:
+    """``signal`` for a checked name."""
     q = _q_star(name, sigma_w2, sigma_b2)
     at = max(q, Q_TINY) if math.isfinite(q) else float(Q_GRID[-1])  # a dying or exploding signal: its limit
     qt = torch.tensor([at], dtype=torch.float64)
@@ -163,6 +179,29 @@ def critical_sigma_w2(activation: str, sigma_b2: float = 0.0) -> float:
     return _critical(_check(activation, 1.0, sigma_b2), float(sigma_b2))
 
 
+def _log_root(f, lo: float, hi: float, f_lo: float, f_hi: float, rtol: float = 1e-13) -> float:
+    """The root of a monotone increasing f between lo and hi (f_lo < 0 < f_hi), by the Illinois
+    variant of regula falsi in log x: a dozen evaluations where bisection needs sixty."""
+    a, b = math.log(lo), math.log(hi)
+    side = 0
+    for _ in range(100):
+        t = (a * f_hi - b * f_lo) / (f_hi - f_lo)
+        ft = f(math.exp(t))
+        if ft == 0.0 or b - a < rtol:
+            return math.exp(t)
+        if ft < 0:
+            a, f_lo = t, ft
+            f_hi = f_hi / 2 if side == -1 else f_hi  # the same end kept twice: halve the other's weight
+            side = -1
+        else:
+            b, f_hi = t, ft
+            f_lo = f_lo / 2 if side == 1 else f_lo
+            side = 1
+        if abs(ft) < 1e-15:
+            return math.exp(t)
+    return math.exp((a + b) / 2)
+
+
 @lru_cache(maxsize=256)
 def _critical(name: str, sigma_b2: float) -> float:
     """``critical_sigma_w2`` for a checked name, remembered."""
@@ -177,15 +216,43 @@ def _critical(name: str, sigma_b2: float) -> float:
     if not (c_lo < 1.0 < c_hi):
         raise ValueError(f"{name} with σ_b² = {sigma_b2:g}: χ₁ does not cross 1 for σ_w² in [1e-3, 1e3] "
                          f"(χ₁ = {c_lo:.3g} at 1e-3, {c_hi:.3g} at 1e3): no edge of chaos")
-    for _ in range(60):
-        mid = math.sqrt(lo * hi)
-        if chi(mid)[0] < 1.0:
-            lo = mid
-        else:
-            hi = mid
-    w2 = math.sqrt(lo * hi)
-    q = chi(w2)[1]
+    w2 = _log_root(lambda w: math.log(chi(w)[0]), lo, hi, math.log(c_lo), math.log(c_hi))
+    q = chi(w2 * (1 - 1e-12))[1]  # just inside the ordered side: relu at σ_b² = 0 keeps every q exactly at 2
     if not math.isfinite(q):
         raise ValueError(f"{name} with σ_b² = {sigma_b2:g}: the variance fixed point q* diverges at χ₁ = 1 "
                          f"(σ_w² ≈ {w2:.4g}): an unbounded activation has no edge of chaos with a finite signal here")
     return w2
+
+
+S1 = {"gaussian": -1.0, "orthogonal": 0.0}  # the S-transform's first coefficient of W Wᵀ (free probability)
+
+
+def derivative_moments(activation: str, q: float) -> tuple[float, float]:
+    """(μ₁, μ₂) = (E[φ′(√q z)²], E[φ′(√q z)⁴]), z ~ N(0, 1), by the kink-split rule (exact
+    step functions for the piecewise activations' derivatives), float64."""
+    name = check_elementwise(activation)
+    if not (isinstance(q, (int, float)) and 0 < q < math.inf):
+        raise ValueError(f"q: expected a finite variance > 0, got {q!r}")
+    kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
+    z, w = normal_rule(kinks[None, :] / math.sqrt(q) if kinks.numel() else None, min(0.25, 1.0 / math.sqrt(q)))
+    d = act_and_deriv(activations.get(name).fn, math.sqrt(q) * z.reshape(-1), True)[1]
+    d2 = d.square()
+    w = w.reshape(-1)
+    return float((d2 * w).sum()), float((d2.square() * w).sum())
+
+
+def jacobian_variance(activation: str, depth: int, sigma_b2: float = 0.0, *, dist: str = "gaussian",
+                      sigma_w2: float | None = None) -> float:
+    """The predicted variance of the eigenvalues of J Jᵀ for a net of ``depth`` layers at the
+    edge of chaos (σ_w² = ``critical_sigma_w2`` unless given), weights ``dist`` "gaussian" or
+    "orthogonal": L (μ₂/μ₁² − 1 − s₁) at q* (see the module docstring). Valid where χ₁ = 1."""
+    if dist not in S1:
+        raise ValueError(f"dist: expected one of {', '.join(S1)}, got {dist!r}")
+    if not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"depth: expected an integer ≥ 1, got {depth!r}")
+    name = check_elementwise(activation)
+    w2 = critical_sigma_w2(name, sigma_b2) if sigma_w2 is None else sigma_w2
+    q = signal(name, w2, sigma_b2).q_star
+    at = max(q, Q_TINY) if math.isfinite(q) else 1.0  # relu at σ_b² = 0: every q is a fixed point, φ′ ignores it
+    mu1, mu2 = derivative_moments(name, at)
+    return depth * (mu2 / mu1**2 - 1.0 - S1[dist])
