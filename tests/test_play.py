@@ -532,7 +532,7 @@ def test_regions_view_draws_the_selected_seeds_exact_cells_and_the_hidden_space(
     s.handle({"type": "view", "regions": False})
     h, sec = decode_frame(s.frame())
     assert "regions" not in h and "region_edges" not in sec
-    with pytest.raises(MessageError, match='"view" takes "regions" and "hidden" as true or false'):
+    with pytest.raises(MessageError, match='"view" takes "regions", "hidden" and "signal" as true or false'):
         s.handle({"type": "view", "regions": "yes"})
 
 
@@ -627,3 +627,71 @@ def test_a_large_networks_thumbnails_and_weights_come_once_a_second_while_playin
     W, b = wide.engines[0].weights(3)
     np.testing.assert_array_equal(sections["weights"], np.concatenate([w.ravel() for w in W] + [v.ravel() for v in b]))
     assert sections["neurons"].size == (2 + 64 + 64) * header["thumb"] ** 2
+
+
+# ---------------------------------------------------------------------- initialisation and the Signal view
+
+
+def test_gaussian_and_critical_init_are_actlab_train_draws_at_the_resolved_sigmas():
+    from actlab import critical_sigma_w2
+    from actlab.train import init_weights
+
+    s, _ = parse({"activation": "tanh", "networkShape": "6,6", "seeds": "5", "init": "gaussian", "sigmaW2": "2.5", "sigmaB2": "0.3"})
+    e = Engine(s, make_data(s))
+    flat = init_weights(e.sizes, torch.arange(5), torch.float32, init="gaussian", sigma_w2=2.5, sigma_b2=0.3)
+    W, b = e._split(flat)
+    for got, want in zip(e.W + e.b, W + b):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    s, _ = parse({"activation": "tanh", "networkShape": "6,6", "seeds": "5", "init": "critical", "sigmaB2": "0.05"})
+    e = Engine(s, make_data(s), activation="hardtanh")  # a compared activation gets its own edge
+    assert e.sigma_w2 == critical_sigma_w2("hardtanh", 0.05) and e.init_note is None
+    session = Session(values={"activation": "maxout", "init": "critical"})
+    assert any("maxout has no edge of chaos" in n for n in session.notices)
+    assert session.state_message()["mean_field"][0]["note"].startswith("maxout is not elementwise")
+    mf = Session(values={"activation": "relu", "init": "gaussian", "sigmaW2": "1.5"}).state_message()["mean_field"][0]
+    assert mf["phase"] == "ordered" and mf["chi1"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("bad, expected", [({"init": "xavier"}, "expected one of glorot, gaussian, critical"),
+                                           ({"sigmaW2": "0"}, "expected a number in [0.01, 100]"),
+                                           ({"sigmaB2": "-1"}, "expected a number in [0, 10]")])
+def test_bad_init_values_fall_back_with_a_notice(bad, expected):
+    s, notices = parse(bad)
+    assert s == Settings() and len(notices) == 1 and expected in notices[0]
+
+
+def test_signal_stats_are_each_seeds_own_pre_activations_and_gradients():
+    """The batched Signal statistics against a per-seed loop over the seeds' own nn.Modules."""
+    s, _ = parse({"activation": "tanh", "networkShape": "5,4", "seeds": "7", "init": "gaussian", "sigmaW2": "1.5", "sigmaB2": "0.1"})
+    session = Session(values=s.to_hash())
+    e = session.engines[0]
+    e.train_epochs(3)
+    got = e.signal_stats()
+    X, t = e.X_train[:256], e.t_train[:256]
+    per_q, per_g = [[] for _ in got["layers"]], [[] for _ in got["layers"]]
+    for seed in range(7):
+        model = e.module(seed)
+        zs, h = [], X
+        for m in model:
+            h = m(h)
+            if isinstance(m, nn.Linear):
+                h.retain_grad()
+                zs.append(h)
+        (0.5 * (h[:, 0] - t).square().mean()).backward()
+        for l, z in enumerate(zs):
+            per_q[l].append(float(z.detach().square().mean()))
+            per_g[l].append(float(z.grad.square().mean()))
+    for l, layer in enumerate(got["layers"]):
+        want_q = torch.quantile(torch.tensor(per_q[l], dtype=torch.float64), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+        want_g = torch.quantile(torch.tensor(per_g[l], dtype=torch.float64), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+        assert layer["q"] == pytest.approx(want_q.tolist(), rel=1e-4)
+        assert layer["grad"] == pytest.approx(want_g.tolist(), rel=1e-3)
+        assert sum(layer["hist"]) == pytest.approx(1.0)
+    assert [l["units"] for l in got["layers"]] == [5, 4, 1]
+    # the mean field at init: q¹ = σ_w² q⁰ + σ_b², then the q map
+    q0 = float(X.double().square().mean())
+    assert got["q_predicted"][0] == pytest.approx(1.5 * q0 + 0.1)
+    from actlab import theory
+    assert got["q_predicted"][1] == pytest.approx(float(theory.q_map("tanh", [got["q_predicted"][0]], 1.5, 0.1)[0]))
+    session.handle({"type": "view", "signal": True})
+    assert "signal" in session.analysis() and Session(values={"activation": "maxout"}).engines[0].signal_stats()["note"]

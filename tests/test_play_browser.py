@@ -90,7 +90,7 @@ def test_regions_and_hidden_space_views(url):
         drv.execute_script("window.playground.play()")
         st = wait_state(drv, lambda s: s["epoch"] >= 20 and s["regions"] and s["regions"].get("count", 0) > 1
                    and s["regions_all"] and s["hidden"], what="regions and the hidden space")
-        assert st["view"] == {"regions": True, "hidden": True}
+        assert st["view"] == {"regions": True, "hidden": True, "signal": False}
         assert st["hidden"]["width"] == 8 and st["hidden"]["projection"] == "PCA" and st["hidden"]["points"] > 0
         info = drv.find_element("id", "regionsInfo").text
         assert f"{st['regions']['count']} linear regions" in info or "linear regions" in info
@@ -153,6 +153,46 @@ def test_a_wide_network_shows_every_unit_and_its_links(url):
         column_gap = [drv.execute_script(px, int(x), int(y)) for x in range(int(x1 + t + 2), int(x2 - 2), 3)
                       for y in range(int(y1), int(nodes[1][-1][1]), 17)]
         assert sum(c[3] > 0 for c in column_gap) > len(column_gap) // 4  # links fill the gap between the layers
+        errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        drv.quit()
+
+
+def test_sigma_controls_mean_field_readout_and_the_signal_view(url, tmp_path):
+    """init=critical puts every seed at its activation's edge of chaos: the header shows the phase,
+    χ₁ = 1 and σ_w²; the Signal view draws each layer's pre-activations and gradients over the
+    seeds, and its numbers are the engine's. Changing σ_w² by its control moves the phase."""
+    drv = chrome()
+    try:
+        drv.set_window_size(1400, 1400)
+        drv.get(url + "#activation=tanh&dataset=circle&networkShape=8,8,8&seeds=40&init=critical&sigmaB2=0.05")
+        st = wait_state(drv, lambda s: s["settings"].get("init") == "critical" and s["mean_field"], what="the critical link")
+        mf = st["mean_field"][0]
+        assert mf["phase"] == "critical" and abs(mf["chi1"] - 1) < 1e-3 and abs(mf["sigma_w2"] - 1.761) < 1e-3
+        assert st["mean_field_text"].startswith("critical at σ_w² 1.761 · χ₁ 1.000 · ξ_c ∞")
+        assert drv.find_element("id", "sigmaW2").get_attribute("disabled") == "true"
+        drv.find_element("id", "showSignal").click()
+        st = wait_state(drv, lambda s: s["signal"] and s["signal"]["painted"], what="the Signal view painted")
+        sig = st["signal"]
+        assert sig["seeds"] == 40 and [l["units"] for l in sig["layers"]] == [8, 8, 8, 1]
+        assert all(l["q"][0] <= l["q"][1] <= l["q"][2] and l["grad"][1] > 0 for l in sig["layers"])
+        # at initialisation the measured variance of the last hidden layer is near the mean field's q_3
+        assert abs(sig["layers"][2]["q"][1] / sig["q_predicted"][2] - 1) < 0.5
+        assert drv.find_element("id", "signal").is_displayed()
+        blank = drv.execute_script("const c = document.getElementById('signal'), d = c.getContext('2d')"
+                                   ".getImageData(0, 0, c.width, c.height).data; let n = 0; "
+                                   "for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n")
+        assert blank > 2000  # histograms and gradient marks drawn
+        drv.execute_script("window.playground.play()")
+        wait_state(drv, lambda s: s["epoch"] >= 5 and s["signal"] and s["signal"]["painted"], what="five epochs, the view live")
+        # the σ controls: gaussian at σ_w² = 4 is chaotic
+        drv.execute_script("window.playground.set({init: 'gaussian', sigmaW2: 4})")
+        st = wait_state(drv, lambda s: s["settings"].get("init") == "gaussian" and s["mean_field"]
+                        and s["mean_field"][0]["phase"] == "chaotic", what="the chaotic phase")
+        assert st["mean_field_text"].startswith("chaotic · χ₁ 1.3")
+        assert drv.find_element("id", "sigmaW2").get_attribute("value") == "4.0"
+        drv.save_screenshot(str(tmp_path / "play-signal.png"))
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
     finally:

@@ -33,6 +33,7 @@ from .. import activations
 from ..train import act_and_deriv, Maxout, flush_denormals, init_weights
 from . import _kernel
 from .data import FEATURE_FNS, PlayData, features
+from .mean_field import layer_sigmas, resolve_init
 from .settings import Settings
 
 __all__ = ["Engine", "GRID", "THUMB", "quantize"]
@@ -41,6 +42,15 @@ GRID, THUMB = 100, 20  # output heatmap and neuron thumbnails (cells per side)
 MIN_GRID = 32  # the output heatmap of a large network, at the least
 FRAME_MACS = 30e6  # multiply-adds a frame's output heatmap may cost (a few ms): wide nets get a coarser grid
 MAXOUT_K = 2
+SIGNAL_POINTS = 256  # training points the Signal view's statistics use, at most
+SIGNAL_BINS = 24  # histogram bins per layer in the Signal view
+
+
+def _quartiles(v: torch.Tensor) -> list[float | None]:
+    """[q25, median, q75] of a 1-D tensor (Nones when empty)."""
+    if not v.numel():
+        return [None, None, None]
+    return [float(x) for x in torch.quantile(v.double(), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))]
 
 
 def quantize(v: torch.Tensor) -> np.ndarray:
@@ -70,7 +80,9 @@ class Engine:
         widths = [self.n_in, *settings.networkShape]
         self.sizes = [(self.k * widths[i + 1], widths[i]) for i in range(len(widths) - 1)] + [(1, widths[-1])]
         self.seeds = torch.arange(settings.seeds)
-        flat = init_weights(self.sizes, self.seeds, self.dtype)  # (S, P): actlab's initial weights
+        # actlab's initial weights (counter-based draws), glorot or at the resolved (σ_w², σ_b²)
+        self.init, self.sigma_w2, self.sigma_b2, self.init_note = resolve_init(settings, self.activation)
+        flat = init_weights(self.sizes, self.seeds, self.dtype, init=self.init, sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2)
         lib = _kernel.load() if _kernel.covers(self.activation, self.device) else None
         # the fused C step keeps the parameters in its own layout; W and b are then a copy, read back when asked for
         self.fused = _kernel.FusedStep(lib, flat, self.sizes, self.activation, settings, settings.batchSize) if lib else None
@@ -430,6 +442,61 @@ class Engine:
                 cols = [x.T] + [a[0].T for _, a, _ in tape]  # (units, THUMB²) per layer
                 res["neurons"] = quantize(torch.cat(cols, 0))
         return res
+
+    def signal_stats(self, max_points: int = SIGNAL_POINTS, bins: int = SIGNAL_BINS) -> dict[str, Any]:
+        """Every seed's signal through the layers on the training inputs, now: per layer (the
+        hidden ones, then the output) the pre-activations' histogram over seeds, units and points,
+        the quartiles over seeds of their mean square q_l and of the mean squared loss gradient
+        with respect to them; beside the mean field's q_l (the q map from the inputs' q⁰, with
+        each layer's σ_w², σ_b²: the prediction at initialisation) and its gradient ratio
+        between consecutive layers."""
+        if self.activation == "maxout":
+            return {"note": "maxout is not elementwise: no per-unit signal theory; the other activations have one"}
+        X = self.X_train if self.X_train.shape[0] else self.grid_in[THUMB]
+        X, t = X[:max_points], (self.t_train if self.X_train.shape[0] else None)
+        W, b = self._layers(slice(None))
+        zs, h = [], X.expand(W[0].shape[0], -1, -1)  # (S, N, n_in)
+        with torch.enable_grad():
+            for l, (w, bias) in enumerate(zip(W, b)):
+                z = torch.baddbmm(bias[:, None, :], h, w.transpose(1, 2)).requires_grad_()
+                z.retain_grad()
+                zs.append(z)
+                h = self.act_fn(z) if l < len(W) - 1 else z
+            target = t[:max_points] if t is not None else torch.zeros(X.shape[0])
+            loss = 0.5 * (h[..., 0] - target).square().mean(dim=1) if self.settings.loss == "mse" or self.data.classes is None else \
+                torch.nn.functional.binary_cross_entropy_with_logits(h[..., 0], target.expand_as(h[..., 0]), reduction="none").mean(dim=1)
+            torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0).sum().backward()  # seeds are independent: one backward for all
+        layers = []
+        for z in zs:
+            v = z.detach()
+            q = v.square().mean(dim=(1, 2))  # (S,)
+            g = z.grad.square().mean(dim=(1, 2))
+            ok = torch.isfinite(q) & torch.isfinite(g)
+            q, g, v = q[ok], g[ok], v[ok]
+            r = float(3 * q.quantile(0.75).sqrt()) if q.numel() else 1.0
+            r = r if math.isfinite(r) and r > 0 else 1.0
+            hist = torch.histc(v.clamp(-r, r).float(), bins=bins, min=-r, max=r) if v.numel() else torch.zeros(bins)
+            layers.append({"units": int(z.shape[2]), "range": r, "hist": (hist / hist.sum().clamp_min(1)).tolist(),
+                           "q": _quartiles(q), "grad": _quartiles(g)})
+        return {"layers": layers, "seeds": int(zs[0].shape[0]), "points": int(X.shape[0]), **self._mean_field(X)}
+
+    def _mean_field(self, X: torch.Tensor) -> dict[str, Any]:
+        """The theory's q_l per layer from the inputs' q⁰ = |x|²/n_in, and χ_l: E|∂/∂z_l|² over
+        E|∂/∂z_{l+1}|² = σ_w²(l+1) E[φ′(√q_l z)²] · units(l+1)/units(l), per hidden layer."""
+        from ..theory import derivative_moments, q_map
+
+        sig = layer_sigmas(self.sizes, self.init, self.sigma_w2, self.sigma_b2)
+        q0 = float(X.double().square().mean())
+        qs, chis = [], []
+        q = sig[0][0] * q0 + sig[0][1]
+        for l in range(len(self.sizes)):
+            qs.append(q)
+            if l + 1 < len(self.sizes):
+                d2 = derivative_moments(self.activation, max(q, 1e-12))[0]
+                rows, _ = self.sizes[l + 1]
+                chis.append(sig[l + 1][0] * d2 * rows / self.sizes[l][0])
+                q = float(q_map(self.activation, [q], *sig[l + 1])[0])
+        return {"q_predicted": qs, "grad_ratio_predicted": chis, "sigma_w2": [w for w, _ in sig], "sigma_b2": [v for _, v in sig]}
 
     def weights(self, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         W, b = self._layers(slice(seed, seed + 1))

@@ -228,8 +228,8 @@ class _PageLink:
                     self.next_at = max(self.next_at + period, self.sent_at - period)
                     await self.ws.send_bytes(buf)
                     sent = True
-                key = (s.version, s.selected, s.view["regions"], s.view["hidden"], s.engines[0].epoch)
-                stale = key[:4] != (self.analysis_key or (None,) * 4)[:4]  # a new run, seed or view: at once
+                key = (s.version, s.selected, s.view["regions"], s.view["hidden"], s.view["signal"], s.engines[0].epoch)
+                stale = key[:5] != (self.analysis_key or (None,) * 5)[:5]  # a new run, seed or view: at once
                 # while playing, the panel is refreshed right after a frame: it then takes training
                 # time (the next chunk is shorter), never a frame's slot
                 every = max(ANALYSIS_EVERY_S, analysis_cost / ANALYSIS_SHARE)

@@ -28,6 +28,7 @@ from .. import activations
 from ..stats import wilson
 from .data import MAX_COORD, MAX_CSV_BYTES, MAX_POINTS, PlayData, make_data, parse_csv
 from .engine import THUMB, Engine
+from .mean_field import theory
 from .settings import CLASSIFY_SETS, FEATURES, LIMITS, REGRESS_SETS, Settings, n_params, parse
 
 __all__ = ["Session", "MessageError", "encode_frame", "decode_frame"]
@@ -143,7 +144,7 @@ class Session:
         self.selected = 0
         self.pending_steps = 0
         self.rate_window: list[tuple[float, int]] = []
-        self.view = {"regions": False, "hidden": False}  # page views that change no run
+        self.view = {"regions": False, "hidden": False, "signal": False}  # page views that change no run
         self._regions_cache: tuple | None = None  # (key, when, info, edges) of the regions view
         self._build()
 
@@ -159,6 +160,9 @@ class Session:
         self.engines = [Engine(s, self.data, device=self.device)]
         if s.compare != "none":
             self.engines.append(Engine(s, self.data, activation=s.compare, device=self.device))
+        for e in self.engines:  # an edge of chaos that does not exist: the page says which σ_w² was used instead
+            if e.init_note and e.init_note not in self.notices:
+                self.notices.append(e.init_note)
         self.version += 1
         self.selected = min(self.selected, s.seeds - 1)
         self.rate_window = []
@@ -179,6 +183,7 @@ class Session:
             "activations": list(activations.names()) + ["maxout"],
             "datasets": list(CLASSIFY_SETS), "reg_datasets": list(REGRESS_SETS), "limits": LIMITS,
             "selected": self.selected, "device": str(self.device), "playing": self.playing,
+            "mean_field": [theory(self.settings, e.activation) for e in self.engines],
         }
 
     @staticmethod
@@ -283,10 +288,10 @@ class Session:
                 raise MessageError(str(e)) from None
             return self._use_custom()
         if kind == "view":
-            for key in ("regions", "hidden"):
+            for key in ("regions", "hidden", "signal"):
                 if key in msg:
                     if not isinstance(msg[key], bool):
-                        raise MessageError(f'"view" takes "regions" and "hidden" as true or false, got {key}={msg[key]!r}')
+                        raise MessageError(f'"view" takes "regions", "hidden" and "signal" as true or false, got {key}={msg[key]!r}')
                     self.view[key] = msg[key]
             return []
         if kind == "ack":
@@ -494,6 +499,8 @@ class Session:
             out["regions_all"] = self._regions_all()
         if self.view["hidden"]:
             out["hidden"] = self._hidden(sel)
+        if self.view["signal"]:
+            out["signal"] = main.signal_stats()
         model = main.module(sel)
         X = main.X_train if main.X_train.shape[0] else main.grid_in[THUMB]
         affine_layers = main.activation == "linear"

@@ -55,6 +55,9 @@ class Settings:
     optimizer: str = "sgd"  # TensorFlow Playground's; or adam
     loss: str = "mse"  # ½(ŷ−y)² as TensorFlow Playground; or bce (cross-entropy on the output logit)
     compare: str = "none"  # a second activation trained on the same seeds, or none
+    init: str = "glorot"  # initial weights: glorot (actlab's trainer's), gaussian (sigmaW2, sigmaB2) or critical (the edge of chaos)
+    sigmaW2: float = 1.0  # gaussian: weights N(0, sigmaW2/fan_in)
+    sigmaB2: float = 0.0  # gaussian and critical: biases N(0, sigmaB2)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -188,6 +191,9 @@ _PARSERS = {
     "optimizer": lambda v: _choice(v, ("sgd", "adam")),
     "loss": lambda v: _choice(v, ("mse", "bce")),
     "compare": lambda v: "none" if str(v) in ("none", "") else _activation(v),
+    "init": lambda v: _choice(v, ("glorot", "gaussian", "critical")),
+    "sigmaW2": lambda v: _number(v, float, 0.01, 100.0),
+    "sigmaB2": lambda v: _number(v, float, 0.0, 10.0),
 }
 for _f in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY", "showTestData", "discretize"):
     _PARSERS[_f] = _bool

@@ -15,7 +15,7 @@ export function attach(ws) {
   S.ws = ws;
   ws.onopen = () => {
     const h = hashValues(); if (Object.keys(h).length) send({ type: "set", values: h, base: "defaults" });
-    if (S.view.regions || S.view.hidden) send(Object.assign({ type: "view" }, S.view));
+    if (S.view.regions || S.view.hidden || S.view.signal) send(Object.assign({ type: "view" }, S.view));
   };
   ws.onmessage = (ev) => {
     if (typeof ev.data === "string") onJson(JSON.parse(ev.data));

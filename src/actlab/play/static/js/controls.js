@@ -21,8 +21,8 @@ export function writeHash(settings) {
 
 export function setView(v) {
   Object.assign(S.view, v);
-  $("showRegions").checked = S.view.regions; $("showHidden").checked = S.view.hidden;
-  $("hiddenPanel").hidden = !S.view.hidden; $("regionsInfo").hidden = !S.view.regions;
+  $("showRegions").checked = S.view.regions; $("showHidden").checked = S.view.hidden; $("showSignal").checked = S.view.signal;
+  $("hiddenPanel").hidden = !S.view.hidden; $("regionsInfo").hidden = !S.view.regions; $("signalPanel").hidden = !S.view.signal;
   send(Object.assign({ type: "view" }, S.view));
 }
 
@@ -44,6 +44,9 @@ export function buildControls(m) {
   fillSelect($("regularizationRate"), REG_RATES, null, s.regularizationRate.replace(/\.0$/, ""));
   for (const k of ["optimizer", "loss", "regularization", "problem"]) $(k).value = s[k];
   $("seeds").value = s.seeds;
+  $("init").value = s.init; $("sigmaW2").value = s.sigmaW2; $("sigmaB2").value = s.sigmaB2;
+  $("sigmaW2").disabled = s.init !== "gaussian"; $("sigmaB2").disabled = s.init === "glorot";
+  $("meanField").textContent = meanFieldText(m.mean_field && m.mean_field[0]);
   for (const k of ["percTrainData", "noise", "batchSize"]) { $(k).value = s[k]; $(k + "V").textContent = s[k]; }
   $("showTestData").checked = s.showTestData === "true";
   $("discretize").checked = s.discretize === "true";
@@ -74,9 +77,19 @@ export function buildControls(m) {
   updateExport();
 }
 
+/** The mean field at the run's initialisation, as the header shows it: phase, χ₁, ξ_c (σ_w² when critical). */
+export function meanFieldText(mf) {
+  if (!mf) return "–";
+  if (mf.phase == null) return mf.note || "–";
+  const xi = mf.xi_c == null ? "∞" : mf.xi_c.toFixed(1);
+  const edge = mf.init === "critical" ? ` at σ_w² ${mf.sigma_w2.toFixed(3)}` : "";
+  return `${mf.phase}${edge} · χ₁ ${mf.chi1 == null ? "∞" : mf.chi1.toFixed(3)} · ξ_c ${xi}`;
+}
+
 export function bindControls() {
-  for (const k of ["activation", "compare", "learningRate", "optimizer", "loss", "regularization", "regularizationRate", "problem"])
+  for (const k of ["activation", "compare", "learningRate", "optimizer", "loss", "regularization", "regularizationRate", "problem", "init"])
     $(k).onchange = () => setting(k, $(k).value);
+  for (const k of ["sigmaW2", "sigmaB2"]) $(k).onchange = () => setting(k, $(k).value);
   $("seeds").onchange = () => setting("seeds", $("seeds").value);
   for (const k of ["percTrainData", "noise", "batchSize"]) {
     $(k).oninput = () => { $(k + "V").textContent = $(k).value; };
@@ -85,6 +98,7 @@ export function bindControls() {
   $("showTestData").onchange = () => setting("showTestData", $("showTestData").checked);
   $("showRegions").onchange = () => setView({ regions: $("showRegions").checked });
   $("showHidden").onchange = () => setView({ hidden: $("showHidden").checked });
+  $("showSignal").onchange = () => setView({ signal: $("showSignal").checked });
   $("discretize").onchange = () => setting("discretize", $("discretize").checked);
   $("play").onclick = () => send({ type: S.playing ? "pause" : "play" });
   $("step").onclick = () => send({ type: "step" });

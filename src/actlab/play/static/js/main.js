@@ -23,6 +23,10 @@ const api = {
       regions_all: S.analysis ? S.analysis.regions_all || null : null,
       network: networkGeometry(),
       strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),
+      mean_field: S.state && S.state.mean_field ? S.state.mean_field : null, mean_field_text: $("meanField").textContent,
+      signal: S.analysis && S.analysis.signal ? { note: S.analysis.signal.note || null, seeds: S.analysis.signal.seeds,
+                                                   layers: (S.analysis.signal.layers || []).map((l) => ({ units: l.units, q: l.q, grad: l.grad })),
+                                                   q_predicted: S.analysis.signal.q_predicted, painted: S.signalPainted } : null,
       hidden: S.analysis && S.analysis.hidden ? { width: S.analysis.hidden.width, projection: S.analysis.hidden.projection,
                                                    note: S.analysis.hidden.note || null, points: (S.analysis.hidden.data || []).length } : null,
     };
