@@ -18,6 +18,8 @@ derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!
   play         benchmarks/bench_play.py (three set-ups: engine, page), and docs/img/playground.png
   kernels      `actlab kernels` (whole command, fresh process) and docs/img/kernels_*.png
   kernels-speed benchmarks/bench_kernels.py, beside neural-tangents where $ACTLAB_NT_PYTHON names its venv's Python
+  signal       `actlab signal` (whole command, fresh process) and docs/img/signal_*.png
+  signal-speed benchmarks/bench_signal.py (critical_sigma_w2 beside bisection)
 Every block says which command produced it. --skip-bench regenerates the figures and the xor
 block only (a minute instead of ten).
 """
@@ -44,6 +46,12 @@ def _bench(script: str, *args: str) -> dict | list:
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--json"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout)
+
+
+def _cpu() -> str:
+    from actlab.play._kernel import cpu_name
+
+    return cpu_name()
 
 
 def _pct(x: float) -> str:
@@ -190,6 +198,115 @@ def kernels_block() -> str:
         f"{d['linear_floor']:.2e}:", "", *approx, "",
         f"Kernel ranks on {d['ranks'][0]['n']} points of dimension {d['ranks'][0]['d']}: {ranks}.",
     ])
+
+
+def signal_block() -> str:
+    """`actlab signal` as a whole command in a fresh process: its tables, and its figures."""
+    d, wall = _command_json("signal", ("signal_phase_diagram.png", "signal_gradients.png", "signal_isometry.png",
+                                       "signal_regions.png"))
+    pd = d["phase_diagram"]
+    phase = ["| σ_w² | ξ_c | " + " | ".join(f"L = {x}" for x in pd["depths"]) + " |", "|---:|---:|" + "---:|" * len(pd["depths"])]
+    for i, w2 in enumerate(pd["sigma_w2"]):
+        xi = pd["xi_c"][i]
+        cells = [f"{f:.2f}{'' if ok else '*'} ({lo:.2f}–{hi:.2f})"
+                 for f, ok, (lo, hi) in zip(pd["trained"][i], pd["predicted_trainable"][i], pd["trained_ci"][i])]
+        phase.append(f"| {w2:g} | {'∞' if xi is None else f'{xi:.1f}'} | " + " | ".join(cells) + " |")
+    grads = ["| activation | point | σ_w² | σ_b² | χ₁ | χ₁^(L−1) | measured at layer 1 | worst measured / predicted |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for act, init in dict.fromkeys((g["activation"], g["init"]) for g in d["gradients"]):
+        sel = [g for g in d["gradients"] if (g["activation"], g["init"]) == (act, init)]
+        worst = max(sel, key=lambda g: max(g["measured"] / g["predicted"], g["predicted"] / g["measured"]))
+        grads.append(f"| {act} | {init} | {sel[0]['sigma_w2']:g} | {sel[0]['sigma_b2']:g} | {sel[0]['chi1']:.3f} "
+                     f"| {sel[0]['predicted']:.3g} | {sel[0]['measured']:.3g} | {worst['measured'] / worst['predicted']:.2f} "
+                     f"(layer {worst['layer']}) |")
+    depths = sorted({x["depth"] for x in d["isometry"]})
+    iso = ["| activation | σ_b² | q* | weights | " + " | ".join(f"L = {x} (width {100 * x})" for x in depths) + " |",
+           "|---|---:|---:|---|" + "---:|" * len(depths)]
+    for act, b2, init in dict.fromkeys((x["activation"], x["sigma_b2"], x["init"]) for x in d["isometry"]):
+        sel = {x["depth"]: x for x in d["isometry"] if (x["activation"], x["sigma_b2"], x["init"]) == (act, b2, init)}
+        q = sel[depths[0]]["q_star"]
+        iso.append(f"| {act} | {b2:g} | {'—' if q is None or act == 'linear' else f'{q:.3g}'} | {init} | "
+                   + " | ".join(f"{sel[x]['variance']:.3g} / {sel[x]['predicted_variance']:.3g}" for x in depths) + " |")
+    rdepths = sorted({x["depth"] for x in d["regions_at_init"]})
+    reg = ["| initialisation | N | " + " | ".join(f"{x} layer{'s' if x > 1 else ''}" for x in rdepths) + " |",
+           "|---|---:|" + "---:|" * len(rdepths)]
+    for init, n in dict.fromkeys((x["init"], x["neurons"]) for x in d["regions_at_init"]):
+        cells = {x["depth"]: x for x in d["regions_at_init"] if (x["init"], x["neurons"]) == (init, n)}
+        reg.append(f"| {init} | {n} | " + " | ".join(f"{cells[x]['median']:.0f} ({cells[x]['q1']:.0f}–{cells[x]['q3']:.0f})"
+                                                     if x in cells else "" for x in rdepths) + " |")
+    var = ["| initialisation | layer | σ_w² | σ_b² | q predicted | q measured | share from the bias |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for x in d["regions_signal"]:
+        var.append(f"| {x['init']} | {x['layer']} | {x['sigma_w2']:.3g} | {x['sigma_b2']:.3g} | {x['q_predicted']:.3g} "
+                   f"| {x['q_measured']:.3g} | {_pct(x['bias_share'])} |")
+    cfg, sec = d["config"], ", ".join(f"{k} {v:.1f} s" for k, v in d["seconds"].items())
+    claims = _signal_claims(d)
+    return "\n".join([
+        "Each paper's claim beside the measurement (the tables below give every cell):", "", *claims, "",
+        f"`actlab signal --json --out DIR` took **{wall:.0f} s** as a whole command in a fresh process (imports and "
+        f"figures included; {sec}) on {_cpu()}, 2 cores.", "",
+        f"Phase diagram: {pd['activation']}, σ_b² = {pd['sigma_b2']:g} (critical σ_w² = {pd['critical_sigma_w2']:.4f}), width "
+        f"{pd['width']}, {pd['seeds']} seeds a cell; {pd['dataset_note']}; trained = {pd['trained_means']}. Fraction "
+        f"trained (95 % Wilson interval); * = deeper than 6 ξ_c. The 6 ξ_c line is right in **{_pct(pd['agreement'])}** of "
+        "the cells (trained = at least half the seeds):", "", *phase, "",
+        f"Gradients at initialisation (width {d['gradients'][0]['width']}, {d['gradients'][0]['depth']} layers, "
+        f"{d['gradients'][0]['seeds']} seeds × {cfg['grad_inputs']} inputs):", "", *grads, "",
+        f"Variance of J Jᵀ's eigenvalues at the edge of chaos, measured / predicted ({cfg['iso_seeds']} seeds each):", "", *iso, "",
+        f"Linear regions at initialisation, median (quartiles) over {d['regions_at_init'][0]['nets']} nets, in the plane "
+        f"through three N(0, I) inputs of dimension {cfg['reg_dim']} (plane coordinates [0, 1]²):", "", *reg, "",
+        f"Pre-activation variance per layer ({max(cfg['reg_neurons'])} ReLUs over {max(cfg['reg_depths'])} layers, "
+        f"{d['regions_signal'][0]['nets']} nets):", "", *var,
+    ])
+
+
+def _signal_claims(d: dict) -> list[str]:
+    """The papers' claims, one row each, with what `actlab signal` measured."""
+    pd, iso, grads = d["phase_diagram"], d["isometry"], d["gradients"]
+    off = [f"σ_w² {pd['sigma_w2'][i]:g}, L {L} ({L / pd['xi_c'][i]:.1f} ξ_c): {pd['trained'][i][j]:.2f} trained"
+           if pd["xi_c"][i] is not None else f"σ_w² {pd['sigma_w2'][i]:g} (the edge), L {L}: {pd['trained'][i][j]:.2f} trained"
+           for i in range(len(pd["sigma_w2"])) for j, L in enumerate(pd["depths"]) if not pd["agrees"][i][j]]
+    worst = max(max(g["measured"] / g["predicted"], g["predicted"] / g["measured"]) for g in grads)
+    sig = next(g for g in grads if g["activation"] == "sigmoid" and g["layer"] == 1)
+    L = max(x["depth"] for x in iso)
+    at = {(x["activation"], x["init"], x["sigma_b2"]): x for x in iso if x["depth"] == L}
+    lin_g, lin_o = at[("linear", "gaussian", 0.0)], at[("linear", "orthogonal", 0.0)]
+    relu_g, relu_o = at[("relu", "gaussian", 0.0)], at[("relu", "orthogonal", 0.0)]
+    tanh = sorted((x for k, x in at.items() if k[0] == "tanh" and k[1] == "orthogonal"), key=lambda x: x["q_star"])
+    reg = d["regions_at_init"]
+    N, dmin, dmax = max(r["neurons"] for r in reg), min(r["depth"] for r in reg), max(r["depth"] for r in reg)
+    ratio = {i: next(r["median"] for r in reg if (r["init"], r["neurons"], r["depth"]) == (i, N, dmax))
+             / next(r["median"] for r in reg if (r["init"], r["neurons"], r["depth"]) == (i, N, dmin)) for i in ("he", "torch_default")}
+    rows = ["| claim | source | measured | agrees? |", "|---|---|---|---|",
+            f"| nets deeper than about 6 ξ_c do not train | Schoenholz et al. 2017 | right in {_pct(pd['agreement'])} of "
+            f"{len(pd['sigma_w2']) * len(pd['depths'])} cells; off: {'; '.join(off) or 'none'} | mostly: a scale, not a sharp "
+            "bound; near the edge the step budget, not ξ_c, limits depth |",
+            f"| gradients scale as χ₁^(L−l) | Schoenholz et al. 2017 | every layer of {len({(g['activation'], g['init']) for g in grads})} "
+            f"set-ups within a factor {worst:.2f} | yes |",
+            f"| sigmoid with Glorot's initialisation: the first layers' gradients vanish | Glorot & Bengio 2010 | χ₁ = "
+            f"{sig['chi1']:.3f}: layer 1 gets {sig['measured']:.2g} of the last layer's (predicted {sig['predicted']:.2g}) | yes |",
+            f"| linear: variance L with Gaussian weights, 0 with orthogonal | Pennington et al. 2017 | L = {L}: "
+            f"{lin_g['variance']:.3g} and {lin_o['variance']:.1e} | yes |",
+            f"| ReLU: 2L and L, no isometry from orthogonal weights | Pennington et al. 2017 | L = {L}: {relu_g['variance']:.3g} "
+            f"and {relu_o['variance']:.3g} | yes |",
+            "| tanh and hard-tanh below L on the critical line, falling as q* → 0 | Pennington et al. 2017 | orthogonal tanh at L = "
+            f"{L}: " + ", ".join(f"{x['variance']:.3g} at q* {x['q_star']:.2g}" for x in tanh) + " | yes |",
+            f"| regions hardly depend on depth at initialisation | Hanin & Rolnick 2019 | N = {N}, {dmax} layers against 1: "
+            f"×{ratio['he']:.2f} with He weights, ×{ratio['torch_default']:.2f} with torch's default | under the paper's "
+            "conditions; not under torch's default, whose signal shrinks with depth |"]
+    return rows
+
+
+def signal_speed_block() -> str:
+    """benchmarks/bench_signal.py: the edge of chaos per activation, against bisection."""
+    d = _bench("bench_signal.py")
+    rows = ["| activation | σ_b² | critical σ_w² | q* there | time | bisection | ratio |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in d["rows"]:
+        q = "0 (the signal dies)" if r["q_star"] == 0 else f"{r['q_star']:.4g}"
+        rows.append(f"| {r['activation']} | {r['sigma_b2']:g} | {r['critical_sigma_w2']:.4f} | {q} | {r['seconds']:.2f} s "
+                    f"| {r['bisection_seconds']:.2f} s | {r['speedup']:.1f}× |")
+    return "\n".join([f"`python benchmarks/bench_signal.py` on {d['cpu']}, 2 cores: one `critical_sigma_w2` call with a cold "
+                      f"cache (median of {d['repeats']}), beside sixty halvings of the same search measured in the same run:", "",
+                      *rows, "", "sigmoid's mean of ½ keeps its pre-activations large, and its slope is at most ¼: its edge of "
+                      "chaos lies far out."])
 
 
 def kernels_speed_block() -> str:
@@ -383,7 +500,8 @@ def play_block() -> str:
 
 BLOCKS = {"xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
-          "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block}
+          "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block, "signal": signal_block,
+          "signal-speed": signal_speed_block}
 
 
 def main() -> int:

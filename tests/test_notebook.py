@@ -62,3 +62,10 @@ def test_the_kernels_draw_themselves(executed):
     assert ranks == {"linear": 4, "square": 10, "relu": 40}  # d + 1, (d + 1)(d + 2)/2 at depth 1 … and full
     html = _html(_cell(executed, "from actlab.experiments.kernels"))
     assert "Infinite width" in html and html.count("<svg") == 4
+
+
+def test_the_signal_draws_itself(executed):
+    edge = _html(_cell(executed, "actlab.signal('tanh'"))
+    assert "critical" in edge and "Signal propagation" in edge
+    study = _html(_cell(executed, "from actlab.experiments.signal"))
+    assert "Signal through depth" in study and "6 ξ_c right in" in study

@@ -7,7 +7,8 @@ Network, per seed s (biases zero at init, weights glorot-uniform):
 with σ any registry activation, or maxout: h_l = max_k (W_{l,k} h_{l−1} + b_{l,k}).
 Loss per seed: MSE mean((ŷ − y)²), or BCE on the logit ŷ. All parameters live in one flat
 (P, S) tensor, seeds last: the first layer is a GEMM of the (B, n_in) inputs by (n_in, S)
-weights, the others contract small dimensions over long rows of seeds. Backpropagation is
+weights, the others contract small dimensions over long rows of seeds (layers at least 16 wide
+both ways, as in the deep nets of ``actlab signal``, through einsum's batched GEMMs instead). Backpropagation is
 written out by hand with the same contractions (σ'(z) from autograd through the one
 elementwise op, or maxout's tie-sharing rule); seeds do not interact, so column s of the
 gradient is seed s's own. The eager step applies torch.optim.Adam(fused=True)'s kernel to the

@@ -64,7 +64,7 @@ class SignalConfig:
     depths: tuple[int, ...] = (2, 4, 8, 16, 32, 64)  # hidden layers
     width: int = 32  # the trained nets' hidden width
     seeds: int = 4  # trained nets per cell
-    steps: int = 300  # plain SGD steps, full batch (the fixed budget)
+    steps: int = 250  # plain SGD steps, full batch (the fixed budget)
     lr: float = 0.05  # SGD's step on the cross-entropy of the output logit
     rows: int = 256  # training digits (odd against even)
     trained_accuracy: float = 0.9  # "trained": this training accuracy at the end (the majority class is 0.51)
@@ -136,6 +136,10 @@ def digits_parity(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X[idx], (d.target[idx] % 2).astype(np.float64)
 
 
+def _transpose(rows: list[list]) -> list[list]:
+    return [list(r) for r in zip(*rows)]
+
+
 def phase_diagram(config: SignalConfig, progress: Callable[[int], None] | None = None) -> dict:
     """The fraction of seeds trained per (σ_w², depth), beside ξ_c and the 6 ξ_c line."""
     X, y = digits_parity(config.rows, config.seed)
@@ -161,9 +165,7 @@ def phase_diagram(config: SignalConfig, progress: Callable[[int], None] | None =
         acc.append(row_a)
         if progress:
             progress(depth)
-    # cells transposed to [σ_w²][depth], as the JSON promises
-    T = lambda m: [list(r) for r in zip(*m)]  # noqa: E731
-    trained, ci, acc = T(trained), T(ci), T(acc)
+    trained, ci, acc = _transpose(trained), _transpose(ci), _transpose(acc)  # [σ_w²][depth], as the JSON promises
     predicted = [[d <= 6 * x for d in config.depths] for x in xi]
     agree = [[(t >= 0.5) == p for t, p in zip(tr_row, p_row)] for tr_row, p_row in zip(trained, predicted)]
     return {"activation": config.activation, "sigma_b2": config.sigma_b2, "dataset": "digits_parity",
@@ -397,7 +399,6 @@ def theory_table(sigma_b2: float = 0.05) -> list[dict]:
 def run_signal(config: SignalConfig = SignalConfig(), progress: Callable[[str], None] | None = None) -> SignalResult:
     """Every part of the study; ``progress(part)`` after each ("phase_diagram", "gradients",
     "isometry", "regions")."""
-    torch.set_num_threads(torch.get_num_threads())
     seconds, out = {}, {}
     parts = (("theory", lambda: theory_table(config.sigma_b2)), ("phase_diagram", lambda: phase_diagram(config)),
              ("gradients", lambda: gradients(config)), ("isometry", lambda: isometry(config)),
