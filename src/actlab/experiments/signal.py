@@ -114,7 +114,7 @@ SIGNAL_PRESETS = {
     "report": SignalConfig(depths=(2, 4, 8, 16, 32), width=16, seeds=2, steps=100, rows=64, grad_width=256,
                            grad_depth=8, grad_seeds=2, iso_depths=(2, 4), iso_seeds=1, iso_sigma_b2=(0.05,),
                            reg_neurons=(16, 32), reg_nets=8),  # ≈ 6 s
-    "quick": SignalConfig(sigma_w2s=(0.5, 1.761, 8.0), depths=(2, 6, 24), width=8, seeds=2, steps=50, rows=64,
+    "quick": SignalConfig(sigma_w2s=(0.5, 1.761, 8.0), depths=(2, 6, 18), width=8, seeds=2, steps=50, rows=64,
                           grad_width=128, grad_depth=6, grad_seeds=2, grad_inputs=8, iso_depths=(2,), iso_seeds=1,
                           iso_sigma_b2=(0.05,), reg_neurons=(16,), reg_depths=(1, 4), reg_nets=4),
 }
