@@ -12,6 +12,7 @@
 
 from . import activations, init, nets
 from .theory import SignalPropagation, critical_sigma_w2, nngp, ntk, signal
+from .studies import sweep
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
 from .analysis.regions import NotPiecewiseLinearError, RegionMap, TooManyRegionsError, regions
@@ -45,6 +46,7 @@ __all__ = [
     "check_affine",
     "collapse",
     "init",
+    "sweep",
     "nets",
     "nngp",
     "ntk",

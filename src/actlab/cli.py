@@ -10,6 +10,7 @@ from typing import Sequence
 from . import activations
 from ._cli_analysis import _add_audit, _add_fold, _add_hidden
 from ._cli_lab import _add_dynamics, _add_regions
+from ._cli_sweep import _add_sweep
 from ._cli_theory import _add_kernels, _add_signal
 from ._cli_args import (
     _activation,
@@ -474,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_regions(sub)
     _add_kernels(sub)
     _add_signal(sub)
+    _add_sweep(sub)
     _add_audit(sub)
     _add_fold(sub)
     _add_hidden(sub)
