@@ -20,6 +20,8 @@ derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!
   kernels-speed benchmarks/bench_kernels.py, beside neural-tangents where $ACTLAB_NT_PYTHON names its venv's Python
   signal       `actlab signal` (whole command, fresh process) and docs/img/signal_*.png
   signal-speed benchmarks/bench_signal.py (critical_sigma_w2 beside bisection)
+  sweep        `actlab sweep phase_diagram` (whole command, fresh process), docs/img/sweep_phase_diagram.png,
+               the paper-size spec's --dry-run, and benchmarks/bench_sweep.py (overhead per cell)
 Every block says which command produced it. --skip-bench regenerates the figures and the xor
 block only (a minute instead of ten).
 """
@@ -309,6 +311,43 @@ def signal_speed_block() -> str:
                       "chaos lies far out."])
 
 
+def sweep_block() -> str:
+    """The shipped phase diagram through `actlab sweep`, its figure, the paper-size estimate and the overhead."""
+    import shutil
+
+    from actlab.viz.sweep import plot_grid
+
+    actlab = str(Path(sys.executable).with_name("actlab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = subprocess.run([actlab, "sweep", "phase_diagram", "--out", tmp, "--json"], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        rows = [json.loads(line) for line in out.stdout.splitlines()]
+        plot_grid(rows, "sigma_w2", "depth", IMG / "sweep_phase_diagram.png",
+                  title=f"actlab sweep phase_diagram: fraction of {rows[0]['seeds']} seeds trained (tanh, σ_b² = 0.05, width 32)")
+        shutil.rmtree(tmp, ignore_errors=True)
+    from actlab.studies import load_spec
+    from actlab.studies.cell import cell_flops
+
+    paper = load_spec(str(ROOT / "examples" / "phase_diagram_paper.toml"))
+    flops = sum(cell_flops(c, paper.seeds) for c in paper.cells())
+    b = _bench("bench_sweep.py")
+    per_cell = sum(r["seconds"] for r in rows) / len(rows)
+    return "\n".join([
+        f"`actlab sweep phase_diagram --out DIR --json` took **{wall:.0f} s** as a whole command in a fresh process on "
+        f"{_cpu()}, 2 cores: {len(rows)} cells, {per_cell:.1f} s a cell on average "
+        "(the figure below; `actlab signal` trains the same nets seven weight variances at a time).", "",
+        f"examples/phase_diagram_paper.toml ({len(paper.cells())} cells × {paper.seeds} seeds, width 300, depths 10–300, "
+        f"3,000 steps on 1,797 rows): **{flops:.3g} floating-point operations** in its matrix products, counted exactly "
+        f"(`--dry-run` prints it): {flops / 20e12 / 3600:.0f} GPU-hours at a sustained 20 TFLOP/s, "
+        f"{flops / 50e12 / 3600:.0f} at 50 — rates assumed, not measured here (no GPU in this run).", "",
+        f"`python benchmarks/bench_sweep.py`: {b['cells']} cells of {b['seeds']:,} seeds ({b['bare_per_cell_s']:.2f} s a cell), "
+        f"median of {b['repeats']}: bare `train_many` {b['bare_s']:.2f} s, `actlab.sweep` {b['sweep_s']:.2f} s — "
+        f"**×{b['ratio']:.3f}**, {b['overhead_per_cell_ms']:+.0f} ms a cell (the target: at most ×1.05).",
+    ])
+
+
 def kernels_speed_block() -> str:
     """benchmarks/bench_kernels.py: actlab.ntk's time and error, beside neural-tangents' when
     $ACTLAB_NT_PYTHON names a venv that has it."""
@@ -501,7 +540,7 @@ def play_block() -> str:
 BLOCKS = {"xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
           "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block, "signal": signal_block,
-          "signal-speed": signal_speed_block}
+          "signal-speed": signal_speed_block, "sweep": sweep_block}
 
 
 def main() -> int:

@@ -106,6 +106,7 @@ def test_a_different_spec_is_refused_naming_the_difference(tmp_path, capsys):
     ("seeds = 0\n[grid]\nactivation = ['relu']", "seeds must be an integer ≥ 1"),
     ("seeds = 4\n[fixed]\nlr = -1\n[grid]\nactivation = ['relu']", "lr = -1: lr must be a positive number"),
     ("seeds = 4\n[grid]\nwidth = [8]", "width and depth go together"),
+    ("seeds = 4\n[fixed]\nskip = true\n[grid]\narch = ['2-2-1']", "give one of hidden, width and depth, or arch"),
     ("seeds = 4\n[grid\n", "is not valid TOML"),
 ])
 def test_bad_specs_are_one_line_exit_2_and_nothing_written(tmp_path, capsys, text, expected):
@@ -136,13 +137,24 @@ def test_dry_run_counts_and_times_writing_nothing(tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["cells"] == d["pending"] == 12 and d["first_cell_seconds"] > 0
     assert d["estimated_seconds"] == pytest.approx(12 * d["first_cell_seconds"])
+    from actlab.studies.cell import cell_flops
+
+    # xor (4 rows) and circle (200): weights 2·4 + 4·1 = 12 or 2·6 + 6·6 + 6·1 = 54, 150 steps, 12 seeds, 3 activations
+    hand = sum(2 * 3 * rows * w * 150 * 12 * 3 for rows in (4, 200) for w in (12, 54))
+    assert d["flops"] == hand == sum(cell_flops(c, 12) for c in parse_spec(SPEC).cells())
     assert not (tmp_path / "o").exists()
 
 
 def test_shipped_specs_parse_and_match_their_studies():
     assert set(presets()) >= {"xor_trainability", "phase_diagram"}
     xt = load_spec("xor_trainability")
-    assert len(xt.cells()) * xt.seeds == 2 * 3 * 2 * 6 * 2800  # 201,600: both skip settings of each width
+    assert len(xt.cells()) * xt.seeds == 100_800  # 3 nets × 2 activations × 6 ranges × 2,800 seeds
+    from actlab.experiments.xor_trainability import ARCHS, TrainabilityConfig
+
+    from actlab.studies.spec import ARCHS as SPEC_ARCHS
+
+    tc = TrainabilityConfig()
+    assert SPEC_ARCHS == ARCHS and xt.grid["init_scale"] == list(tc.ranges) and xt.fixed["lr"] == tc.lr
     pd = load_spec("phase_diagram")
     from actlab.experiments.signal import SIGNAL_PRESETS
 

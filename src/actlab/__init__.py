@@ -8,6 +8,7 @@
     rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
     K = actlab.ntk("tanh", x, depth=3)                    # the kernel of the infinitely wide net
     s = actlab.signal("tanh", sigma_w2=1.5, sigma_b2=0.05)  # q*, χ₁, depth scales, phase
+    rows = actlab.sweep("phase_diagram", "runs/phase")     # a grid × seeds, resumable, local or on Ray
 """
 
 from . import activations, init, nets

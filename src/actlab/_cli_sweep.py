@@ -51,7 +51,8 @@ def _cmd_sweep(args) -> int:
             return 0
         est = d["estimated_seconds"]
         _console().print(f"{d['cells']} cells, {d['pending']} to run; the first took {d['first_cell_seconds'] or 0:.2f} s: "
-                         f"about {_duration(est)} here for the rest (one process; a cluster divides it by its workers)")
+                         f"about {_duration(est)} here for the rest if each costs the first (one process; a cluster divides "
+                         f"it by its workers); {d['flops']:.3g} floating-point operations in the training's matrix products")
         return 0
     if args.json:
         for row in sweep(args.spec, args.out, ray=args.ray, device=args.device):

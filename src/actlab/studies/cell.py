@@ -16,9 +16,9 @@ import torch
 from .. import datasets
 from .. import train as tr
 from ..stats import wilson
-from .spec import DEFAULTS, TRAIN_KEYS
+from .spec import ARCHS, DEFAULTS, TRAIN_KEYS
 
-__all__ = ["run_cell", "cell_data", "train_config", "MARGIN", "MIN_ACCURACY"]
+__all__ = ["run_cell", "cell_data", "train_config", "cell_flops", "MARGIN", "MIN_ACCURACY"]
 
 MARGIN = 0.4  # xor: every output within this of its target (actlab xor's)
 MIN_ACCURACY = 0.9  # other sets: training accuracy at least this
@@ -43,7 +43,26 @@ def train_config(cell: dict[str, Any], device: str) -> tr.TrainConfig:
         kw["hidden"] = tuple(kw["hidden"]) if isinstance(kw["hidden"], list) else kw["hidden"]
     if "width" in cell:
         kw["hidden"] = (cell["width"],) * cell["depth"]
+    if "arch" in cell:
+        kw["hidden"], kw["skip"] = ARCHS[cell["arch"]]
     return tr.TrainConfig(**kw, record_every=0, device=device)
+
+
+def cell_flops(cell: dict[str, Any], seeds: int) -> int:
+    """Floating-point operations of the cell's training, its matrix products counted exactly:
+    2 per multiply-add, three products a weight per row and step (forward, backward to the
+    activations, the weights' gradient), full batch or minibatches alike (every row once a step
+    when full batch; ``batch_size`` rows otherwise). Elementwise work and the optimiser are left out."""
+    cfg = train_config(cell, "cpu")
+    if cell.get("dataset", DEFAULTS["dataset"]) == "xor":
+        n, n_in = 4, 2
+    elif cell.get("dataset") == "digits_parity":
+        n, n_in = cell.get("points", DEFAULTS["points"]), 64
+    else:
+        n, n_in = cell.get("points", DEFAULTS["points"]), 2
+    rows = min(n, cfg.batch_size or n)
+    weights = sum(r * c for r, c in tr.layer_sizes(cfg, n_in))
+    return 2 * 3 * rows * weights * cfg.n_steps * seeds
 
 
 def run_cell(cell: dict[str, Any], seeds: int, device: str = "cpu") -> dict[str, Any]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .cell import run_cell
+from .cell import cell_flops, run_cell
 from .spec import Spec, SpecError, cell_key, parse_spec
 
 __all__ = ["sweep", "load_spec", "read_rows", "Progress", "DryRun"]
@@ -28,7 +28,8 @@ Progress = Callable[[int, int, dict | None], None]  # (cells done, cells in all,
 
 
 class DryRun(dict):
-    """``sweep(..., dry_run=True)``: {"cells", "pending", "first_cell_seconds", "estimated_seconds"}."""
+    """``sweep(..., dry_run=True)``: {"cells", "pending", "first_cell_seconds", "estimated_seconds",
+    "flops"} — flops: the pending cells' training arithmetic, counted exactly (see ``cell_flops``)."""
 
 
 def load_spec(spec: str | os.PathLike | Spec) -> Spec:
@@ -164,9 +165,11 @@ def _dry_run(spec: Spec, out: Path, device: str) -> DryRun:
             keys = _cell_keys(spec)
             done = {cell_key({k: r[k] for k in r if k in keys}) for r in read_rows(out)}
             pending = [c for c in cells if cell_key(c) not in done]
+    flops = float(sum(cell_flops(c, spec.seeds) for c in pending))
     if not pending:
-        return DryRun(cells=len(cells), pending=0, first_cell_seconds=None, estimated_seconds=0.0)
+        return DryRun(cells=len(cells), pending=0, first_cell_seconds=None, estimated_seconds=0.0, flops=0.0)
     t0 = time.perf_counter()
     run_cell(pending[0], spec.seeds, device)
     first = time.perf_counter() - t0
-    return DryRun(cells=len(cells), pending=len(pending), first_cell_seconds=first, estimated_seconds=first * len(pending))
+    return DryRun(cells=len(cells), pending=len(pending), first_cell_seconds=first, estimated_seconds=first * len(pending),
+                  flops=flops)

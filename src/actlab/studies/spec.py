@@ -12,8 +12,9 @@
 Keys are ``TrainConfig`` fields (``hidden``, ``activation``, ``init``, ``init_scale``,
 ``sigma_w2``, ``lr``, ``optimizer``, ``n_steps``, …) plus the data's: ``dataset`` (the lab's
 sets, or ``digits_parity``: sklearn's bundled digits, odd against even), ``points`` (default
-200; xor has its 4), ``noise`` (default 0), ``data_draw`` (the data's seed, default 0); and ``width``
-with ``depth`` as a shorthand for ``hidden = [width] * depth``. The cells are the product of the
+200; xor has its 4), ``noise`` (default 0), ``data_draw`` (the data's seed, default 0); ``width``
+with ``depth`` as a shorthand for ``hidden = [width] * depth``; and ``arch``, one of the XOR
+trainability study's nets ("2-2-1", "2-3-1", "2-1-1+skip": hidden and skip together). The cells are the product of the
 grid's lists, in the spec's key order; each is one ``train_many`` call over seeds 0..N−1.
 """
 
@@ -33,7 +34,8 @@ __all__ = ["Spec", "SpecError", "parse_spec", "DATA_KEYS", "TRAIN_KEYS", "DEFAUL
 
 # TrainConfig fields a spec may set; device, dtype and record_every belong to the run (--device), not a cell
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "record_every"))
-DATA_KEYS = ("dataset", "points", "noise", "data_draw", "width", "depth")
+DATA_KEYS = ("dataset", "points", "noise", "data_draw", "width", "depth", "arch")
+ARCHS = {"2-2-1": ((2,), False), "2-3-1": ((3,), False), "2-1-1+skip": ((1,), True)}  # the XOR trainability study's nets
 DEFAULTS = {"dataset": "xor", "points": 200, "noise": 0.0, "data_draw": 0}  # the data when a spec leaves them out
 DATASETS = (*datasets.names(), "digits_parity")
 ROW_KEYS = ("seeds", "n_success", "success_rate", "success_ci", "median_loss", "criterion", "seconds", "device")  # a row adds these
@@ -90,6 +92,9 @@ def _check_value(key: str, value: Any) -> None:
     elif key in ("points", "depth", "width", "data_draw"):
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= (0 if key == "data_draw" else 1)):
             raise SpecError(f"{where}: expected an integer ≥ {0 if key == 'data_draw' else 1}")
+    elif key == "arch":
+        if value not in ARCHS:
+            raise SpecError(f"{where}: unknown arch; expected one of {', '.join(ARCHS)} (or hidden and skip)")
     elif key == "noise":
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf):
             raise SpecError(f"{where}: expected a number ≥ 0")
@@ -132,6 +137,6 @@ def parse_spec(text: str, source: str = "the spec") -> Spec:
     keys = set(fixed) | set(grid)
     if ("width" in keys) != ("depth" in keys):
         raise SpecError(f"{source}: width and depth go together (hidden = [width] * depth); got only {'width' if 'width' in keys else 'depth'}")
-    if "hidden" in keys and "width" in keys:
-        raise SpecError(f"{source}: give hidden or width and depth, not both")
+    if len({"hidden", "width", "arch"} & keys) > 1 or ("arch" in keys and "skip" in keys):
+        raise SpecError(f"{source}: give one of hidden, width and depth, or arch (which sets hidden and skip)")
     return Spec(seeds, fixed, grid, text)
