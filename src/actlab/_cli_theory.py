@@ -40,22 +40,32 @@ def _cmd_kernels(args) -> int:
 
     from .experiments.kernels import KERNELS_PRESETS, run_kernels
 
-    config = replace(KERNELS_PRESETS["quick" if args.quick else "full"], seed=args.seed)
-    out_dir = args.out or (None if args.json else "actlab-kernels")
-    if args.json:
-        result = run_kernels(config).to_dict()
-    else:
-        with _console(stderr=True).status("kernels: convergence") as status:
-            nxt = {"convergence": "regression", "regression": "approximation", "approximation": "ranks", "ranks": "example"}
-            result = run_kernels(config, progress=lambda part: status.update(f"kernels: {nxt.get(part, part)}")).to_dict()
-    if out_dir:
-        from .viz.kernels import write_kernels_outputs
+    from .viz.kernels import write_kernels_outputs
 
-        write_kernels_outputs(result, out_dir)
+    config = replace(KERNELS_PRESETS["quick" if args.quick else "full"], seed=args.seed)
+    nxt = {"convergence": "regression", "regression": "approximation", "approximation": "ranks", "ranks": "example"}
+    return _study(args, "kernels", lambda progress: run_kernels(config, progress=progress).to_dict(), "convergence",
+                  lambda part: nxt.get(part, part), write_kernels_outputs, _print_kernels)
+
+
+def _study(args, name: str, run, first: str, next_part, write_outputs, print_result) -> int:
+    """A study command's common run: the study (a status line on stderr naming the part under way,
+    unless --json), results.json and the figures into --out (default actlab-NAME; none with --json
+    alone), then the JSON or the tables."""
+    from ._jsonsafe import finite
+
+    out_dir = args.out or (None if args.json else f"actlab-{name}")
     if args.json:
-        print(json.dumps(result, indent=2))
+        result = finite(run(None))
+    else:
+        with _console(stderr=True).status(f"{name}: {first}") as status:
+            result = finite(run(lambda part: status.update(f"{name}: {next_part(part)}")))
+    if out_dir:
+        write_outputs(result, out_dir)
+    if args.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
         return 0
-    _print_kernels(result)
+    print_result(result)
     if out_dir:
         _console().print(f"wrote results.json and 4 figures to {out_dir}/")
     return 0
@@ -133,27 +143,12 @@ _SIGNAL_NEXT = {"theory": "phase diagram (training deep nets)", "phase_diagram":
 
 
 def _cmd_signal(args) -> int:
-    from ._jsonsafe import finite
     from .experiments.signal import preset, run_signal
+    from .viz.signal import write_signal_outputs
 
     config = preset("quick" if args.quick else "full", seed=args.seed)
-    out_dir = args.out or (None if args.json else "actlab-signal")
-    if args.json:
-        result = finite(run_signal(config).to_dict())
-    else:
-        with _console(stderr=True).status("signal: theory") as status:
-            result = finite(run_signal(config, progress=lambda part: status.update(f"signal: {_SIGNAL_NEXT[part]}")).to_dict())
-    if out_dir:
-        from .viz.signal import write_signal_outputs
-
-        write_signal_outputs(result, out_dir)
-    if args.json:
-        print(json.dumps(result, indent=2, allow_nan=False))
-        return 0
-    _print_signal(result)
-    if out_dir:
-        _console().print(f"wrote results.json and 4 figures to {out_dir}/")
-    return 0
+    return _study(args, "signal", lambda progress: run_signal(config, progress=progress).to_dict(), "theory",
+                  _SIGNAL_NEXT.__getitem__, write_signal_outputs, _print_signal)
 
 
 def _print_signal(r: dict) -> None:

@@ -453,7 +453,8 @@ class Engine:
         if self.activation == "maxout":
             return {"note": "maxout is not elementwise: no per-unit signal theory; the other activations have one"}
         X = self.X_train if self.X_train.shape[0] else self.grid_in[THUMB]
-        X, t = X[:max_points], (self.t_train if self.X_train.shape[0] else None)
+        y = self.y_train[:max_points] if self.X_train.shape[0] else X.new_zeros(min(X.shape[0], max_points))  # no data: against 0
+        X = X[:max_points]
         W, b = self._layers(slice(None))
         zs, h = [], X.expand(W[0].shape[0], -1, -1)  # (S, N, n_in)
         with torch.enable_grad():
@@ -462,9 +463,7 @@ class Engine:
                 z.retain_grad()
                 zs.append(z)
                 h = self.act_fn(z) if l < len(W) - 1 else z
-            target = t[:max_points] if t is not None else torch.zeros(X.shape[0])
-            loss = 0.5 * (h[..., 0] - target).square().mean(dim=1) if self.settings.loss == "mse" or self.data.classes is None else \
-                torch.nn.functional.binary_cross_entropy_with_logits(h[..., 0], target.expand_as(h[..., 0]), reduction="none").mean(dim=1)
+            loss = self._loss(h[..., 0], y)  # the run's own loss, per seed
             torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0).sum().backward()  # seeds are independent: one backward for all
         layers = []
         for z in zs:

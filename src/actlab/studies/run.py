@@ -82,26 +82,38 @@ def _append(fd: int, row: dict) -> None:
     os.fsync(fd)
 
 
+def _written_spec(out: Path) -> Spec | None:
+    """The spec a folder's earlier run wrote, or None for a new folder."""
+    path = out / SPEC
+    return parse_spec(path.read_text(encoding="utf-8"), source=str(path)) if path.exists() else None
+
+
+def _row_key(spec: Spec, row: dict) -> str:
+    """The cell a row belongs to, as ``cell_key`` names it."""
+    keys = set(spec.fixed) | set(spec.grid)
+    return cell_key({k: v for k, v in row.items() if k in keys})
+
+
+def _pending(spec: Spec, out: Path) -> list[dict]:
+    """The spec's cells without a whole row in the folder."""
+    done = {_row_key(spec, r) for r in read_rows(out)}
+    return [c for c in spec.cells() if cell_key(c) not in done]
+
+
 def _prepare(spec: Spec, out: Path) -> list[dict]:
     """The folder checked against the spec (written there if new); the cells still to run."""
     out.mkdir(parents=True, exist_ok=True)
-    spec_path = out / SPEC
-    if spec_path.exists():
-        before = parse_spec(spec_path.read_text(encoding="utf-8"), source=str(spec_path))
+    before = _written_spec(out)
+    if before is not None:
         diff = spec.difference(before)
         if diff:
             raise SpecError(f"{out} holds a different sweep ({diff}); use another --out, or the same spec to resume")
     else:
-        tmp = spec_path.with_name(f".{SPEC}.tmp")
+        tmp = out / f".{SPEC}.tmp"
         tmp.write_text(spec.text, encoding="utf-8")
-        tmp.replace(spec_path)
+        tmp.replace(out / SPEC)
     _drop_partial_line(out / RESULTS)
-    done = {cell_key({k: r[k] for k in r if k in _cell_keys(spec)}) for r in read_rows(out)}
-    return [c for c in spec.cells() if cell_key(c) not in done]
-
-
-def _cell_keys(spec: Spec) -> set[str]:
-    return set(spec.fixed) | set(spec.grid)
+    return _pending(spec, out)
 
 
 def sweep(spec: str | os.PathLike | Spec, out: str | os.PathLike, *, ray: str | None = None, device: str = "cpu",
@@ -151,20 +163,14 @@ def sweep(spec: str | os.PathLike | Spec, out: str | os.PathLike, *, ray: str | 
     finally:
         os.close(fd)
     order = {cell_key(c): i for i, c in enumerate(spec.cells())}
-    keys = _cell_keys(spec)
-    return sorted(read_rows(out), key=lambda r: order[cell_key({k: r[k] for k in r if k in keys})])
+    return sorted(read_rows(out), key=lambda r: order[_row_key(spec, r)])
 
 
 def _dry_run(spec: Spec, out: Path, device: str) -> DryRun:
     """The cell count, and the first pending cell timed (not written) as an estimate of the rest."""
     cells = spec.cells()
-    pending = cells
-    if (out / SPEC).exists():  # a resumed run: only what is left
-        before = parse_spec((out / SPEC).read_text(encoding="utf-8"), source=str(out / SPEC))
-        if spec.difference(before) is None:
-            keys = _cell_keys(spec)
-            done = {cell_key({k: r[k] for k in r if k in keys}) for r in read_rows(out)}
-            pending = [c for c in cells if cell_key(c) not in done]
+    before = _written_spec(out)
+    pending = _pending(spec, out) if before is not None and spec.difference(before) is None else cells  # resumed: what is left
     flops = float(sum(cell_flops(c, spec.seeds) for c in pending))
     if not pending:
         return DryRun(cells=len(cells), pending=0, first_cell_seconds=None, estimated_seconds=0.0, flops=0.0)

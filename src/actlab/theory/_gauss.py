@@ -173,10 +173,15 @@ def _hermite_projection(fw: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tens
     return out
 
 
+def _panels(q: torch.Tensor, k: int) -> torch.Tensor:
+    """Per variance, the panel width resolving h_{k−1} (wavelength ≈ 2π/√(2k)) and φ(√q z) (scale ≈ 1/√q)."""
+    top = min(1.0, 4 * math.pi / math.sqrt(2 * k + 1))
+    return (3.0 / q.double().clamp_min(1e-12).sqrt()).clamp(max=top).clamp(min=0.05)
+
+
 def _panel(q: torch.Tensor, k: int) -> float:
-    """Panel width resolving h_{k−1} (wavelength ≈ 2π/√(2k)) and φ(√q z) (scale ≈ 1/√q)."""
-    qmax = float(q.max()) if q.numel() else 1.0
-    return max(0.05, min(1.0, 4 * math.pi / math.sqrt(2 * k + 1), 3.0 / math.sqrt(max(qmax, 1e-12))))
+    """One panel width for all of q: the largest variance's."""
+    return float(_panels(q.max().reshape(1), k)[0]) if q.numel() else float(_panels(torch.ones(1), k)[0])
 
 
 def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int = K_MAX) -> Moments:
@@ -288,7 +293,7 @@ def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[to
     # the rule's panel follows the largest variance: variances of one panel width (a power of 2) share a rule,
     # so that a grid over many decades does not evaluate its small variances on the largest one's fine panels
     e, d = torch.empty_like(q), torch.empty_like(q)
-    group = torch.ceil(torch.log2(1.0 / torch.tensor([_panel(x.reshape(1), 2) for x in q]))) if q.numel() > 1 else torch.zeros(1)
+    group = torch.ceil(torch.log2(1.0 / _panels(q, 2)))
     for key in torch.unique(group):
         sel = group == key
         m = moments(name, q[sel], want_deriv=True, k=2)
