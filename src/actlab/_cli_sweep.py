@@ -34,9 +34,10 @@ def _add_sweep(sub) -> None:
     p.add_argument("spec", help="a TOML spec file, or a shipped spec's name")
     p.add_argument("--out", required=True, help="the run's folder: spec.toml and results.jsonl (resumed if it exists)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
-                   help="run the cells as tasks on this Ray cluster (auto, HOST:PORT or ray://HOST:PORT; pip install 'actlab[cluster]')")
+                   help="run the cells as tasks on this Ray cluster (auto: the cluster this machine belongs to; local: a new one here; "
+                        "HOST:PORT or ray://HOST:PORT; pip install 'actlab[cluster]')")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where each cell trains (default cpu)")
-    p.add_argument("--dry-run", action="store_true", help="count the cells and time the first one; write nothing")
+    p.add_argument("--dry-run", action="store_true", help="count the cells and their arithmetic, time the cheapest pending one and estimate the rest by FLOPs; write nothing")
     p.add_argument("--json", action="store_true", help="print every row as one JSON line (no progress bar)")
     p.set_defaults(func=_cmd_sweep)
 
@@ -49,10 +50,13 @@ def _cmd_sweep(args) -> int:
         if args.json:
             print(json.dumps(dict(d)))
             return 0
-        est = d["estimated_seconds"]
-        _console().print(f"{d['cells']} cells, {d['pending']} to run; the first took {d['first_cell_seconds'] or 0:.2f} s: "
-                         f"about {_duration(est)} here for the rest if each costs the first (one process; a cluster divides "
-                         f"it by its workers); {d['flops']:.3g} floating-point operations in the training's matrix products")
+        if not d["pending"]:
+            _console().print(f"{d['cells']} cells, all written in {args.out}: nothing to run")
+            return 0
+        _console().print(f"{d['cells']} cells, {d['pending']} to run; {d['flops']:.3g} floating-point operations in the "
+                         f"training's matrix products. The cheapest pending cell took {d['timed_seconds']:.2f} s here: at its "
+                         f"rate the rest take about {_duration(d['estimated_seconds'])} in one process (a cluster divides it "
+                         "by its workers)")
         return 0
     if args.json:
         for row in sweep(args.spec, args.out, ray=args.ray, device=args.device):

@@ -7,22 +7,32 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable
 
-from .spec import SpecError
+from .spec import SpecError, cell_key
 
-__all__ = ["run_on_ray", "check_ray", "CONNECT_TIMEOUT_S", "TASK_RETRIES"]
+__all__ = ["run_on_ray", "check_ray", "CellError", "CONNECT_TIMEOUT_S", "TASK_RETRIES"]
 
 CONNECT_TIMEOUT_S = 20.0  # an address that does not answer: a clear error within this
 TASK_RETRIES = 5  # Ray re-runs a task whose node died, this many times
 
 
+class CellError(RuntimeError):
+    """A cell that failed on the cluster (after Ray's retries): the run stops, naming it."""
+
+
+def _cause(e: Exception) -> str:
+    """The task's own exception where Ray wraps it, in one line."""
+    cause = getattr(e, "cause", None) or e
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+
+
 def _check_address(address: str) -> None:
     """Fail fast on a HOST:PORT that nobody listens on (ray.init itself waits for minutes)."""
-    if address == "auto" or address.startswith("local"):
+    if address in ("auto", "local"):
         return
     hostport = address.split("://", 1)[-1]
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
-        raise SpecError(f"--ray: expected HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+        raise SpecError(f"--ray: expected auto, local, HOST:PORT or ray://HOST:PORT, got {address!r}")
     try:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
             pass
@@ -51,10 +61,19 @@ def run_on_ray(cells: list[dict[str, Any]], seeds: int, device: str, address: st
     try:
         task = ray.remote(num_cpus=1, num_gpus=1 if device == "cuda" else 0, max_retries=TASK_RETRIES,
                           retry_exceptions=False)(run_cell)
-        waiting = [task.remote(cell, seeds, device) for cell in cells]
+        cell_of = {}
+        for cell in cells:
+            cell_of[task.remote(cell, seeds, device)] = cell
+        waiting = list(cell_of)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
-            write(ray.get(ready[0]))
+            try:
+                row = ray.get(ready[0])
+            except Exception as e:  # one cell failed for good: the others are cancelled, the error names it
+                for ref in waiting:
+                    ray.cancel(ref, force=True)
+                raise CellError(f"the cell {cell_key(cell_of[ready[0]])} failed on the cluster: {_cause(e)}") from None
+            write(row)
     finally:
         if started:
             ray.shutdown()

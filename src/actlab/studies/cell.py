@@ -16,7 +16,7 @@ import torch
 from .. import datasets
 from .. import train as tr
 from ..stats import wilson
-from .spec import ARCHS, DEFAULTS, TRAIN_KEYS
+from .spec import DEFAULTS, train_config
 
 __all__ = ["run_cell", "cell_data", "train_config", "cell_flops", "MARGIN", "MIN_ACCURACY"]
 
@@ -34,18 +34,6 @@ def cell_data(cell: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         return digits_parity(points, draw)
     d = datasets.make(name, n=points, noise=cell.get("noise", DEFAULTS["noise"]), seed=draw)
     return d.X, d.y
-
-
-def train_config(cell: dict[str, Any], device: str) -> tr.TrainConfig:
-    """The cell's TrainConfig: its TrainConfig keys, ``width``·``depth`` as ``hidden``, no loss history."""
-    kw = {k: v for k, v in cell.items() if k in TRAIN_KEYS}
-    if "hidden" in kw:
-        kw["hidden"] = tuple(kw["hidden"]) if isinstance(kw["hidden"], list) else kw["hidden"]
-    if "width" in cell:
-        kw["hidden"] = (cell["width"],) * cell["depth"]
-    if "arch" in cell:
-        kw["hidden"], kw["skip"] = ARCHS[cell["arch"]]
-    return tr.TrainConfig(**kw, record_every=0, device=device)
 
 
 def cell_flops(cell: dict[str, Any], seeds: int) -> int:

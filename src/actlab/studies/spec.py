@@ -23,14 +23,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .. import activations, datasets
 from ..train import MAXOUT, TrainConfig
 
-__all__ = ["Spec", "SpecError", "parse_spec", "DATA_KEYS", "TRAIN_KEYS", "DEFAULTS"]
+__all__ = ["Spec", "SpecError", "parse_spec", "train_config", "cell_key", "DATA_KEYS", "TRAIN_KEYS", "DEFAULTS"]
 
 # TrainConfig fields a spec may set; device, dtype and record_every belong to the run (--device), not a cell
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("device", "record_every"))
@@ -38,6 +37,7 @@ DATA_KEYS = ("dataset", "points", "noise", "data_draw", "width", "depth", "arch"
 ARCHS = {"2-2-1": ((2,), False), "2-3-1": ((3,), False), "2-1-1+skip": ((1,), True)}  # the XOR trainability study's nets
 DEFAULTS = {"dataset": "xor", "points": 200, "noise": 0.0, "data_draw": 0}  # the data when a spec leaves them out
 DATASETS = (*datasets.names(), "digits_parity")
+DIGITS = 1797  # rows of sklearn's bundled digits (digits_parity draws at most these)
 ROW_KEYS = ("seeds", "n_success", "success_rate", "success_ci", "median_loss", "criterion", "seconds", "device")  # a row adds these
 
 
@@ -107,8 +107,19 @@ def _check_value(key: str, value: Any) -> None:
         raise SpecError(f"unknown key {key!r}; expected TrainConfig fields ({', '.join(TRAIN_KEYS)}) or {', '.join(DATA_KEYS)}")
 
 
+def _toml():
+    """The TOML parser: the standard library's (Python ≥ 3.11), else tomli, the same parser published
+    before it joined it (a dependency on Python 3.10). Imported here, so that ``import actlab`` needs neither."""
+    try:
+        import tomllib
+    except ImportError:
+        import tomli as tomllib
+    return tomllib
+
+
 def parse_spec(text: str, source: str = "the spec") -> Spec:
     """A checked Spec from TOML text; SpecError naming the first problem."""
+    tomllib = _toml()
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -139,4 +150,59 @@ def parse_spec(text: str, source: str = "the spec") -> Spec:
         raise SpecError(f"{source}: width and depth go together (hidden = [width] * depth); got only {'width' if 'width' in keys else 'depth'}")
     if len({"hidden", "width", "arch"} & keys) > 1 or ("arch" in keys and "skip" in keys):
         raise SpecError(f"{source}: give one of hidden, width and depth, or arch (which sets hidden and skip)")
-    return Spec(seeds, fixed, grid, text)
+    spec = Spec(seeds, fixed, grid, text)
+    _check_cells(spec, source)
+    return spec
+
+
+def train_config(cell: dict[str, Any], device: str) -> TrainConfig:
+    """The cell's TrainConfig: its TrainConfig keys, ``width``·``depth`` as ``hidden``, no loss history."""
+    kw = {k: v for k, v in cell.items() if k in TRAIN_KEYS}
+    if "hidden" in kw:
+        kw["hidden"] = tuple(kw["hidden"]) if isinstance(kw["hidden"], list) else kw["hidden"]
+    if "width" in cell:
+        kw["hidden"] = (cell["width"],) * cell["depth"]
+    if "arch" in cell:
+        kw["hidden"], kw["skip"] = ARCHS[cell["arch"]]
+    return TrainConfig(**kw, record_every=0, device=device)
+
+
+def _inert(key: str, cell: dict[str, Any]) -> str | None:
+    """Why ``key`` changes nothing in ``cell`` (the setting that makes it so), or None where it acts."""
+    init, data = cell.get("init", "glorot"), cell.get("dataset", DEFAULTS["dataset"])
+    if key in ("sigma_w2", "sigma_b2") and init != "gaussian":
+        return f"init = {init!r}: σ_w² and σ_b² set the Gaussian init only (init = \"gaussian\")"
+    if key == "init_scale" and init == "gaussian":
+        return "init = 'gaussian': its scale is sigma_w2"
+    if key == "maxout_k" and cell.get("activation", "linear") != MAXOUT:
+        return f"activation = {cell.get('activation', 'linear')!r}: maxout_k counts maxout's pieces"
+    if key == "points" and data == "xor":
+        return "dataset = 'xor': its 4 points"
+    if key == "noise" and data == "digits_parity":
+        return "dataset = 'digits_parity': no noise is added to the digits"
+    if key == "data_draw" and data == "xor" and not cell.get("noise", DEFAULTS["noise"]):
+        return "dataset = 'xor' without noise: nothing is drawn"
+    if key == "data_seed" and cell.get("batch_size") is None:
+        return "full batch (batch_size unset): data_seed orders minibatches"
+    return None
+
+
+def _check_cells(spec: Spec, source: str) -> None:
+    """Every cell's whole TrainConfig built and its data's size checked; a key that changes nothing
+    refused: a [fixed] key inert in every cell, a [grid] key of several values inert in any (its
+    cells would be copies)."""
+    cells = spec.cells()
+    for cell in cells:
+        try:
+            train_config(cell, "cpu")
+        except (ValueError, TypeError) as e:
+            raise SpecError(f"{source}: the cell {cell_key(cell)} cannot run: {e}") from None
+        if cell.get("dataset") == "digits_parity" and cell.get("points", DEFAULTS["points"]) > DIGITS:
+            raise SpecError(f"{source}: points = {cell['points']}: digits_parity has {DIGITS} digits")
+        if cell.get("dataset", DEFAULTS["dataset"]) != "xor" and cell.get("points", DEFAULTS["points"]) < 4:
+            raise SpecError(f"{source}: points = {cell['points']}: expected at least 4")
+    for key in [*spec.fixed, *spec.grid]:
+        why = [w for w in (_inert(key, c) for c in cells) if w]
+        several = key in spec.grid and len(spec.grid[key]) > 1
+        if (several and why) or (not several and len(why) == len(cells)):
+            raise SpecError(f"{source}: {key} changes nothing where {why[0]}; set what it needs, or drop it")

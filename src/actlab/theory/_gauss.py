@@ -8,7 +8,7 @@ Closed forms where they exist (quadrature is poor at kinks), with θ = arccos c:
 - relu:       √(q₁q₂)(sin θ + (π − θ) cos θ)/2π,  (π − θ)/2π            (Cho & Saul 2009)
 - leaky_relu: φ = a·x + (1 − a)·relu(x):  a·k₁₂ + (1 − a)²·E_relu,  a + (1 − a)²(π − θ)/2π
 - abs:        the same with a = −1
-- sin:        e^{−(q₁+q₂)/2} sinh k₁₂,  e^{−(q₁+q₂)/2} cosh k₁₂
+- sin:        e^{−(q₁+q₂)/2} sinh k₁₂,  e^{−(q₁+q₂)/2} cosh k₁₂   (as halves of e^{±k₁₂−(q₁+q₂)/2})
 - square:     q₁q₂ + 2k₁₂²,  4k₁₂
 - gaussian:   φ = e^{−x²}: 1/√D,  4k₁₂/D^{3/2},  D = (1 + 2q₁)(1 + 2q₂) − 4k₁₂²
 
@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
 from .. import activations
 from ..train import MAXOUT, act_and_deriv
-from ._rules import HALF_WIDTH, normal_rule
+from ._rules import HALF_WIDTH, graded, normal_rule
 
 __all__ = ["CLOSED_FORMS", "KINKS", "Moments", "check_elementwise", "moments", "pair_expectations", "second_moments"]
 
@@ -47,6 +48,7 @@ TIERS = (16, 32, 64, 128, K_MAX)  # numbers of terms a pair may get (the dense s
 LEAKY_SLOPE = 0.01  # torch's and actlab's leaky_relu
 SPREAD = torch.tensor([-30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0], dtype=torch.float64)  # in units of r/|c|
 PIECE_SPREAD = torch.tensor([-12.0, -3.0, 0.0, 3.0, 12.0], dtype=torch.float64)  # the same for the one-dimensional rule
+Q_FLOOR = 1e-300  # the least variance the series and rules see (a zero input's variance without bias is 0)
 CHUNK = 1 << 22  # values of the direct rule evaluated at once (32 MiB of float64)
 
 # where φ′ or φ″ jumps, in u: the rules put a panel edge there
@@ -89,7 +91,7 @@ def check_elementwise(activation: str) -> str:
 
 def _correlation(k11, k22, k12):
     """√(k₁₁k₂₂) and the correlation, clipped to [−1, 1] (0 where a variance is 0)."""
-    s = torch.sqrt(k11 * k22)
+    s = torch.sqrt(k11) * torch.sqrt(k22)  # not √(k₁₁k₂₂): that product overflows from variances of 1e154 on
     c = k12 / s
     if not bool((s > 0).all()):
         c = torch.where(s > 0, c, 0.0)
@@ -112,8 +114,10 @@ def _leaky(a: float):
 
 
 def _sin(k11, k22, k12):
-    g = torch.exp(-(k11 + k22) / 2)
-    return g * torch.sinh(k12), g * torch.cosh(k12)
+    # e^{−h}·sinh k and e^{−h}·cosh k, h = (q₁+q₂)/2 ≥ |k|, as halves of e^{±k−h}: no exponent above 0
+    h = (k11 + k22) / 2
+    up, down = torch.exp(k12 - h), torch.exp(-k12 - h)
+    return (up - down) / 2, (up + down) / 2
 
 
 def _gaussian(k11, k22, k12):
@@ -156,15 +160,20 @@ class Moments:
         return tail(self.a, self.second), (None if self.ad is None else tail(self.ad, self.second_d))
 
 
+def _hermite_basis(z: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, k): h_j(z) for j < k at the nodes z (N,), by the three-term recurrence."""
+    basis = torch.empty(z.shape[0], k, dtype=torch.float64)
+    basis[:, 0], basis[:, 1] = 1.0, z
+    for j in range(1, k - 1):
+        basis[:, j + 1] = (z * basis[:, j] - math.sqrt(j) * basis[:, j - 1]) / math.sqrt(j + 1)
+    return basis
+
+
 def _hermite_projection(fw: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tensor:
     """(n, k): Σ_nodes fw·h_j(z) for j < k; z shared (N,) or per input (n, N)."""
     out = torch.empty(fw.shape[0], k, dtype=torch.float64)
     if z.ndim == 1:  # one rule for all inputs: the basis once, then a matrix product
-        basis = torch.empty(z.shape[0], k, dtype=torch.float64)
-        basis[:, 0], basis[:, 1] = 1.0, z
-        for j in range(1, k - 1):
-            basis[:, j + 1] = (z * basis[:, j] - math.sqrt(j) * basis[:, j - 1]) / math.sqrt(j + 1)
-        return fw @ basis
+        return fw @ _hermite_basis(z, k)
     prev, cur = torch.ones_like(z), z.clone()
     out[:, 0], out[:, 1] = fw.sum(1), (fw * cur).sum(1)
     for j in range(1, k - 1):
@@ -193,19 +202,33 @@ def moments(activation: str, q: torch.Tensor, *, want_deriv: bool = True, k: int
     q = torch.as_tensor(q, dtype=torch.float64).reshape(-1)
     s = torch.sqrt(q)
     kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
-    if not kinks.numel():
-        z, w = normal_rule(None, _panel(q, k))
-    elif bool((kinks == 0).all()):
-        z, w = normal_rule(torch.zeros(1, dtype=torch.float64), _panel(q, k))
-    else:
+    if kinks.numel() and not bool((kinks == 0).all()):
         z, w = normal_rule(kinks[None, :] / s[:, None], _panel(q, k))
+        project = lambda fw: _hermite_projection(fw, z, k)  # noqa: E731
+    else:
+        panel = _panel(q, k)
+        m = math.ceil(2 * HALF_WIDTH / panel)  # the panel count: rules (and their bases) repeat across calls
+        # φ(√q z) changes over 3/√q around z = 0: graded panels from there where the panel is wider (a power of 2, to repeat)
+        feature = 2.0 ** math.floor(math.log2(3.0 / math.sqrt(max(float(q.max()), 1e-12)))) if q.numel() else 1.0
+        z, w, basis = _shared_rule(m, bool(kinks.numel()), k, min(feature, panel))
+        project = lambda fw: fw @ basis  # noqa: E731
     f, d = act_and_deriv(fn, s[:, None] * z, want_deriv)
     fw = f * w
-    a = _hermite_projection(fw, z, k)
+    a = project(fw)
     if not want_deriv:
         return Moments(a, None, (f * fw).sum(1), None)
     dw = d * w
-    return Moments(a, _hermite_projection(dw, z, k), (f * fw).sum(1), (d * dw).sum(1))
+    return Moments(a, project(dw), (f * fw).sum(1), (d * dw).sum(1))
+
+
+@lru_cache(maxsize=32)
+def _shared_rule(m: int, kink_at_zero: bool, k: int, feature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rule of ``m`` panels (split at 0 for a kink there, graded down to ``feature`` around 0)
+    and its Hermite basis (N, k), once."""
+    panel = 2 * HALF_WIDTH / m
+    breaks = graded(torch.zeros(1, dtype=torch.float64), feature, panel)
+    z, w = normal_rule(breaks if kink_at_zero or feature < panel else None, panel)
+    return z, w, _hermite_basis(z, k)
 
 
 def _hermite_density(t: torch.Tensor, k: int) -> torch.Tensor:
@@ -275,10 +298,20 @@ def _polynomial(name: str) -> bool:
     return name in PIECES and all(p[3] == 0.0 for p in (*PIECES[name][1], *PIECES[name][2]))
 
 
+_RECENT: dict[tuple, Moments] = {}  # the last few coefficient sets: a deep recursion at its fixed q reuses them
+
+
 def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
     """The coefficients by the cheapest exact route: in closed form for the piecewise
-    polynomials (whose kinks move with q), else by ``moments`` on one shared rule."""
-    return _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
+    polynomials (whose kinks move with q), else by ``moments`` on one shared rule. A variance of 0
+    (a zero input without bias) is evaluated at Q_FLOOR: φ(0) and the mean of φ′ across a kink."""
+    q = q.clamp_min(Q_FLOOR)
+    key = (name, want_deriv, q.numpy().tobytes())
+    if key not in _RECENT:
+        if len(_RECENT) >= 8:
+            del _RECENT[next(iter(_RECENT))]
+        _RECENT[key] = _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
+    return _RECENT[key]
 
 
 def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,6 +320,7 @@ def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[to
     if method == "auto" and name in CLOSED_FORMS:
         e, d = CLOSED_FORMS[name](q, q, q)
         return e, d.expand_as(e)
+    q = q.clamp_min(Q_FLOOR)
     if _polynomial(name):
         m = _piecewise_moments(name, q, True, k=2)
         return m.second, m.second_d
@@ -323,6 +357,14 @@ def _direct(fn, kinks: torch.Tensor, q1, q2, c, want_deriv: bool, panel: float):
         outer_breaks = torch.cat([kinks / s1[:, None], centre.flatten(1)], 1)
         z1, w1 = normal_rule(outer_breaks, panel)  # (P, N1)
         z2, w2 = normal_rule((kinks / s2[:, None, None] - c[:, None, None] * z1[..., None]) / r[:, None, None], panel)
+    elif bool((3.0 / s1 < panel).any() or (3.0 / (s2 * r) < panel).any()):
+        # a smooth φ still changes over 3/√q around u = 0: graded panels there for φ(u) (in z₁), for E[φ(v) | z₁]
+        # (a step of width (r + 3/√q₂)/|c| in z₁) and for φ(v) (around z₂ = −c z₁/r, width 3/(√q₂ r))
+        zero = torch.zeros(len(c), 1, dtype=torch.float64)
+        outer = torch.cat([graded(zero, 3.0 / s1, panel), graded(zero, (r + 3.0 / s2) / c.abs().clamp_min(1e-300), panel)], 1)
+        z1, w1 = normal_rule(outer, panel)
+        z2, w2 = normal_rule(graded((-c[:, None] * z1 / r.clamp_min(1e-300)[:, None])[..., None],
+                                    (3.0 / (s2 * r).clamp_min(1e-300))[:, None], panel), panel)
     else:
         z1, w1 = normal_rule(None, panel)
         z2, w2 = normal_rule(None, panel)
@@ -388,7 +430,8 @@ def _direct_chunked(fn, kinks, q1, q2, c, want_deriv):
     start = 0
     while start < len(c):
         panel = _direct_panel(float(qmax[order[min(len(c) - 1, start + 63)]]))  # a first guess at this chunk's size
-        nodes = (math.ceil(2 * HALF_WIDTH / panel) + (2 + len(SPREAD)) * kinks.numel()) * 12
+        sharp = 2 * max(1, math.ceil(math.log2(panel * math.sqrt(float(qmax[order[-1]])) * 1e3))) if not kinks.numel() else 0
+        nodes = (math.ceil(2 * HALF_WIDTH / panel) + (2 + len(SPREAD)) * kinks.numel() + 3 * sharp) * 12
         step = max(1, CHUNK // (nodes * nodes))
         idx = order[start:start + step]
         panel = _direct_panel(float(qmax[idx].max()))

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["HALF_WIDTH", "normal_rule"]
+__all__ = ["HALF_WIDTH", "normal_rule", "graded"]
 
 HALF_WIDTH = 11.0  # L: the normal's mass beyond ±11 is 4e-28, below float64's resolution of any moment used here
 ORDER = 12  # Gauss–Legendre nodes per panel: exact for polynomials of degree 23 on each piece
@@ -44,3 +44,19 @@ def normal_rule(breaks: torch.Tensor | None, panel: float, order: int | None = N
     nodes = (lo + hi) / 2 + (hi - lo) / 2 * x
     weights = (hi - lo) / 2 * w * torch.exp(-nodes * nodes / 2) / math.sqrt(2 * math.pi)
     return nodes.flatten(-2), weights.flatten(-2)
+
+
+def graded(centres: torch.Tensor, width: torch.Tensor | float, panel: float) -> torch.Tensor:
+    """Breaks (..., b) at each centre (..., c) and at centre ± width·2^j up to ``panel``: panels
+    that widen geometrically away from a feature of ``width`` (a sharp activation at a large
+    variance, whose step the rule's even panels would step over). ``width`` per row (...,) or one
+    for all; none beyond the centres where every width is already ≥ ``panel``."""
+    width = torch.as_tensor(width, dtype=torch.float64)
+    least = float(width.min()) if width.numel() else panel
+    levels = math.ceil(math.log2(panel / least)) if least < panel else 0
+    if levels == 0:
+        return centres
+    steps = 2.0 ** torch.arange(levels, dtype=torch.float64)
+    offsets = torch.cat([-steps.flip(0), steps])  # (2J,)
+    around = centres[..., :, None] + width.reshape(*width.shape, 1, 1) * offsets  # (..., c, 2J)
+    return torch.cat([centres, around.flatten(-2)], -1)

@@ -15,7 +15,9 @@ and the kernel returned is Σ^depth (Θ^depth); ``depth`` = 0 is the linear mode
 wide linear network is Bayesian linear regression, a kernel of rank ≤ d + 1 — the article's
 "a linear model" for the whole distribution of trained functions. The expectations come from
 ``_gauss`` (closed forms where they exist, Hermite series and Gauss–Legendre rules elsewhere);
-correlations are clipped to [−1, 1], so no depth makes a NaN.
+correlations are clipped to [−1, 1], so no depth makes a NaN, and a variance that leaves
+float64 with depth (a net whose signal grows without bound) raises ``VarianceOverflowError``
+naming the input and the layer.
 """
 
 from __future__ import annotations
@@ -24,42 +26,34 @@ from typing import Any
 
 import torch
 
-from ._gauss import check_elementwise, pair_expectations, second_moments
+from ._checks import VarianceOverflowError, check_args, check_inputs
+from ._gauss import pair_expectations, second_moments
 
-__all__ = ["nngp", "ntk", "check_kernel_args"]
-
-
-def _check_inputs(x1: Any, x2: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    t1 = torch.as_tensor(x1, dtype=torch.float64)
-    if t1.ndim != 2 or t1.shape[1] == 0:
-        raise ValueError(f"x1: expected a batch of inputs (n1, d) with d ≥ 1, got shape {tuple(t1.shape)}")
-    if not bool(torch.isfinite(t1).all()):
-        raise ValueError("x1: expected finite inputs, got NaN or infinity")
-    if x2 is None:
-        return t1, None
-    t2 = torch.as_tensor(x2, dtype=torch.float64)
-    if t2.ndim != 2 or t2.shape[1] != t1.shape[1]:
-        raise ValueError(f"x2: expected (n2, {t1.shape[1]}) like x1's inputs, got shape {tuple(t2.shape)}")
-    if not bool(torch.isfinite(t2).all()):
-        raise ValueError("x2: expected finite inputs, got NaN or infinity")
-    return t1, t2
+__all__ = ["nngp", "ntk", "VarianceOverflowError"]
 
 
-def check_kernel_args(activation: str, depth: int, sigma_w2: float, sigma_b2: float) -> str:
-    """The canonical activation name; ValueError naming what was expected and what arrived."""
-    name = check_elementwise(activation)
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-        raise ValueError(f"depth: expected the number of hidden layers, an int ≥ 0, got {depth!r}")
-    if not (isinstance(sigma_w2, (int, float)) and sigma_w2 > 0 and sigma_w2 < float("inf")):
-        raise ValueError(f"sigma_w2: expected a finite weight variance > 0, got {sigma_w2!r}")
-    if not (isinstance(sigma_b2, (int, float)) and 0 <= sigma_b2 < float("inf")):
-        raise ValueError(f"sigma_b2: expected a finite bias variance ≥ 0, got {sigma_b2!r}")
-    return name
+def _overflow(what: str, values: torch.Tensor, layer: int, depth: int, name: str, sigma_w2: float, rows: str) -> None:
+    """Raise naming the first input whose ``values`` (its row) left float64 at ``layer``."""
+    bad = ~torch.isfinite(values)
+    i = int(bad.reshape(bad.shape[0], -1).any(1).nonzero()[0, 0])
+    raise VarianceOverflowError(
+        f"{what} of input {i} of {rows} leaves float64 at layer {layer} of depth {depth} ({name}, σ_w² = {sigma_w2:g}): "
+        "it grows geometrically with depth in this phase; ask for fewer layers or a smaller sigma_w2")
+
+
+def _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same) -> None:
+    for what, t, rows in (("the variance", q1, "x1"), ("the variance", q2, "x2"), ("the kernel", k, "x1"),
+                          ("the NTK", theta, "x1")):
+        if t is not None and not bool(torch.isfinite(t).all()):
+            _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows)
 
 
 def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, method: str):
-    name = check_kernel_args(activation, depth, sigma_w2, sigma_b2)
-    a, b = _check_inputs(x1, x2)
+    """(Σ^depth, Θ^depth or None) on the caller's device. Once the layer map reaches its fixed point
+    (q, k unchanged to the last bit) every later Σ is the same, and Θ needs only its elementwise
+    update: deep nets in either phase cost what their approach to the fixed point costs."""
+    name, depth, sigma_w2, sigma_b2 = check_args(activation, depth, sigma_w2, sigma_b2)
+    a, b, device = check_inputs(x1, x2)
     d = a.shape[1]
     same = b is None
     b = a if same else b
@@ -67,15 +61,26 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
     q2 = q1 if same else sigma_w2 * (b * b).sum(1) / d + sigma_b2  # (n2,)
     k = sigma_w2 * (a @ b.T) / d + sigma_b2  # (n1, n2)
     theta = k.clone() if with_ntk else None
-    for _ in range(depth):
+    _check_finite(0, depth, name, sigma_w2, q1, q2, k, theta, same)
+    chi = None
+    for layer in range(1, depth + 1):
         e, dd = pair_expectations(name, q1, q2, k, want_deriv=with_ntk, method=method)
         k_next = sigma_w2 * e + sigma_b2
-        if with_ntk:
-            theta = k_next + sigma_w2 * dd * theta
         q1_next = sigma_w2 * second_moments(name, q1, method)[0] + sigma_b2
-        q2 = q1_next if same else sigma_w2 * second_moments(name, q2, method)[0] + sigma_b2
-        q1, k = q1_next, k_next
-    return k, theta
+        q2_next = q1_next if same else sigma_w2 * second_moments(name, q2, method)[0] + sigma_b2
+        if with_ntk:
+            chi = sigma_w2 * dd
+            theta = k_next + chi * theta
+        fixed = torch.equal(k_next, k) and torch.equal(q1_next, q1) and torch.equal(q2_next, q2)
+        q1, q2, k = q1_next, q2_next, k_next
+        _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same)
+        if fixed:  # Σ stays k from here on; Θ^(l+1) = Σ + χ Θ^l with χ fixed too
+            for rest in range(layer + 1, depth + 1) if with_ntk else ():
+                theta = k + chi * theta
+                if not bool(torch.isfinite(theta).all()):
+                    _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1")
+            break
+    return k.to(device), (theta.to(device) if with_ntk else None)
 
 
 def nngp(activation: str, x1: Any, x2: Any = None, *, depth: int = 1, sigma_w2: float = 1.0, sigma_b2: float = 0.0,

@@ -37,6 +37,7 @@ import torch
 
 from .. import activations
 from ..train import act_and_deriv
+from ._checks import check_args, check_depth, check_sigma
 from ._gauss import KINKS, check_elementwise, pair_expectations, second_moments
 from ._rules import normal_rule
 
@@ -47,29 +48,35 @@ Q_GRID = torch.logspace(-10, 8, 361, dtype=torch.float64)  # where the q map's f
 Q_TINY = 1e-12  # q → 0⁺: where a vanishing signal's slopes are read (relu′(0) = 0 would mislead)
 
 
-def _check(activation: str, sigma_w2: float, sigma_b2: float) -> str:
-    name = check_elementwise(activation)
-    if not (isinstance(sigma_w2, (int, float)) and 0 < sigma_w2 < math.inf):
-        raise ValueError(f"sigma_w2: expected a finite weight variance > 0, got {sigma_w2!r}")
-    if not (isinstance(sigma_b2, (int, float)) and 0 <= sigma_b2 < math.inf):
-        raise ValueError(f"sigma_b2: expected a finite bias variance ≥ 0, got {sigma_b2!r}")
-    return name
+def _check(activation: str, sigma_w2, sigma_b2) -> tuple[str, float, float]:
+    """The canonical name and both σ's as floats (the theory's one argument check)."""
+    name, _, w2, b2 = check_args(activation, 0, sigma_w2, sigma_b2)
+    return name, w2, b2
+
+
+def _values(label: str, x, lo: float, hi: float) -> torch.Tensor:
+    """Values of q or c as a flat float64 CPU tensor, each finite and in [lo, hi]."""
+    t = (x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.float64)).to("cpu", torch.float64).reshape(-1)
+    if not bool(torch.isfinite(t).all()) or bool((t < lo).any()) or bool((t > hi).any()):
+        raise ValueError(f"{label}: expected finite values in [{lo:g}, {hi:g}], got {x!r}")
+    return t
 
 
 def q_map(activation: str, q, sigma_w2: float, sigma_b2: float = 0.0) -> torch.Tensor:
     """q_{l+1} = σ_w² E[φ(√q z)²] + σ_b² for each variance in ``q``, float64."""
-    name = _check(activation, sigma_w2, sigma_b2)
-    q = torch.as_tensor(q, dtype=torch.float64).reshape(-1).clamp_min(0.0)
+    name, sigma_w2, sigma_b2 = _check(activation, sigma_w2, sigma_b2)
+    q = _values("q", q, 0.0, math.inf)
     return sigma_w2 * second_moments(name, q)[0] + sigma_b2
 
 
 def c_map(activation: str, c, q: float, sigma_w2: float, sigma_b2: float = 0.0) -> torch.Tensor:
     """c_{l+1} = (σ_w² E[φ(u)φ(v)] + σ_b²) / q_{l+1} for each correlation in ``c``, both inputs
     of variance ``q`` (at q*, q_{l+1} = q*), float64."""
-    name = _check(activation, sigma_w2, sigma_b2)
-    c = torch.as_tensor(c, dtype=torch.float64).reshape(-1).clamp(-1.0, 1.0)
-    qt = torch.tensor([float(q)], dtype=torch.float64)
-    e = pair_expectations(name, qt, qt, (c * q)[None, :], want_deriv=False)[0][0]
+    name, sigma_w2, sigma_b2 = _check(activation, sigma_w2, sigma_b2)
+    c = _values("c", c, -1.0, 1.0)
+    q = check_sigma("q", q, zero_ok=False)
+    qt = torch.tensor([q], dtype=torch.float64)
+    e = pair_expectations(name, qt, qt.expand(len(c)).clone(), (c * q)[None, :], want_deriv=False)[0][0]
     return (sigma_w2 * e + sigma_b2) / float(q_map(name, qt, sigma_w2, sigma_b2)[0])
 
 
@@ -146,7 +153,7 @@ def signal(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> SignalPro
     """Mean-field signal propagation through a deep net of ``activation`` with weights of
     variance σ_w²/fan_in and biases of variance σ_b²: q*, c*, χ₁, ξ_q, ξ_c and the phase
     (remembered per arguments: a tenth of a second each)."""
-    return _signal(_check(activation, sigma_w2, sigma_b2), float(sigma_w2), float(sigma_b2))
+    return _signal(*_check(activation, sigma_w2, sigma_b2))
 
 
 @lru_cache(maxsize=1024)
@@ -176,7 +183,8 @@ def critical_sigma_w2(activation: str, sigma_b2: float = 0.0) -> float:
     bisection in log σ_w² over [1e-3, 1e3] (a few seconds; remembered per activation and σ_b²).
     ValueError where there is none with a finite q*: an unbounded activation whose q* diverges
     before χ₁ reaches 1, or χ₁ never crossing 1."""
-    return _critical(_check(activation, 1.0, sigma_b2), float(sigma_b2))
+    name, _, sigma_b2 = _check(activation, 1.0, sigma_b2)
+    return _critical(name, sigma_b2)
 
 
 def _log_root(f, lo: float, hi: float, f_lo: float, f_hi: float, rtol: float = 1e-13) -> float:
@@ -231,8 +239,7 @@ def derivative_moments(activation: str, q: float) -> tuple[float, float]:
     """(μ₁, μ₂) = (E[φ′(√q z)²], E[φ′(√q z)⁴]), z ~ N(0, 1), by the kink-split rule (exact
     step functions for the piecewise activations' derivatives), float64."""
     name = check_elementwise(activation)
-    if not (isinstance(q, (int, float)) and 0 < q < math.inf):
-        raise ValueError(f"q: expected a finite variance > 0, got {q!r}")
+    q = check_sigma("q", q, zero_ok=False)
     kinks = torch.tensor(KINKS.get(name, ()), dtype=torch.float64)
     z, w = normal_rule(kinks[None, :] / math.sqrt(q) if kinks.numel() else None, min(0.25, 1.0 / math.sqrt(q)))
     d = act_and_deriv(activations.get(name).fn, math.sqrt(q) * z.reshape(-1), True)[1]
@@ -248,10 +255,9 @@ def jacobian_variance(activation: str, depth: int, sigma_b2: float = 0.0, *, dis
     "orthogonal": L (μ₂/μ₁² − 1 − s₁) at q* (see the module docstring). Valid where χ₁ = 1."""
     if dist not in S1:
         raise ValueError(f"dist: expected one of {', '.join(S1)}, got {dist!r}")
-    if not (isinstance(depth, int) and depth >= 1):
-        raise ValueError(f"depth: expected an integer ≥ 1, got {depth!r}")
+    depth = check_depth(depth, least=1, what="the number of layers")
     name = check_elementwise(activation)
-    w2 = critical_sigma_w2(name, sigma_b2) if sigma_w2 is None else sigma_w2
+    w2 = critical_sigma_w2(name, sigma_b2) if sigma_w2 is None else check_sigma("sigma_w2", sigma_w2, zero_ok=False)
     q = signal(name, w2, sigma_b2).q_star
     at = max(q, Q_TINY) if math.isfinite(q) else 1.0  # relu at σ_b² = 0: every q is a fixed point, φ′ ignores it
     mu1, mu2 = derivative_moments(name, at)
