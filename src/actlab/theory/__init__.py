@@ -6,8 +6,8 @@
 float64.
 """
 
-from .kernels import nngp, ntk
+from .kernels import VarianceOverflowError, nngp, ntk
 from .signal import SignalPropagation, c_map, critical_sigma_w2, derivative_moments, jacobian_variance, q_map, signal
 
-__all__ = ["nngp", "ntk", "SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map", "derivative_moments",
+__all__ = ["nngp", "ntk", "VarianceOverflowError", "SignalPropagation", "signal", "critical_sigma_w2", "q_map", "c_map", "derivative_moments",
            "jacobian_variance"]

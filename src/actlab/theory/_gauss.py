@@ -92,7 +92,7 @@ def check_elementwise(activation: str) -> str:
 def _correlation(k11, k22, k12):
     """√(k₁₁k₂₂) and the correlation, clipped to [−1, 1] (0 where a variance is 0)."""
     s = torch.sqrt(k11) * torch.sqrt(k22)  # not √(k₁₁k₂₂): that product overflows from variances of 1e154 on
-    c = k12 / s
+    c = torch.where((k12 == k11) & (k11 == k22), 1.0, k12 / s)  # an input with itself: 1 exactly, whatever √q·√q rounds to
     if not bool((s > 0).all()):
         c = torch.where(s > 0, c, 0.0)
     return s, c.clamp_(-1.0, 1.0)
@@ -395,8 +395,9 @@ def _smoothed(breaks: tuple[float, ...], pieces, m: torch.Tensor, s: torch.Tenso
         if e:
             g = m + s * s / 2
             lo, hi = edges[j], edges[j + 1]
-            up = torch.exp(g + torch.special.log_ndtr(((hi - m) / s).clamp(-40.0, 40.0) - s)) if hi < math.inf else torch.exp(g)
-            down = torch.exp(g + torch.special.log_ndtr(((lo - m) / s).clamp(-40.0, 40.0) - s)) if lo > -math.inf else 0.0
+            # unclamped: at a large s both terms of g + log Φ(·) are huge and only their sum is in range
+            up = torch.exp(g + torch.special.log_ndtr((hi - m) / s - s)) if hi < math.inf else torch.exp(g)
+            down = torch.exp(g + torch.special.log_ndtr((lo - m) / s - s)) if lo > -math.inf else 0.0
             out += e * (up - down)
     return out
 

@@ -48,6 +48,14 @@ def _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same) -> None:
             _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows)
 
 
+def _twins(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The index pairs (i, j) with a[i] equal to b[j] in every coordinate (the diagonal, when b is a)."""
+    rows = max(1, (1 << 24) // max(1, b.shape[0] * b.shape[1]))
+    hits = [(a[i:i + rows, None, :] == b[None, :, :]).all(-1).nonzero() for i in range(0, a.shape[0], rows)]
+    idx = torch.cat([h + torch.tensor([i * rows, 0]) for i, h in enumerate(hits)]) if hits else torch.zeros(0, 2, dtype=torch.int64)
+    return idx[:, 0], idx[:, 1]
+
+
 def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, method: str):
     """(Σ^depth, Θ^depth or None) on the caller's device. Once the layer map reaches its fixed point
     (q, k unchanged to the last bit) every later Σ is the same, and Θ needs only its elementwise
@@ -60,6 +68,8 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
     q1 = sigma_w2 * (a * a).sum(1) / d + sigma_b2  # (n1,): each input's variance rides along
     q2 = q1 if same else sigma_w2 * (b * b).sum(1) / d + sigma_b2  # (n2,)
     k = sigma_w2 * (a @ b.T) / d + sigma_b2  # (n1, n2)
+    ti, tj = _twins(a, b)
+    k[ti, tj] = q1[ti]  # a pair of equal inputs has correlation 1 exactly, at every layer: its own variance
     theta = k.clone() if with_ntk else None
     _check_finite(0, depth, name, sigma_w2, q1, q2, k, theta, same)
     chi = None
@@ -68,6 +78,9 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
         k_next = sigma_w2 * e + sigma_b2
         q1_next = sigma_w2 * second_moments(name, q1, method)[0] + sigma_b2
         q2_next = q1_next if same else sigma_w2 * second_moments(name, q2, method)[0] + sigma_b2
+        # rounding must not move a pair of equal inputs off correlation 1: in the chaotic phase c = 1 is
+        # unstable, and a last-bit difference would grow until the kernel's diagonal forgot its variance
+        k_next[ti, tj] = q1_next[ti]
         if with_ntk:
             chi = sigma_w2 * dd
             theta = k_next + chi * theta
