@@ -147,9 +147,15 @@ def _save_export(folded, x, path: str, what: str) -> None:
 
     if not any(True for _ in folded.parameters()):
         raise ValueError(f"{what}: the model has no parameters to fold")
+    from .analysis._exported import FixedBatch, example_batch
+
+    dtype = next(folded.parameters()).dtype
     with atomic_path(path) as tmp:
-        batch = {0: torch.export.Dim.AUTO}  # any batch size, 1 included (audit and collapse probe with 1)
-        ep = torch.export.export(folded.eval(), (x[:2].to(next(folded.parameters()).dtype),), dynamic_shapes=(batch,))
+        if isinstance(folded, FixedBatch):  # its graph has the batch it was exported with baked in: saved at that batch
+            ep = torch.export.export(folded.program, (example_batch(folded, x).to(dtype),))
+        else:
+            batch = {0: torch.export.Dim.AUTO}  # any batch size, 1 included (audit and collapse probe with 1)
+            ep = torch.export.export(folded.eval(), (x[:2].to(dtype),), dynamic_shapes=(batch,))
         torch.export.save(ep, str(tmp))
 
 
@@ -165,6 +171,9 @@ def _print_fold(console, info: dict, saved: str | None) -> None:
         console.print(f"  merged: {m}")
     for m in info["left"]:
         console.print(f"  left:   {m}")
+    if not info["merged"] and not info["left"]:
+        console.print("  nothing to merge: no two affine layers a rule covers are adjacent (a nonlinearity or a branch sits "
+                      "between every pair)")
 
 
 def _add_fold(sub) -> None:
@@ -175,7 +184,7 @@ def _add_fold(sub) -> None:
             "Trace MODEL with torch.fx, run it once on a random batch of --input-shape, and merge every adjacent pair "
             "of affine layers a rule covers: Linear∘Linear; BatchNorm (eval) after a Linear, Conv1d/2d or "
             "ConvTranspose1d/2d, or before a Linear or an unpadded Conv; Conv2d∘Conv2d (grouped ones too) and "
-            "average pools as convolutions; F.linear, F.conv2d and F.batch_norm calls on parameters and buffers as "
+            "average pools as convolutions; F.linear, F.conv2d and F.batch_norm calls (aten.linear, aten.conv2d and aten.batch_norm in a torch.export graph) on parameters and buffers as "
             "the layers they are. A module called on several paths gets a merged layer per path. By default a merge "
             "that would cost more multiply-adds than the pair (a Linear bottleneck, a depthwise-separable pair, two "
             "3×3 convs on a large map) is left, with the reason; --dearer merges it anyway. Every merge and the whole "

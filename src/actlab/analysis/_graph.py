@@ -29,11 +29,20 @@ def _conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1): 
 def _batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5): ...  # noqa: E704
 
 
+def _aten_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled): ...  # noqa: E704
+
+
+_aten = torch.ops.aten
+# the functional layers, and the aten operations a torch.export graph calls for them
 _FUNCTIONAL = {
     F.linear: ("linear", inspect.signature(_linear)),
     F.conv1d: ("conv", inspect.signature(_conv)),
     F.conv2d: ("conv", inspect.signature(_conv)),
     F.batch_norm: ("batch_norm", inspect.signature(_batch_norm)),
+    _aten.linear.default: ("linear", inspect.signature(_linear)),
+    _aten.conv1d.default: ("conv", inspect.signature(_conv)),
+    _aten.conv2d.default: ("conv", inspect.signature(_conv)),
+    _aten.batch_norm.default: ("batch_norm", inspect.signature(_aten_batch_norm)),
 }
 _NOT_CONSTANT = object()
 
@@ -74,7 +83,10 @@ class _Graph:
         return node.args[0]
 
     def label(self, node: fx.Node) -> str:
-        return node.target if node.op == "call_module" else f"{node.name} (F.{node.target.__name__})"
+        if node.op == "call_module":
+            return node.target
+        name = node.target.__name__
+        return f"{node.name} (aten.{name})" if isinstance(node.target, torch._ops.OpOverload) else f"{node.name} (F.{name})"
 
     def renamed(self, node: fx.Node) -> bool:
         return node in self._renamed
@@ -116,9 +128,10 @@ class _Graph:
         if w is None or w.ndim not in (3, 4) or not isinstance(a["groups"], int):
             return None
         cls = nn.Conv1d if w.ndim == 3 else nn.Conv2d
+        geometry = {k: tuple(v) if isinstance(v, list) else v for k, v in a.items() if k in ("stride", "padding", "dilation")}
         try:
-            conv = cls(w.shape[1] * a["groups"], w.shape[0], tuple(w.shape[2:]), stride=a["stride"], padding=a["padding"],
-                       dilation=a["dilation"], groups=a["groups"], bias=b is not None, device="meta")
+            conv = cls(w.shape[1] * a["groups"], w.shape[0], tuple(w.shape[2:]), **geometry, groups=a["groups"],
+                       bias=b is not None, device="meta")
         except (TypeError, ValueError):  # geometry given as tensors or nodes: not a constant layer
             return None
         return _with_tensors(conv, w, b)

@@ -213,6 +213,7 @@ def _walk(gm, call: _Call, is_nonlinear: Callable[[nn.Module], bool], gen: _Nois
 
     found: list[dict] = []
     first_child: list[nn.Module] = []
+    varying = _varying(gm)
 
     class Walker(fx.Interpreter):
         extra_traceback = False  # its error decoration imports torch._dynamo
@@ -225,7 +226,7 @@ def _walk(gm, call: _Call, is_nonlinear: Callable[[nn.Module], bool], gen: _Nois
                     raise _Stop
             out = super().run_node(n)
             if n.op in ("call_function", "call_method"):
-                res = _test_node(n, out, self.env, gen)
+                res = _test_node(n, out, self.env, gen, varying)
                 if res is not None and res > 0:
                     target = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
                     found.append({"node": n.name, "target": target, "residual": res})
@@ -252,12 +253,23 @@ def _walk(gm, call: _Call, is_nonlinear: Callable[[nn.Module], bool], gen: _Nois
     return found, (first_child[0] if first_child else None)
 
 
-def _test_node(n, out: Any, env: dict, gen: _Noise) -> float | None:
-    """Residual of node ``n`` (value ``out``) over its floating tensor inputs when it is
-    nonlinear there, 0 when affine, None when it has none (or cannot be re-run)."""
+def _varying(gm) -> set:
+    """The nodes whose values depend on the graph's inputs: the rest (weights reached by get_attr,
+    what is computed from them alone) are constants of the model, never data to vary."""
+    varying: set = set()
+    for n in gm.graph.nodes:
+        if n.op == "placeholder" or any(a in varying for a in n.all_input_nodes):
+            varying.add(n)
+    return varying
+
+
+def _test_node(n, out: Any, env: dict, gen: _Noise, varying: set) -> float | None:
+    """Residual of node ``n`` (value ``out``) over its floating tensor inputs that depend on the
+    graph's inputs when it is nonlinear there, 0 when affine, None when it has none (or cannot be
+    re-run)."""
     import torch.fx as fx
 
-    inputs = [a for a in n.all_input_nodes if _is_float(env.get(a))]
+    inputs = [a for a in n.all_input_nodes if a in varying and _is_float(env.get(a))]
     if not inputs or not _is_float(out):
         return None
     xs = [env[a] for a in inputs]
@@ -415,7 +427,8 @@ def _whole_model(m64, x, order, verdicts, owners, calls, names, max_bytes) -> tu
     """The report's note on the whole model, and the deferred build of its map (when affine and
     within ``max_bytes``)."""
     notes, build_map = [], None
-    if len(order) == 1 and any(True for _ in m64.children()):
+    graph_of_ops = isinstance(m64, torch.fx.GraphModule) and not any(n.op == "call_module" for n in m64.graph.nodes)
+    if len(order) == 1 and any(True for _ in m64.children()) and not graph_of_ops:  # an exported graph's modules only hold weights
         notes.append("its modules took no hooks (TorchScript?): only the whole model was tested")
     if verdicts[m64].affine is None:  # never reported affine without a verdict
         notes.append(f"the whole model could not be judged ({verdicts[m64].why}): not called affine")

@@ -37,13 +37,19 @@ from torch import nn
 from .._folding import FoldReport, _fold_seq, _transparent, merge_pair
 from .._tolerance import relative_error, tolerance_for
 from . import run_with_hooks
-from ._graph import _Graph
+from ._exported import FixedBatch, example_batch
+from ._graph import _FUNCTIONAL, _Graph
 from .cost import count_macs, n_parameters
 
 __all__ = ["FoldReport", "fold", "fold_with_report"]
 
 
 def _count(m: nn.Module) -> int:
+    """Layers: leaf modules; in an exported graph (aten operations), its layer calls and modules called."""
+    m = m.program if isinstance(m, FixedBatch) else m
+    if isinstance(m, torch.fx.GraphModule) and any(isinstance(n.target, torch._ops.OpOverload) for n in m.graph.nodes):
+        return sum(1 for n in m.graph.nodes if n.op == "call_module" and not str(n.target).startswith("_guards")
+                   or n.op == "call_function" and n.target in _FUNCTIONAL)
     return sum(1 for x in m.modules() if not isinstance(x, nn.Sequential) and not any(True for _ in x.children()))
 
 
@@ -63,7 +69,11 @@ def fold_with_report(model: nn.Module, example_inputs: Any, *, cheaper_only: boo
     x = x.to(dtype)
     report = FoldReport(layers_before=_count(model))
     work = copy.deepcopy(model)
-    folded = _fold_fx(work, x, report, cheaper_only)
+    if isinstance(work, FixedBatch):  # an archive exported at a fixed batch: its graph, on a batch of that size
+        inner = _fold_fx(work.program, example_batch(work, x), report, cheaper_only)
+        folded = FixedBatch(inner, work.batch, getattr(work, "in_shape", None)) if inner is not None else work
+    else:
+        folded = _fold_fx(work, x, report, cheaper_only)
     if folded is None:
         folded = _fold_sequentials(work, x, report, cheaper_only)
     if not report.merged:  # nothing merged: the model as it was, not a traced copy of it
@@ -101,7 +111,7 @@ def _fold_fx(work: nn.Module, x: torch.Tensor, report: FoldReport, cheaper_only:
     import torch.fx as fx
 
     try:
-        gm = fx.symbolic_trace(work)
+        gm = work if isinstance(work, fx.GraphModule) else fx.symbolic_trace(work)  # a graph already (torch.export's, say)
     except Exception as exc:  # data-dependent control flow and the like: fall back to Sequentials
         report.left.append(f"torch.fx could not trace the model ({type(exc).__name__}); folded inside nn.Sequential containers only")
         return None

@@ -23,6 +23,7 @@ from torch import nn
 
 from .. import onnx_model
 from ..onnx_model import is_onnx_path
+from ._exported import FixedBatch, from_exported
 
 __all__ = ["load_model", "load_hf", "HFEmbeds", "SAFE_FORMATS"]
 
@@ -100,7 +101,7 @@ def load_model(spec: str, trust_pickle: bool = False) -> Any:
         try:
             with warnings.catch_warnings():  # torch's own deprecation chatter while unpickling specs
                 warnings.simplefilter("ignore", FutureWarning)
-                model = torch.export.load(spec).module()
+                model = from_exported(torch.export.load(spec))
         except Exception as exc:
             raise ValueError(f"{spec!r} is not a readable torch.export archive: {exc}") from None
     else:
@@ -120,4 +121,4 @@ def load_model(spec: str, trust_pickle: bool = False) -> Any:
                 raise ValueError(f"cannot load {spec!r}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise ValueError(f"{spec!r} gave a {type(model).__name__}, expected a torch.nn.Module")
-    return model.eval() if not isinstance(model, torch.fx.GraphModule) else model
+    return model if isinstance(model, (torch.fx.GraphModule, FixedBatch)) else model.eval()  # exported graphs refuse eval()
