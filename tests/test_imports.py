@@ -81,3 +81,16 @@ def test_kernels_import_nothing_heavy():
         "    actlab.ntk(a, x, depth=3)\n"
         "actlab.signal('tanh', 4.0, 0.05)\n"
     ) == []
+
+
+def test_actlab_imports_and_reads_sweep_specs_without_tomllib():
+    """Python 3.10 has no tomllib: actlab imports without it and reads TOML specs with tomli."""
+    code = ("import sys; sys.modules['tomllib'] = None\n"
+            "import actlab\n"
+            "from actlab.studies import parse_spec\n"
+            "spec = parse_spec('seeds = 3\\n[grid]\\nactivation = [\"relu\", \"tanh\"]')\n"
+            "assert [c['activation'] for c in spec.cells()] == ['relu', 'tanh'], spec\n"
+            "assert 'tomli' in sys.modules\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -888,14 +888,16 @@ def to_module(config: TrainConfig, params_row: torch.Tensor, n_in: int) -> nn.Mo
     return SkipMLP(body, skip)
 
 
-def train_reference(config: TrainConfig, X, y, seed: int) -> tuple[nn.Module, list[float]]:
+def train_reference(config: TrainConfig, X, y, seed: int, initial: torch.Tensor | None = None) -> tuple[nn.Module, list[float]]:
     """One seed trained the plain way (nn.Sequential + torch.optim), the oracle for ``train``.
 
-    Same initial weights, same stopping rules; returns the trained module and its losses.
+    Same initial weights (or ``initial``, flat in ``init_params``' order), same stopping rules;
+    returns the trained module and its losses.
     """
     device = resolve_device(config.device)
     X, y = _as_data(config, X, y, device)
-    model = to_module(config, init_params(config, [seed], X.shape[1])[0], X.shape[1]).to(device)
+    p0 = init_params(config, [seed], X.shape[1])[0] if initial is None else initial
+    model = to_module(config, p0, X.shape[1]).to(device)
     opt = (
         torch.optim.Adam(model.parameters(), lr=config.lr)
         if config.optimizer == "adam"

@@ -111,7 +111,7 @@ def _toml():
     """The TOML parser: the standard library's (Python ≥ 3.11), else tomli, the same parser published
     before it joined it (a dependency on Python 3.10). Imported here, so that ``import actlab`` needs neither."""
     try:
-        import tomllib
+        import tomllib  # novermin: guarded, tomli below on Python 3.10
     except ImportError:
         import tomli as tomllib
     return tomllib
