@@ -81,9 +81,9 @@ def main() -> None:
         results[case] = med
         base = med["8 blocks"]
         cells = ", ".join(f"{k} {v:,.1f} ({v / base:.2f}×)" for k, v in med.items())
-        print(f"{case:10s} {cells}", flush=True)
+        print(f"{case:10s} {cells}", flush=True, file=sys.stderr if args.json else sys.stdout)
     print(f"epochs/s of the engine alone, medians of {args.rounds} interleaved rounds of {args.seconds:g} s; "
-          f"2 CPU threads at most; {here}")
+          f"2 CPU threads at most; {here}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps({"machine": here, "medians": results}, indent=2))
 

@@ -5,6 +5,7 @@
 Figures: docs/img/xor_success.png, xor_boundaries.png, xor_loss_curves_all.png and
 derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!-- figures:NAME -->` and
 `<!-- /figures:NAME -->` is replaced by what this script measures now —
+  article      the article's printed numbers beside `actlab collapse --arch all` and `actlab xor` over 2,000 seeds
   xor          the XOR lab over 2,000 seeds, and where the failed ReLU seeds end up
   regions      `actlab regions` (whole command, fresh process), docs/img/xor_regions.png, regions_depth.png,
                hidden_space.png, and benchmarks/bench_regions.py
@@ -20,6 +21,7 @@ derivation_2-2-1.png. Tables: each block (in docs/*.md or README.md) between `<!
   kernels-speed benchmarks/bench_kernels.py, beside neural-tangents where $ACTLAB_NT_PYTHON names its venv's Python
   signal       `actlab signal` (whole command, fresh process) and docs/img/signal_*.png
   signal-speed benchmarks/bench_signal.py (critical_sigma_w2 beside bisection)
+  kernel-layout benchmarks/bench_kernel_layout.py (the fused step's builds, interleaved)
   sweep        `actlab sweep phase_diagram` (whole command, fresh process), docs/img/sweep_phase_diagram.png,
                the paper-size spec's --dry-run, and benchmarks/bench_sweep.py (overhead per cell)
 Every block says which command produced it. --skip-bench regenerates the figures and the xor
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]  # where the measured blocks live
+CPU_NAMED = re.compile(r"AMD|Intel|Xeon|EPYC|Apple|ARM|aarch64|Neoverse|CPU")  # tests/test_docs.py checks every block for it
 PLATEAUS = {"1/6 (three points fitted, one averaged)": 1 / 6, "1/4 (the best affine fit)": 1 / 4, "1/8": 1 / 8}
 
 
@@ -405,6 +409,52 @@ def regions_block() -> str:
     ])
 
 
+# the numbers the article printed (its dense, conv and RNN scripts' OLS fits; its XOR runs: one seed each)
+ARTICLE = {"dense": (0.999999999999102, 1.77e-14), "conv": (0.99999999997931, 7.4e-16), "rnn": (0.99999999997490, 5.49e-08)}
+
+
+def _json_of(*args: str) -> tuple[object, float]:
+    """`actlab ARGS --json` in a fresh process: its JSON and its wall time."""
+    actlab = str(Path(sys.executable).with_name("actlab"))
+    t0 = time.perf_counter()
+    out = subprocess.run([actlab, *args, "--json"], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout), time.perf_counter() - t0
+
+
+def article_block() -> str:
+    """The article's numbers beside actlab's: `actlab collapse --arch all` (seed 0) and `actlab xor` over 2,000 seeds."""
+    nets, t_nets = _json_of("collapse", "--arch", "all")
+    xor, t_xor = _json_of("xor", "--activations", "linear,sigmoid,relu,tanh", "--seeds", "2000")
+    rows = ["| claim | the article (one draw, one run) | actlab (measured) |", "|---|---|---|"]
+    for r in nets:
+        r2, mse = ARTICLE[r["arch"]]
+        rows.append(f"| a random {r['arch']} net without activations is linear ({r['summary']}) | OLS r² {r2!r}, MSE {mse:.3g} "
+                    f"| OLS r² {r['ols_r2']!r}, MSE {r['ols_mse']:.3g}; exact collapse: rank {r['rank']}, residual "
+                    f"{r['residual']:.1e} ≤ {r['tolerance']:.1e} ({r['verdict']}) |")
+    art = {"linear": "stays at 0.5 everywhere: no fit", "sigmoid": "solves it", "relu": "solves it", "tanh": "(not shown)"}
+    for name, a in xor["activations"].items():
+        lo, hi = a["success_ci"]
+        rows.append(f"| 2-4-1 with {name} on XOR | {art[name]} | solved in {100 * a['success_rate']:.1f} % of {a['n_seeds']:,} seeds "
+                    f"(95 % CI {100 * lo:.1f}–{100 * hi:.1f} %), median final MSE {a['final_mse_median']:.3g} |")
+    return "\n".join([f"(`actlab collapse --arch all --json` in {t_nets:.1f} s and `actlab xor --activations "
+                      f"linear,sigmoid,relu,tanh --seeds 2000 --json` in {t_xor:.1f} s, whole commands on 2 cores of {_cpu()}; "
+                      "`python benchmarks/make_figures.py --only article`.)", "", *rows])
+
+
+def kernel_layout_block() -> str:
+    """benchmarks/bench_kernel_layout.py: each build of the fused step on the same set-ups, interleaved."""
+    d = _bench("bench_kernel_layout.py")
+    med = d["medians"]
+    builds = list(dict.fromkeys(b for row in med.values() for b in row))
+    rows = ["| set-up | " + " | ".join(builds) + " |", "|---|" + "---:|" * len(builds)]
+    for case, row in med.items():
+        base = row.get(builds[0])
+        cells = [f"{row[b]:,.1f} ({row[b] / base:.2f}×)" if b in row and base else "" for b in builds]
+        rows.append(f"| {case} | " + " | ".join(cells) + " |")
+    return "\n".join([f"(`python benchmarks/bench_kernel_layout.py` on {_cpu()}, {os.cpu_count()} cores: epochs/s of the "
+                      "engine alone, medians of 5 interleaved rounds; ratios to the first build in the same rounds.)", "", *rows])
+
+
 def demo_block() -> str:
     from bench_demo import measure
 
@@ -537,10 +587,10 @@ def play_block() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
+BLOCKS = {"article": article_block, "xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
           "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block, "signal": signal_block,
-          "signal-speed": signal_speed_block, "sweep": sweep_block}
+          "signal-speed": signal_speed_block, "sweep": sweep_block, "kernel-layout": kernel_layout_block}
 
 
 def main() -> int:
@@ -552,6 +602,8 @@ def main() -> int:
     for name in names:
         print(f"figures: {name} …", file=sys.stderr, flush=True)
         body = BLOCKS[name]()
+        if not CPU_NAMED.search(body):  # every block says where it was measured
+            body += f"\n\n(Measured on {_cpu()}, {os.cpu_count()} cores.)"
         pattern = re.compile(rf"(<!-- figures:{re.escape(name)} -->\n).*?(<!-- /figures:{re.escape(name)} -->)", re.S)
         pages = [p for p in PAGES if pattern.search(p.read_text(encoding="utf-8"))]
         if not pages:

@@ -12,6 +12,7 @@ from ._cli_analysis import _add_audit, _add_fold, _add_hidden
 from ._cli_lab import _add_dynamics, _add_regions
 from ._cli_sweep import _add_sweep
 from ._cli_theory import _add_kernels, _add_signal
+from ._sections import SECTIONS, TITLES
 from ._cli_args import (
     _activation,
     _activation_list,
@@ -44,11 +45,10 @@ def _add_demo(sub) -> None:
         "demo",
         help="reproduce the whole article into one HTML report (the main job)",
         description=(
-            "Run everything — the univariate chains and their GIF, the article's OLS vs the exact collapse for dense, "
-            "conv and rnn networks, the generated 2-2-1 derivation, XOR across the activation registry over many "
-            "seeds (rates with intervals, loss curves, boundaries, 3-D GIFs), the hidden-nonlinearity catalogue "
-            "and its demonstrations, an audit-and-fold example — and write OUT/index.html (readable offline), "
-            "OUT/results.json and the figures. The report appears only when complete."
+            "Reproduce the article — and what goes beyond it — into one report, OUT/index.html (readable offline), with "
+            "OUT/results.json (every number the page shows) and the figures. Its sections: "
+            + "; ".join(f"{i}. {TITLES[name]} ({name})" for i, name in enumerate(SECTIONS, 1))
+            + ". The report appears only when complete."
         ),
         epilog="examples:\n  actlab demo\n  actlab demo --quick --out /tmp/report",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._jsonsafe import finite
+from ._sections import SECTIONS
 
 __all__ = ["DemoConfig", "run_demo", "format_value", "lookup"]
 
@@ -278,7 +279,6 @@ def _trainability_rows(r: dict) -> list[dict]:
 # ------------------------------------------------------------------------------- the run
 
 
-SECTIONS = ("univariate", "collapse", "derivation", "xor", "geometry", "dynamics", "signal", "kernels", "hidden", "audit")  # in the order they run
 
 
 def run_demo(config: DemoConfig = DemoConfig(), progress: Callable[[str, str, float], None] | None = None) -> dict:
