@@ -96,7 +96,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
 
     timed("univariate")
     uni = run_univariate(UnivariateConfig(seed=config.seed))
-    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=15 if quick else 120)
+    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=8 if quick else 120)
     results["univariate"] = uni.to_dict()
     done("univariate")
 
@@ -187,7 +187,7 @@ def _xor(config: DemoConfig, folder: Path) -> dict:
     subset = XorResult(classic, xor.X, xor.y, {k: xor.activations[k] for k in classic.activations})
     viz.plot_boundaries(subset, folder / "xor_boundaries.png")
     for name in ("relu",) if quick else ("linear", "sigmoid", "relu"):
-        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=20 if quick else 120)
+        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=8 if quick else 120)
     return xor.to_dict()
 
 
@@ -214,23 +214,23 @@ def _dynamics(config: DemoConfig, folder: Path) -> dict:
 
 
 def _signal(config: DemoConfig, folder: Path) -> dict:
-    """Signal through depth: the "report" preset of ``actlab signal`` ("quick" with quick)."""
+    """Signal through depth: the "report" preset of ``actlab signal`` ("glance" with quick)."""
     from .experiments.signal import preset, run_signal
     from .viz.signal import write_signal_figures
 
-    result = run_signal(preset("quick" if config.quick else "report", seed=config.seed)).to_dict()
+    result = run_signal(preset("glance" if config.quick else "report", seed=config.seed)).to_dict()
     write_signal_figures(result, folder)
     return result
 
 
 def _kernels(config: DemoConfig, folder: Path) -> dict:
-    """Infinite width: the "report" preset of ``actlab kernels`` ("quick" with quick)."""
+    """Infinite width: the "report" preset of ``actlab kernels`` ("glance" with quick)."""
     from dataclasses import replace
 
     from .experiments.kernels import KERNELS_PRESETS, run_kernels
     from .viz.kernels import write_kernels_figures
 
-    result = run_kernels(replace(KERNELS_PRESETS["quick" if config.quick else "report"], seed=config.seed)).to_dict()
+    result = run_kernels(replace(KERNELS_PRESETS["glance" if config.quick else "report"], seed=config.seed)).to_dict()
     write_kernels_figures(result, folder)
     return result
 

@@ -64,8 +64,8 @@ class GeometryConfig:
 GEOMETRY_PRESETS = {
     "full": GeometryConfig(),
     "report": GeometryConfig(xor_seeds=100, train_seeds=5),
-    "glance": GeometryConfig(xor_activations=("relu", "maxout"), xor_seeds=20, budgets=(8, 16), depths=(1, 2), hr_seeds=10,
-                             train_steps=300, train_seeds=3, hidden_seeds=20, hidden_steps=2000, sawtooth_depths=(1, 2, 3, 4, 5, 6)),
+    "glance": GeometryConfig(xor_activations=("relu", "maxout"), xor_seeds=10, budgets=(8, 16), depths=(1, 2), hr_seeds=5,
+                             train_steps=200, train_seeds=2, hidden_seeds=10, hidden_steps=1200, sawtooth_depths=(1, 2, 3, 4, 5, 6)),
 }
 
 
