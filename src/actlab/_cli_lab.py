@@ -19,7 +19,7 @@ def _add_dynamics(sub) -> None:
             "each singular mode of its task along a(t) = s·e^(2st/τ)/(e^(2st/τ) − 1 + s/a₀) — a plateau, then a "
             "jump — while a model with no hidden layer approaches s exponentially; R² per mode, half-times "
             "against (τ/2s)·ln(s/a₀ − 1), and learning time against depth for small random, scaled Gaussian and "
-            "orthogonal initial weights. (2) XOR trainability: success (95%% Wilson intervals) and steps to solve "
+            "orthogonal initial weights. (2) XOR trainability: success (95% Wilson intervals) and steps to solve "
             "against the initial weight range U(−r, r) for 2-2-1, 2-3-1 and 2-1-1 with input→output connections, "
             "sigmoid and tanh (≥ 10⁵ nets by default; one batched pass per architecture), and what the article's "
             "2-4-1 ReLU failures are (final MSE 1/8, 1/6, 1/4; dead hidden units; averaged points)."

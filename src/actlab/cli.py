@@ -189,7 +189,7 @@ def _add_xor(sub) -> None:
         description=(
             "Train the article's 2-4-1 network (linear output, MSE, Adam 0.01, ≤1,000 full-batch steps, glorot "
             "weights, zero biases) for every seed at once, per activation, and report the success rate with a "
-            "95%% Wilson interval — success: every XOR output within 0.4 of its target (other datasets: "
+            "95% Wilson interval — success: every XOR output within 0.4 of its target (other datasets: "
             "training accuracy ≥ 0.9) — steps to loss 1e-3, final-loss quantiles and diverged seeds. "
             "A given seed starts from the same weights whatever the activation, so rows are paired."
         ),
