@@ -4,13 +4,17 @@
    newer than the floor (tomllib, ExceptionGroup, typing.Self, …) not guarded by a fallback.
 2. pip resolves every dependency and extra, under constraints.txt, for the floor's Python
    (--dry-run: nothing is installed): a pin or a package with no wheel for it fails here.
+3. Every Python from the floor to 3.13 found on this machine (on PATH as pythonX.Y, or in pyenv)
+   compiles src/ with warnings as errors: syntax that is new, or deprecated, fails here.
 
 Usage: python .ci/python_floor.py  (from the repository root; needs vermin and network to the index)
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,8 +57,35 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
                     "--target", tempfile.mkdtemp(), "--python-version", version, "--only-binary=:all:", "-c", str(ROOT / "constraints.txt"),
                     "-r", f.name], check=True)
+    compile_everywhere(version)
     print(f"python_floor: Python {version} is enough for actlab and every extra")
     return 0
+
+
+def interpreters(floor_version: str) -> dict[str, str]:
+    """Python X.Y → an interpreter on this machine, for X.Y from the floor to 3.13."""
+    minor = int(floor_version.split(".")[1])
+    found = {}
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for m in range(minor, 14):
+        v = f"3.{m}"
+        exe = shutil.which(f"python{v}")
+        if exe and subprocess.run([exe, "-c", "pass"], capture_output=True).returncode != 0:
+            exe = None  # a pyenv shim of a version that is not selected
+        if exe is None and pyenv.is_dir():
+            exe = next((str(p / "bin" / "python") for p in sorted(pyenv.glob(f"{v}.*")) if (p / "bin" / "python").exists()), None)
+        if exe:
+            found[v] = exe
+    return found
+
+
+def compile_everywhere(floor_version: str) -> None:
+    found = interpreters(floor_version)
+    print(f"python_floor: compiling src/ with warnings as errors on Python {', '.join(found) or '(none found)'}", flush=True)
+    for v, exe in found.items():
+        with tempfile.TemporaryDirectory() as tmp:  # a copy: no __pycache__ of other Pythons left in src/
+            shutil.copytree(ROOT / "src", Path(tmp) / "src")
+            subprocess.run([exe, "-W", "error", "-m", "compileall", "-q", str(Path(tmp) / "src")], check=True)
 
 
 if __name__ == "__main__":
