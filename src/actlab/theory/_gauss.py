@@ -31,6 +31,7 @@ Float64 throughout.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -299,6 +300,7 @@ def _polynomial(name: str) -> bool:
 
 
 _RECENT: dict[tuple, Moments] = {}  # the last few coefficient sets: a deep recursion at its fixed q reuses them
+_RECENT_LOCK = threading.Lock()
 
 
 def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
@@ -307,11 +309,16 @@ def _moments_adaptive(name: str, q: torch.Tensor, want_deriv: bool) -> Moments:
     (a zero input without bias) is evaluated at Q_FLOOR: φ(0) and the mean of φ′ across a kink."""
     q = q.clamp_min(Q_FLOOR)
     key = (name, want_deriv, q.numpy().tobytes())
-    if key not in _RECENT:
+    with _RECENT_LOCK:
+        found = _RECENT.get(key)
+    if found is not None:
+        return found
+    m = _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
+    with _RECENT_LOCK:  # the playground's server threads share it
         if len(_RECENT) >= 8:
             del _RECENT[next(iter(_RECENT))]
-        _RECENT[key] = _piecewise_moments(name, q, want_deriv) if _polynomial(name) else moments(name, q, want_deriv=want_deriv)
-    return _RECENT[key]
+        _RECENT[key] = m
+    return m
 
 
 def second_moments(name: str, q: torch.Tensor, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
