@@ -41,10 +41,16 @@ def _overflow(what: str, values: torch.Tensor, layer: int, depth: int, name: str
         "it grows geometrically with depth in this phase; ask for fewer layers or a smaller sigma_w2")
 
 
+def _finite(t: torch.Tensor) -> bool:
+    """No inf or NaN in ``t``, in one pass (NaN and ±inf reach the extremes)."""
+    lo, hi = torch.aminmax(t)
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 def _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same) -> None:
     for what, t, rows in (("the variance", q1, "x1"), ("the variance", q2, "x2"), ("the kernel", k, "x1"),
                           ("the NTK", theta, "x1")):
-        if t is not None and not bool(torch.isfinite(t).all()):
+        if t is not None and t.numel() and not _finite(t):
             _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows)
 
 
@@ -90,7 +96,7 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
         if fixed:  # Σ stays k from here on; Θ^(l+1) = Σ + χ Θ^l with χ fixed too
             for rest in range(layer + 1, depth + 1) if with_ntk else ():
                 theta = k + chi * theta
-                if not bool(torch.isfinite(theta).all()):
+                if not _finite(theta):
                     _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1")
             break
     return k.to(device), (theta.to(device) if with_ntk else None)
