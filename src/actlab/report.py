@@ -96,7 +96,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
 
     timed("univariate")
     uni = run_univariate(UnivariateConfig(seed=config.seed))
-    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=8 if quick else 72)
+    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=6 if quick else 72)
     results["univariate"] = uni.to_dict()
     done("univariate")
 
@@ -108,14 +108,16 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
         for s in range(config.seed, config.seed + (1 if quick else 3)):
             ols = s == config.seed and (arch == "dense" or not quick)
             rows.append(run_collapse(arch, s, "linear", ols=ols).to_dict())
-        rows.append(run_collapse(arch, config.seed, "relu", ols=False).to_dict())
+        if arch == "dense" or not quick:  # --quick: one ReLU row shows the other verdict
+            rows.append(run_collapse(arch, config.seed, "relu", ols=False).to_dict())
     results["collapse"] = rows
     done("collapse")
 
     timed("derivation")
     d = symbolic.derive((2, 2, 1))
     viz.render_derivation(d, folder / "derivation_linear.png")
-    viz.render_derivation(symbolic.derive((2, 2, 1), "relu"), folder / "derivation_relu.png")
+    if not quick:  # --quick: the identity's derivation alone (each image is a second of mathtext)
+        viz.render_derivation(symbolic.derive((2, 2, 1), "relu"), folder / "derivation_relu.png")
     results["derivation"] = {"layers": [2, 2, 1], "final": d.steps[-1].equations[-1], "markdown": d.to_markdown()}
     done("derivation")
 
@@ -187,7 +189,7 @@ def _xor(config: DemoConfig, folder: Path) -> dict:
     subset = XorResult(classic, xor.X, xor.y, {k: xor.activations[k] for k in classic.activations})
     viz.plot_boundaries(subset, folder / "xor_boundaries.png")
     for name in ("relu",) if quick else ("linear", "sigmoid", "relu"):
-        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=8 if quick else 72)
+        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=6 if quick else 72)
     return xor.to_dict()
 
 

@@ -53,7 +53,7 @@ class DynamicsConfig:
             return TrainabilityConfig(seed=self.seed)
         if self.preset == "report":  # 200 seeds a setting and half the step budget
             return TrainabilityConfig(seed=self.seed, n_seeds=200, n_steps=2000, relu_seeds=1000)
-        return TrainabilityConfig(seed=self.seed, ranges=(0.5, 2.0, 8.0), n_seeds=50, n_steps=1000, relu_seeds=300)
+        return TrainabilityConfig(seed=self.seed, ranges=(0.5, 2.0, 8.0), n_seeds=40, n_steps=600, relu_seeds=200)
 
     def to_dict(self) -> dict:
         return {"preset": self.preset, "seed": self.seed, "saxe": self.saxe_config().to_dict(),

@@ -92,7 +92,7 @@ KERNELS_PRESETS = {
                            approx_seeds=3),
     # `actlab demo --quick`'s section 8: the quick sizes, fewer still
     "glance": KernelsConfig(widths=(64, 256, 1024), conv_seeds=2, conv_points=12, datasets=("spiral",),
-                            reg_width=128, reg_seeds=2, reg_steps=300, approx_widths=(1, 2, 4, 8, 16, 32),
+                            reg_width=96, reg_seeds=2, reg_steps=200, approx_widths=(1, 2, 4, 8, 16, 32),
                             approx_seeds=2),
 }
 

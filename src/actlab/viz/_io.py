@@ -40,13 +40,57 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+TIGHT_PAD = 0.1  # inches of margin around the drawn content, as matplotlib's bbox_inches="tight" leaves
+OVERHANG = 0.5  # inches drawn beyond each edge of the figure: labels that overhang it are kept
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = True) -> Path:
-    """``fig`` written atomically, then closed; ``tight`` crops to the drawn content (one more draw)."""
+    """``fig`` written atomically, then closed; ``tight`` crops to the drawn content.
+
+    A tight PNG is drawn once, with OVERHANG inches around the figure (tick labels overhang a
+    small figure's edge), and cropped by its pixels to what differs from the background, plus
+    matplotlib's margin: ``bbox_inches="tight"`` would measure every text's extent and draw twice,
+    which costs more than the draw itself. Where the content reaches the drawn edge (something may
+    lie further out), and for other formats, matplotlib's own tight bounding box is used."""
     plt = _mpl()
+    fmt = Path(path).suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None, format=Path(path).suffix.lstrip(".") or "png")
+        if not (tight and fmt == "png" and _save_cropped(fig, tmp, dpi)):
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None, format=fmt)
     plt.close(fig)
     return Path(path)
+
+
+def _save_cropped(fig, path: Path, dpi: int) -> bool:
+    """``fig`` as a PNG cropped to its drawn pixels plus TIGHT_PAD; False (nothing written) where
+    the content touches the edge of what was drawn, or matplotlib lacks the tool for it."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+    from matplotlib.transforms import Bbox
+    from PIL import Image
+
+    try:
+        from matplotlib._tight_bbox import adjust_bbox  # what savefig(bbox_inches=…) itself uses
+    except ImportError:
+        return False
+    fig.set_dpi(dpi)
+    w, h = fig.get_size_inches()
+    restore = adjust_bbox(fig, Bbox.from_extents(-OVERHANG, -OVERHANG, w + OVERHANG, h + OVERHANG), None)
+    try:
+        fig.canvas.draw()
+        rgba = np.array(fig.canvas.buffer_rgba())
+    finally:
+        restore()
+    background = np.array([round(255 * v) for v in to_rgba(fig.get_facecolor())], dtype=rgba.dtype)
+    drawn = (rgba != background).any(-1)
+    rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == drawn.shape[0] - 1 or cols[-1] == drawn.shape[1] - 1:
+        return False
+    pad = round(TIGHT_PAD * dpi)
+    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, drawn.shape[0])
+    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, drawn.shape[1])
+    Image.fromarray(np.ascontiguousarray(rgba[y0:y1, x0:x1])).save(path, format="png", dpi=(dpi, dpi))
+    return True
 
 
 def save_gif(fig, n_frames: int, update, path: str | os.PathLike, fps: int, *, dpi: int | None = None, animated=()) -> Path:
