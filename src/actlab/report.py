@@ -96,7 +96,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
 
     timed("univariate")
     uni = run_univariate(UnivariateConfig(seed=config.seed))
-    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=6 if quick else 72)
+    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=6 if quick else 48)
     results["univariate"] = uni.to_dict()
     done("univariate")
 
@@ -146,7 +146,7 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
         "catalogue": hidden.run_catalogue(seed=config.seed),
         "maxout_xor": hidden.maxout_xor(),
         "square_not_universal": hidden.square_not_universal(
-            widths=(2, 8) if quick else (2, 8, 32), n_seeds=4 if quick else 8, n_steps=1000 if quick else 2000
+            widths=(2, 8) if quick else (2, 8, 32), n_seeds=3 if quick else 8, n_steps=600 if quick else 2000
         ),
         "flush_to_zero": hidden.flush_to_zero_demo(config.seed),
     }
@@ -189,7 +189,7 @@ def _xor(config: DemoConfig, folder: Path) -> dict:
     subset = XorResult(classic, xor.X, xor.y, {k: xor.activations[k] for k in classic.activations})
     viz.plot_boundaries(subset, folder / "xor_boundaries.png")
     for name in ("relu",) if quick else ("linear", "sigmoid", "relu"):
-        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=6 if quick else 72)
+        viz.xor_3d_gif(xor, name, folder / f"nn_xor_{name}.gif", max_frames=6 if quick else 48)
     return xor.to_dict()
 
 

@@ -52,7 +52,7 @@ class DynamicsConfig:
         if self.preset == "full":
             return TrainabilityConfig(seed=self.seed)
         if self.preset == "report":  # 200 seeds a setting and half the step budget
-            return TrainabilityConfig(seed=self.seed, n_seeds=200, n_steps=2000, relu_seeds=1000)
+            return TrainabilityConfig(seed=self.seed, n_seeds=120, n_steps=2000, relu_seeds=600)
         return TrainabilityConfig(seed=self.seed, ranges=(0.5, 2.0, 8.0), n_seeds=40, n_steps=600, relu_seeds=200)
 
     def to_dict(self) -> dict:

@@ -64,8 +64,8 @@ class GeometryConfig:
 GEOMETRY_PRESETS = {
     "full": GeometryConfig(),
     "report": GeometryConfig(xor_seeds=60, hr_seeds=40, train_seeds=4, hidden_seeds=30, hidden_steps=2000),
-    "glance": GeometryConfig(xor_activations=("relu", "maxout"), xor_seeds=10, budgets=(8, 16), depths=(1, 2), hr_seeds=5,
-                             train_steps=200, train_seeds=2, hidden_seeds=10, hidden_steps=1000, sawtooth_depths=(1, 2, 3, 4, 5, 6)),
+    "glance": GeometryConfig(xor_activations=("relu", "maxout"), xor_seeds=6, budgets=(8, 16), depths=(1, 2), hr_seeds=5,
+                             train_steps=200, train_seeds=2, hidden_seeds=10, hidden_steps=800, sawtooth_depths=(1, 2, 3, 4, 5, 6)),
 }
 
 

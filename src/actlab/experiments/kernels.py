@@ -85,7 +85,7 @@ class KernelsConfig:
 KERNELS_PRESETS = {
     "full": KernelsConfig(),
     # the report's section 8: the same parts, fewer seeds and smaller trained nets
-    "report": KernelsConfig(conv_seeds=3, conv_points=16, reg_width=256, reg_seeds=4, reg_steps=600, approx_seeds=3),
+    "report": KernelsConfig(conv_seeds=3, conv_points=16, reg_width=256, reg_seeds=4, reg_steps=400, approx_seeds=2),
     # `actlab kernels --quick` and `actlab demo --quick`: one task, the smallest sizes that still show each effect
     "quick": KernelsConfig(widths=(64, 256, 1024, 2048), conv_seeds=2, conv_points=12, datasets=("spiral",),
                            reg_width=128, reg_seeds=4, reg_steps=500, approx_widths=(1, 2, 4, 8, 16, 32, 64),

@@ -118,7 +118,7 @@ SIGNAL_PRESETS = {
                           grad_width=128, grad_depth=6, grad_seeds=2, grad_inputs=8, iso_depths=(2,), iso_seeds=1,
                           iso_sigma_b2=(0.05,), reg_neurons=(16,), reg_depths=(1, 4), reg_nets=4),
     # `actlab demo --quick`'s section 7: the quick grid, thinner still
-    "glance": SignalConfig(sigma_w2s=(0.5, 1.761, 8.0), depths=(2, 6, 18), width=8, seeds=2, steps=30, rows=32,
+    "glance": SignalConfig(sigma_w2s=(0.5, 1.761, 8.0), depths=(2, 6, 18), width=8, seeds=2, steps=20, rows=32,
                            grad_width=64, grad_depth=6, grad_seeds=1, grad_inputs=4, iso_depths=(2,), iso_seeds=1,
                            iso_sigma_b2=(0.05,), reg_neurons=(16,), reg_depths=(1, 4), reg_nets=2),
 }
