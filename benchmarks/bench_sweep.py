@@ -7,6 +7,8 @@ a second or two on 2 cores. "bare" is ``train_many([config], X, y, seeds)`` per 
 same process; "sweep" is the whole ``actlab.sweep(spec, fresh_folder)`` call (spec parsing, data,
 the success statistics, one fsync'd line per cell). Both alternate, ``--repeats`` times each; the
 medians and their ratio are printed. The target: at most 5 % more for cells of a second or more.
+It also times how long ``--ray`` takes to refuse an address nobody listens on (a closed port on
+loopback; an address that drops packets waits the whole ``CONNECT_TIMEOUT_S``), where Ray is installed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ def swept(spec) -> float:
         return time.perf_counter() - t0
 
 
+def refusal_seconds() -> float | None:
+    """Seconds until ``sweep(..., ray="127.0.0.1:9")`` refuses (nothing listens there), or None without Ray."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return None
+    from actlab.studies import SpecError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        try:
+            sweep(parse_spec(SPEC), f"{tmp}/o", ray="127.0.0.1:9")
+        except SpecError:
+            return time.perf_counter() - t0
+    raise RuntimeError("an address nobody listens on was not refused")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=3)
@@ -71,12 +90,15 @@ def main() -> int:
     out["ratio"] = out["sweep_s"] / out["bare_s"]
     out["overhead_per_cell_ms"] = 1e3 * (out["sweep_s"] - out["bare_s"]) / n
     out["bare_per_cell_s"] = out["bare_s"] / n
+    out["ray_refusal_s"] = refusal_seconds()
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(f"{n} cells × {spec.seeds} seeds on {out['cpu']}, median of {args.repeats}: bare train_many {out['bare_s']:.2f} s "
           f"({out['bare_per_cell_s']:.2f} s a cell), sweep {out['sweep_s']:.2f} s: ×{out['ratio']:.3f}, "
           f"{out['overhead_per_cell_ms']:+.0f} ms a cell")
+    if out["ray_refusal_s"] is not None:
+        print(f"--ray 127.0.0.1:9 (nothing listening) refused after {out['ray_refusal_s']:.2f} s, before anything was written")
     return 0
 
 
