@@ -27,19 +27,24 @@ TORCH_INDEX :=
 else
 $(error TORCH must be cpu or cuda, got '$(TORCH)')
 endif
-PIP := $(PY) -m pip install --disable-pip-version-check -q $(TORCH_INDEX) -c constraints.txt
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# torch alone from its index (its own dependencies come with the next step, from PyPI): one lookup
+# on download.pytorch.org, not one per package
+TORCH_STEP := $(PIP) --no-deps --retries 2 $(TORCH_INDEX) torch
 
 .PHONY: install install-dev demo test test-builds test-slow bench figures play docs clean
 
 # what `actlab demo` and `actlab play` need: actlab and its dependencies
 $(RUN): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(TORCH_STEP)
 	$(PIP) -e .
 	touch $(RUN)
 
 # what the tests, the docs and the benchmarks need besides: the dev extra (Ray, JupyterLab, selenium, ONNX, MkDocs, …)
 $(DEV): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(TORCH_STEP)
 	$(PIP) -e '.[dev]'
 	touch $(DEV) $(RUN)
 

@@ -27,17 +27,19 @@ def _pip_lines(out: str) -> list[str]:
     return [line for line in out.splitlines() if "pip install" in line]
 
 
-def test_make_demo_installs_actlab_alone_with_the_cpu_wheels(tmp_path):
+def test_make_demo_installs_torch_from_the_cpu_index_then_actlab_alone(tmp_path):
     r = _dry(tmp_path, "demo", "TORCH=cpu")
-    (pip,) = _pip_lines(r.stdout)
-    assert r.returncode == 0 and CPU_INDEX in pip and pip.rstrip().endswith("-c constraints.txt -e .")
+    torch_step, rest = _pip_lines(r.stdout)
+    assert r.returncode == 0 and CPU_INDEX in torch_step and "--no-deps" in torch_step and torch_step.rstrip().endswith(" torch")
+    assert "-c constraints.txt" in torch_step  # the pin holds in both steps
+    assert "extra-index-url" not in rest and rest.rstrip().endswith("-c constraints.txt -e .")
     assert "actlab demo --out actlab-report" in r.stdout
 
 
 def test_make_test_installs_the_dev_extra_from_pypi_with_torch_cuda(tmp_path):
     r = _dry(tmp_path, "test", "TORCH=cuda")
-    (pip,) = _pip_lines(r.stdout)
-    assert r.returncode == 0 and "extra-index-url" not in pip and pip.rstrip().endswith("-e '.[dev]'")
+    torch_step, rest = _pip_lines(r.stdout)
+    assert r.returncode == 0 and "extra-index-url" not in torch_step + rest and rest.rstrip().endswith("-e '.[dev]'")
     assert "pytest" in r.stdout
 
 
@@ -52,7 +54,7 @@ def test_the_default_build_follows_nvidia_smi(tmp_path):
     for tool in ("sh", "test", "touch"):
         if shutil.which(tool):
             os.symlink(shutil.which(tool), bare / tool)
-    assert CPU_INDEX in _pip_lines(_dry(tmp_path, "demo", path=str(bare)).stdout)[0]
+    assert CPU_INDEX in _pip_lines(_dry(tmp_path, "demo", path=str(bare)).stdout)[0]  # the torch step
     smi = bare / "nvidia-smi"
     smi.write_text("#!/bin/sh\nexit 0\n")
     smi.chmod(0o755)
