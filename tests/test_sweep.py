@@ -107,6 +107,11 @@ def test_a_different_spec_is_refused_naming_the_difference(tmp_path, capsys):
     ("seeds = 4\n[grid\n", "is not valid TOML"),
 ])
 def test_bad_specs_are_one_line_exit_2_and_nothing_written(tmp_path, capsys, text, expected):
+    _refused(tmp_path, capsys, text, expected)
+
+
+def _refused(tmp_path, capsys, text: str, expected: str) -> None:
+    """`actlab sweep` on the spec ``text``: exit 2, one line naming ``expected``, no folder."""
     spec, out = tmp_path / "bad.toml", tmp_path / "out"
     spec.write_text(text)
     assert main(["sweep", str(spec), "--out", str(out)]) == 2
@@ -173,12 +178,7 @@ def test_dry_run_counts_what_is_left_and_refuses_a_different_spec(reference, tmp
     ("seeds = 4\n[fixed]\ndataset = 'digits_parity'\n[grid]\npoints = [100, 5000]", "points = 5000: digits_parity has 1797 digits"),
 ])
 def test_keys_that_change_nothing_are_refused(tmp_path, capsys, text, expected):
-    spec, out = tmp_path / "inert.toml", tmp_path / "out"
-    spec.write_text(text)
-    assert main(["sweep", str(spec), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert expected in err and err.count("\n") == 1
-    assert not out.exists()
+    _refused(tmp_path, capsys, text, expected)
 
 
 def test_keys_that_act_in_some_cells_are_kept():

@@ -71,37 +71,42 @@ def format_value(value: Any, fmt: str) -> str:
 
 
 def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, float], None]) -> dict:
-    """Run every experiment, write the figures into ``folder``, return the results dict."""
-    import torch
-
-    from . import nets, symbolic, viz
-    from .analysis import hidden
-    from .analysis.audit import audit
-    from .analysis.fold import fold_with_report
-    from .experiments.collapse import run_collapse
-    from .experiments.univariate import UnivariateConfig, run_univariate
-
+    """Run every experiment, write the figures into ``folder``, return the results dict: each of
+    ``SECTIONS`` in turn, timed, announced to ``progress`` as it starts and ends."""
     from .experiments.collapse import ARTICLE_R2
 
-    quick, seconds = config.quick, {}
+    steps = {"univariate": _univariate, "collapse": _collapse, "derivation": _derivation, "xor": _xor,
+             "geometry": _geometry, "dynamics": _dynamics, "signal": _signal, "kernels": _kernels,
+             "hidden": _hidden, "audit": _audit}
     results = {"config": asdict(config), "article": {"r2": ARTICLE_R2}}
-
-    def timed(name: str):
+    seconds = {}
+    for name in SECTIONS:
         progress(name, "start", 0.0)
-        seconds[name] = time.perf_counter()
-
-    def done(name: str):
-        seconds[name] = time.perf_counter() - seconds[name]
+        t0 = time.perf_counter()
+        out = steps[name](config, folder)
+        results.update(out if name == "audit" else {name: out})  # the audit section reports its fold beside it
+        seconds[name] = time.perf_counter() - t0
         progress(name, "done", seconds[name])
+    results["seconds"] = seconds
+    return results
 
-    timed("univariate")
+
+def _univariate(config: DemoConfig, folder: Path) -> dict:
+    """The article's E1: random chains of univariate maps, collapsed and learned, and its GIF."""
+    from . import viz
+    from .experiments.univariate import UnivariateConfig, run_univariate
+
     uni = run_univariate(UnivariateConfig(seed=config.seed))
-    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=6 if quick else 48)
-    results["univariate"] = uni.to_dict()
-    done("univariate")
+    viz.univariate_gif(uni, folder / "univariate.gif", max_frames=6 if config.quick else 48)
+    return uni.to_dict()
 
-    timed("collapse")
-    rows = []
+
+def _collapse(config: DemoConfig, folder: Path) -> list:
+    """The article's random dense, conv and rnn nets: its OLS beside the exact collapse, and ReLU rows."""
+    from . import nets
+    from .experiments.collapse import run_collapse
+
+    quick, rows = config.quick, []
     for arch in nets.ARCHS:
         # the article's OLS once per architecture, as the article ran it (--quick: on dense only; conv's
         # takes seconds); the other draws and the relu rows are judged by the exact collapse alone
@@ -110,39 +115,26 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
             rows.append(run_collapse(arch, s, "linear", ols=ols).to_dict())
         if arch == "dense" or not quick:  # --quick: one ReLU row shows the other verdict
             rows.append(run_collapse(arch, config.seed, "relu", ols=False).to_dict())
-    results["collapse"] = rows
-    done("collapse")
+    return rows
 
-    timed("derivation")
+
+def _derivation(config: DemoConfig, folder: Path) -> dict:
+    """The 2-2-1 algebra, generated, and its images."""
+    from . import symbolic, viz
+
     d = symbolic.derive((2, 2, 1))
     viz.render_derivation(d, folder / "derivation_linear.png")
-    if not quick:  # --quick: the identity's derivation alone (each image is a second of mathtext)
+    if not config.quick:  # --quick: the identity's derivation alone (each image is a second of mathtext)
         viz.render_derivation(symbolic.derive((2, 2, 1), "relu"), folder / "derivation_relu.png")
-    results["derivation"] = {"layers": [2, 2, 1], "final": d.steps[-1].equations[-1], "markdown": d.to_markdown()}
-    done("derivation")
+    return {"layers": [2, 2, 1], "final": d.steps[-1].equations[-1], "markdown": d.to_markdown()}
 
-    timed("xor")
-    results["xor"] = _xor(config, folder)
-    done("xor")
 
-    timed("geometry")
-    results["geometry"] = _geometry(config, folder)
-    done("geometry")
+def _hidden(config: DemoConfig, folder: Path) -> dict:
+    """The hidden-nonlinearity catalogue and its demonstrations."""
+    from .analysis import hidden
 
-    timed("dynamics")
-    results["dynamics"] = _dynamics(config, folder)
-    done("dynamics")
-
-    timed("signal")
-    results["signal"] = _signal(config, folder)
-    done("signal")
-
-    timed("kernels")
-    results["kernels"] = _kernels(config, folder)
-    done("kernels")
-
-    timed("hidden")
-    results["hidden"] = {
+    quick = config.quick
+    return {
         "catalogue": hidden.run_catalogue(seed=config.seed),
         "maxout_xor": hidden.maxout_xor(),
         "square_not_universal": hidden.square_not_universal(
@@ -150,9 +142,16 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
         ),
         "flush_to_zero": hidden.flush_to_zero_demo(config.seed),
     }
-    done("hidden")
 
-    timed("audit")
+
+def _audit(config: DemoConfig, folder: Path) -> dict:
+    """A small conv net audited, and a deep affine dense net folded and timed: {"audit", "fold"}."""
+    import torch
+
+    from . import nets
+    from .analysis.audit import audit
+    from .analysis.fold import fold_with_report
+
     torch.manual_seed(config.seed)
     example = torch.nn.Sequential(
         torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.AvgPool2d(2), torch.nn.Conv2d(8, 8, 3),
@@ -167,11 +166,9 @@ def _compute(config: DemoConfig, folder: Path, progress: Callable[[str, str, flo
     with torch.no_grad():
         t_orig = min(_timeit(lambda: dense(xb)) for _ in range(3))
         t_fold = min(_timeit(lambda: folded(xb)) for _ in range(3))
-    results["audit"] = {"model": str(example), **rep.to_dict()}
-    results["fold"] = {**frep.to_dict(), "original_ms": 1e3 * t_orig, "folded_ms": 1e3 * t_fold, "speedup": t_orig / t_fold, "batch": 256}
-    done("audit")
-    results["seconds"] = seconds
-    return results
+    return {"audit": {"model": str(example), **rep.to_dict()},
+            "fold": {**frep.to_dict(), "original_ms": 1e3 * t_orig, "folded_ms": 1e3 * t_fold, "speedup": t_orig / t_fold,
+                     "batch": 256}}
 
 
 def _xor(config: DemoConfig, folder: Path) -> dict:

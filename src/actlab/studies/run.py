@@ -179,15 +179,19 @@ def _pending(spec: Spec, out: Path) -> list[dict]:
     return [c for c in spec.cells() if cell_key(c) not in done]
 
 
+def _same_sweep(spec: Spec, out: Path) -> Spec | None:
+    """The spec ``out`` holds (None for a new folder); SpecError where it differs from ``spec``."""
+    before = _written_spec(out) if out.is_dir() else None
+    diff = spec.difference(before) if before is not None else None
+    if diff:
+        raise SpecError(f"{out} holds a different sweep ({diff}); use another --out, or the same spec to resume")
+    return before
+
+
 def _prepare(spec: Spec, out: Path) -> list[dict]:
     """The folder checked against the spec (written there if new); the cells still to run."""
     out.mkdir(parents=True, exist_ok=True)
-    before = _written_spec(out)
-    if before is not None:
-        diff = spec.difference(before)
-        if diff:
-            raise SpecError(f"{out} holds a different sweep ({diff}); use another --out, or the same spec to resume")
-    else:
+    if _same_sweep(spec, out) is None:
         tmp = out / f".{SPEC}.tmp"
         tmp.write_text(spec.text, encoding="utf-8")
         tmp.replace(out / SPEC)
@@ -219,9 +223,7 @@ def sweep(spec: str | os.PathLike | Spec, out: str | os.PathLike, *, ray: str | 
         from ._ray import check_ray
 
         check_ray(ray)
-    before = _written_spec(out) if out.is_dir() else None
-    if before is not None and spec.difference(before):  # refused before the folder is touched
-        raise SpecError(f"{out} holds a different sweep ({spec.difference(before)}); use another --out, or the same spec to resume")
+    _same_sweep(spec, out)  # refused before the folder is touched
     with _locked(out):
         _run(spec, out, ray, device, progress)
     order = {cell_key(c): i for i, c in enumerate(spec.cells())}
@@ -262,10 +264,7 @@ def _dry_run(spec: Spec, out: Path, device: str) -> DryRun:
     per floating-point operation scaled to all the pending cells' operations. A folder holding a
     different spec is refused as the run would refuse it."""
     cells = spec.cells()
-    before = _written_spec(out)
-    if before is not None and spec.difference(before):
-        raise SpecError(f"{out} holds a different sweep ({spec.difference(before)}); use another --out, or the same spec to resume")
-    pending = _pending(spec, out) if before is not None else cells
+    pending = _pending(spec, out) if _same_sweep(spec, out) is not None else cells
     flops = [cell_flops(c, spec.seeds) for c in pending]
     if not pending:
         return DryRun(cells=len(cells), pending=0, timed_cell=None, timed_seconds=None, estimated_seconds=0.0, flops=0.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -108,11 +109,16 @@ def _check_value(key: str, value: Any) -> None:
 
 
 def _toml():
-    """The TOML parser: the standard library's (Python ≥ 3.11), else tomli, the same parser published
-    before it joined it (a dependency on Python 3.10). Imported here, so that ``import actlab`` needs neither."""
+    """The TOML parser: the standard library's from Python 3.11 on, else tomli, the same parser
+    published before it joined it (a dependency on Python 3.10). Imported here, so that
+    ``import actlab`` needs neither."""
+    if sys.version_info < (3, 11):
+        import tomli
+
+        return tomli
     try:
-        import tomllib  # novermin: guarded, tomli below on Python 3.10
-    except ImportError:
+        import tomllib  # novermin: Python ≥ 3.11 only, checked above
+    except ImportError:  # an interpreter built without it (the test hides it): tomli, where installed
         import tomli as tomllib
     return tomllib
 
