@@ -54,7 +54,7 @@ def measure_ours(args, x) -> dict:
     import torch
 
     import actlab
-    from actlab.theory import _gauss
+    from actlab.theory import _hermite as _gauss
 
     torch.set_num_threads(2)
     xt = torch.from_numpy(x)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import actlab
+from actlab import datasets
 from actlab import train as tr
 from actlab.cli import main
 from actlab.experiments import signal as es
@@ -44,7 +45,7 @@ def test_phase_diagram_cells_are_train_many_runs_judged_on_their_own_accuracy():
     """One cell recomputed by hand: the same nets by train_many, the accuracy from forward."""
     cfg = es.SignalConfig(sigma_w2s=(0.5, 8.0), depths=(12,), width=8, seeds=2, steps=50, rows=64)
     pd = es.phase_diagram(cfg)
-    X, y = es.digits_parity(64, 0)
+    X, y = datasets.digits_parity(64, 0)
     for i, w2 in enumerate(cfg.sigma_w2s):
         c = tr.TrainConfig(hidden=(8,) * 12, activation="tanh", init="gaussian", sigma_w2=w2, sigma_b2=0.05, optimizer="sgd",
                            lr=0.05, n_steps=50, loss="bce", record_every=0)

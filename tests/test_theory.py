@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import actlab
-from actlab.theory import _gauss
+from actlab.theory import _hermite
 from actlab.theory._gauss import CLOSED_FORMS, pair_expectations
 
 # (q₁, q₂, k₁₂): unequal variances, both signs, a correlation of 0.9995 and one of 0
@@ -62,7 +62,7 @@ def test_every_closed_form_equals_the_quadrature_engine(name):
 def test_the_hermite_series_equals_the_direct_two_dimensional_rule(name, monkeypatch):
     """With TOL = 0 every pair is integrated by the direct rule instead of Mehler's series."""
     series = _pairs(name)
-    monkeypatch.setattr(_gauss, "TOL", 0.0)
+    monkeypatch.setattr(_hermite, "TOL", 0.0)
     direct = _pairs(name)
     for a, b in zip(series, direct):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
@@ -74,7 +74,7 @@ def test_deep_kernels_meet_the_promised_accuracy_against_the_direct_rule(name, m
     against the direct rule for every pair, within 1e-5 relative (the promise is 1e-4)."""
     x = torch.randn(40, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 1.5
     got = actlab.ntk(name, x, depth=5, sigma_w2=1.5, sigma_b2=0.05)
-    monkeypatch.setattr(_gauss, "TOL", 0.0)
+    monkeypatch.setattr(_hermite, "TOL", 0.0)
     want = actlab.ntk(name, x, depth=5, sigma_w2=1.5, sigma_b2=0.05)
     assert ((got - want).abs().max() / want.abs().max()).item() < 1e-5
 
@@ -190,7 +190,7 @@ def test_piecewise_polynomials_hermite_coefficients_in_closed_form_equal_the_rul
     """The closed-form coefficients (interval integrals of Hermite polynomials) against the
     kink-split Gauss–Legendre rule, for variances that put the kinks near and far."""
     q = torch.tensor([0.01, 0.3, 1.0, 4.0, 30.0], dtype=torch.float64)
-    rule, exact = _gauss.moments(name, q, k=128), _gauss._piecewise_moments(name, q, True, k=128)
+    rule, exact = _hermite.moments(name, q, k=128), _hermite.piecewise_moments(name, q, True, k=128)
     torch.testing.assert_close(exact.a, rule.a, rtol=0, atol=1e-12)
     torch.testing.assert_close(exact.second, rule.second, rtol=1e-12, atol=0)
     # φ′: torch's hardsigmoid backward uses 1/6 rounded to float32, the closed form the exact 1/6

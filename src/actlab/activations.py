@@ -16,7 +16,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Activation", "get", "names", "resolve", "REGISTRY"]
+__all__ = ["Activation", "get", "names", "resolve", "act_and_deriv", "REGISTRY", "MAXOUT"]
+
+MAXOUT = "maxout"  # the one layer-level activation (max over k affine pieces): a layer type of the trainer, not an entry
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ _ENTRIES = [
         r"\frac{x}{2}\left(1+\operatorname{erf}\frac{x}{\sqrt{2}}\right)",
         lambda x: x / 2 * (1 + _sp().erf(x / _sp().sqrt(2))),
     ),
+    Activation("erf", torch.erf, "erf(x) = 2/√π ∫₀ˣ exp(−t²) dt", r"\operatorname{erf} x", lambda x: _sp().erf(x)),
     Activation(
         "silu",
         F.silu,
@@ -171,3 +174,29 @@ def resolve(name: str) -> str:
 def get(name: str) -> Activation:
     """The registry entry for ``name`` (or an alias)."""
     return REGISTRY[resolve(name)]
+
+
+def act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """σ(z), and σ'(z) elementwise when ``keep``."""
+    if not keep:
+        return act(z), None
+    if torch.compiler.is_compiling():  # traceable: no graph break
+        return torch.func.jvp(act, (z,), (torch.ones_like(z),))
+    if act is torch.relu:  # the common ones by formula: one or two kernels instead of autograd's six
+        h = torch.relu(z)
+        return h, torch.sign(h)  # 1 where z > 0, else 0
+    if act is torch.tanh:
+        h = torch.tanh(z)
+        return h, torch.addcmul(torch.ones_like(h), h, h, value=-1)  # 1 − h²
+    if act is torch.sigmoid:
+        h = torch.sigmoid(z)
+        return h, h * (1 - h)
+    # others: autograd through one elementwise op is cheaper than a jvp; σ'(z) is the gradient of
+    # Σσ(z) — an explicit grad_outputs tensor would make autograd import torch.fx's symbolic
+    # shapes, and sympy with them (0.5 s per process)
+    z_ = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        h = act(z_)
+        total = h.sum()
+    (deriv,) = torch.autograd.grad(total, z_)
+    return h.detach(), deriv

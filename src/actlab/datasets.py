@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Dataset", "make", "names", "DATASETS"]
+__all__ = ["Dataset", "make", "names", "digits_parity", "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,16 @@ def make(name: str, n: int = 200, noise: float = 0.0, seed: int = 0) -> Dataset:
     if noise > 0:
         X = X + rng.normal(0, noise, size=X.shape)
     return Dataset(name, np.ascontiguousarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))
+
+
+def digits_parity(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` of sklearn's bundled 8 × 8 digits (drawn by ``seed``), each pixel standardised
+    and the whole scaled to a mean square of 1 (so that q¹ = σ_w² + σ_b²); labels 1 for odd digits."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X = d.data.astype(np.float64)
+    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+    X /= math.sqrt((X**2).mean())
+    idx = np.random.default_rng(seed).permutation(len(X))[:rows]
+    return X[idx], (d.target[idx] % 2).astype(np.float64)

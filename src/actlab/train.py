@@ -59,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import activations
+from .activations import MAXOUT, act_and_deriv
 from ._train_state import COMPACT_MULTIPLE, _flush_denormal_active, _FusedAdam, _WorkingSet, flush_denormals  # noqa: F401
 
 __all__ = [
@@ -84,7 +85,6 @@ __all__ = [
     "act_and_deriv",
 ]
 
-MAXOUT = "maxout"  # the one layer-level activation: max over k affine pieces
 INITS = ("glorot", "uniform", "orthogonal", "gaussian")  # the initial-weight schemes (see init_weights)
 
 
@@ -339,32 +339,6 @@ def _skip_weight(params_ps: torch.Tensor, sizes, n_in: int) -> torch.Tensor:
     n_out = sizes[-1][0]
     pos = n_params(sizes)
     return params_ps[pos : pos + n_out * n_in].view(n_out, n_in, -1)
-
-
-def act_and_deriv(act: Callable, z: torch.Tensor, keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """σ(z), and σ'(z) elementwise when ``keep``."""
-    if not keep:
-        return act(z), None
-    if torch.compiler.is_compiling():  # traceable: no graph break
-        return torch.func.jvp(act, (z,), (torch.ones_like(z),))
-    if act is torch.relu:  # the common ones by formula: one or two kernels instead of autograd's six
-        h = torch.relu(z)
-        return h, torch.sign(h)  # 1 where z > 0, else 0
-    if act is torch.tanh:
-        h = torch.tanh(z)
-        return h, torch.addcmul(torch.ones_like(h), h, h, value=-1)  # 1 − h²
-    if act is torch.sigmoid:
-        h = torch.sigmoid(z)
-        return h, h * (1 - h)
-    # others: autograd through one elementwise op is cheaper than a jvp; σ'(z) is the gradient of
-    # Σσ(z) — an explicit grad_outputs tensor would make autograd import torch.fx's symbolic
-    # shapes, and sympy with them (0.5 s per process)
-    z_ = z.detach().requires_grad_(True)
-    with torch.enable_grad():
-        h = act(z_)
-        total = h.sum()
-    (deriv,) = torch.autograd.grad(total, z_)
-    return h.detach(), deriv
 
 
 def _forward_ps(config: TrainConfig, sizes, params_ps: torch.Tensor, x: torch.Tensor, keep: bool = False, blocks=None):

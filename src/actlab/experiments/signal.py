@@ -39,11 +39,12 @@ from ..nets import Act
 from .. import init as ainit
 from .. import train as tr
 from ..analysis.regions import regions
+from ..datasets import digits_parity
 from ..stats import quartiles, wilson
 from ..theory import critical_sigma_w2, jacobian_variance, q_map, signal
 
 __all__ = ["SignalConfig", "SignalResult", "SIGNAL_PRESETS", "run_signal", "phase_diagram", "gradients", "isometry",
-           "regions_at_init", "regions_signal", "digits_parity", "GRADIENT_POINTS", "preset", "theory_table"]
+           "regions_at_init", "regions_signal", "GRADIENT_POINTS", "preset", "theory_table"]
 
 # (activation, init label, σ_w², σ_b²) of the gradient rows: an ordered and a chaotic point of tanh
 # and relu, and sigmoid under Glorot's uniform initialisation (σ_w² = 1 between equal widths)
@@ -125,19 +126,6 @@ SIGNAL_PRESETS = {
 
 
 # ------------------------------------------------------------------------------ phase diagram
-
-
-def digits_parity(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` of sklearn's bundled 8 × 8 digits (drawn by ``seed``), each pixel standardised
-    and the whole scaled to a mean square of 1 (so that q¹ = σ_w² + σ_b²); labels 1 for odd digits."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    X = d.data.astype(np.float64)
-    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
-    X /= math.sqrt((X**2).mean())
-    idx = np.random.default_rng(seed).permutation(len(X))[:rows]
-    return X[idx], (d.target[idx] % 2).astype(np.float64)
 
 
 def _transpose(rows: list[list]) -> list[list]:

@@ -29,7 +29,7 @@ def cell_data(cell: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     name = cell.get("dataset", DEFAULTS["dataset"])
     points, draw = cell.get("points", DEFAULTS["points"]), cell.get("data_draw", DEFAULTS["data_draw"])
     if name == "digits_parity":
-        from ..experiments.signal import digits_parity
+        from ..datasets import digits_parity
 
         return digits_parity(points, draw)
     d = datasets.make(name, n=points, noise=cell.get("noise", DEFAULTS["noise"]), seed=draw)
