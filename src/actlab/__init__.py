@@ -7,12 +7,13 @@
     folded = actlab.fold(model, example_inputs)           # adjacent affine layers merged
     rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
     K = actlab.ntk("tanh", x, depth=3)                    # the kernel of the infinitely wide net
+    k = actlab.kernel(conv_net, images)                   # the same for any conv / pooling / RNN module
     s = actlab.signal("tanh", sigma_w2=1.5, sigma_b2=0.05)  # q*, χ₁, depth scales, phase
     rows = actlab.sweep("phase_diagram", "runs/phase")     # a grid × seeds, resumable, local or on Ray
 """
 
 from . import activations, init, nets
-from .theory import SignalPropagation, critical_sigma_w2, nngp, ntk, signal
+from .theory import Kernels, SignalPropagation, VarianceOverflowError, critical_sigma_w2, kernel, nngp, ntk, signal
 from .studies import sweep
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
@@ -51,6 +52,9 @@ __all__ = [
     "nets",
     "nngp",
     "ntk",
+    "kernel",
+    "Kernels",
+    "VarianceOverflowError",
     "SignalPropagation",
     "signal",
     "critical_sigma_w2",

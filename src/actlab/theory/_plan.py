@@ -305,16 +305,24 @@ def _requirement(op: Op, src: Op) -> tuple:
 def plan(model: nn.Module, example: torch.Tensor) -> tuple[list[Op], Op]:
     """The model's layers in order, each with the offsets it keeps (the first: the data, with its
     layout), and the layer whose output the model returns."""
+    if _Tracer().is_leaf_module(model, ""):  # a lone layer: traced inside a wrapper, as a call of it
+        model = nn.Sequential(model)
     try:
         gm = fx.GraphModule(model, _Tracer().trace(model))
     except Exception as e:  # noqa: BLE001 — tracing fails in many ways; the message is torch's
         raise ValueError(f"could not read {type(model).__name__} as a graph (torch.fx): {e}") from e
+    modes = [(m, m.training) for m in gm.modules()]
     try:
         with torch.no_grad():
+            gm.eval()  # the shapes are the same in either mode, and a training BatchNorm refuses one example
             ShapeProp(gm).propagate(example)
     except Exception as e:  # noqa: BLE001
+        cause = str(e.__cause__ or e).strip().splitlines()[0]  # torch's own message, without ShapeProp's graph dump
         raise ValueError(f"the model does not run on inputs of shape {tuple(example.shape[1:])} (one input: "
-                         f"{tuple(example.shape)}): {e}") from e
+                         f"{tuple(example.shape)}): {cause}") from e
+    finally:
+        for m, mode in modes:
+            m.training = mode
     mods = dict(gm.named_modules())
     ops: dict = {}
     order: list[Op] = []
@@ -340,6 +348,9 @@ def plan(model: nn.Module, example: torch.Tensor) -> tuple[list[Op], Op]:
     if not isinstance(out_node, fx.Node) or out_node not in ops:
         raise ValueError("expected a model that returns one tensor")
     last = ops[out_node]
+    if last.kind == "rnn" and last.params["sequence"] is None:
+        raise ValueError("expected a model that returns one tensor, got nn.RNN's (output, h_n): read h_n[-1] or output[:, -1] "
+                         "with a readout layer")
     if last.size and not (last.flat and all(n == 1 for n in last.size)):
         raise ValueError(f"expected a model whose output is (N, outputs), got one with positions {last.size}")
     _radii(order, ops, out_node)
