@@ -277,7 +277,7 @@ def test_bad_inputs_and_settings():
     x = torch.randn(4, 3)
     with pytest.raises(ValueError, match="x1: expected finite"):
         actlab.kernel(model, torch.tensor([[0.0, float("nan"), 1.0]]))
-    with pytest.raises(ValueError, match=r"x2: expected \(n2, 3\) like x1"):
+    with pytest.raises(ValueError, match=r"x2: expected \(n, 3\) like x1"):
         actlab.kernel(model, x, torch.randn(2, 4))
     with pytest.raises(ValueError, match="sigma_w2: expected a finite weight variance > 0"):
         actlab.kernel(model, x, sigma_w2=0.0)

@@ -8,12 +8,14 @@
     rm = actlab.regions(relu_net, bounds=(-6, 6, -6, 6))  # its exact linear regions on a plane
     K = actlab.ntk("tanh", x, depth=3)                    # the kernel of the infinitely wide net
     k = actlab.kernel(conv_net, images)                   # the same for any conv / pooling / RNN module
+    p = actlab.predict(conv_net, x, y, x_test)            # what that infinite net predicts once trained
     s = actlab.signal("tanh", sigma_w2=1.5, sigma_b2=0.05)  # q*, χ₁, depth scales, phase
     rows = actlab.sweep("phase_diagram", "runs/phase")     # a grid × seeds, resumable, local or on Ray
 """
 
 from . import activations, init, nets
-from .theory import Kernels, SignalPropagation, VarianceOverflowError, critical_sigma_w2, kernel, nngp, ntk, signal
+from .theory import (Kernels, Prediction, SignalPropagation, VarianceOverflowError, critical_sigma_w2, kernel, nngp, ntk, predict,
+                     signal)
 from .studies import sweep
 from .analysis.audit import AuditReport, audit
 from .analysis.fold import fold
@@ -54,6 +56,8 @@ __all__ = [
     "ntk",
     "kernel",
     "Kernels",
+    "predict",
+    "Prediction",
     "VarianceOverflowError",
     "SignalPropagation",
     "signal",

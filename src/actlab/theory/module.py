@@ -35,12 +35,12 @@ def _check_get(get: Any) -> tuple[str, ...]:
     return wants
 
 
-def _data(x: Any, label: str, like: torch.Tensor | None) -> torch.Tensor:
+def _data(x: Any, label: str, like: torch.Tensor | None, like_label: str = "x1") -> torch.Tensor:
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise ValueError(f"{label}: expected real inputs, got dtype {t.dtype}")
     if t.ndim < 2 or t.shape[0] == 0 or (like is not None and t.shape[1:] != like.shape[1:]):
-        want = f"(n2, {', '.join(map(str, like.shape[1:]))}) like x1" if like is not None else "a batch (n, ...) of at least one input"
+        want = f"(n, {', '.join(map(str, like.shape[1:]))}) like {like_label}" if like is not None else "a batch (n, ...) of at least one input"
         raise ValueError(f"{label}: expected {want}, got shape {tuple(t.shape)}")
     t = t.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(t).all()):
