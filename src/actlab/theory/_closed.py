@@ -73,13 +73,17 @@ def _erf(k11, k22, k12):
 
 
 def _gelu(k11, k22, k12):
-    prod, plus = k11 * k22, (1 + k11) * (1 + k22)
-    delta2 = (plus - k12 * k12).clamp_min(1.0)  # ≥ 1 + q₁ + q₂ for |c| ≤ 1
+    # with u = 1/(1 + q), r = q/(1 + q) = 1 − u: 1/P₊ = u₁u₂, P/P₊ = r₁r₂, (1 − P)/P₊ = u₁ + u₂ − 1 —
+    # per-input factors broadcast over the grid, never grids of their own
+    c = 1 / (2 * math.pi)
+    u1, u2 = 1 / (1 + k11), 1 / (1 + k22)
+    delta2 = ((1 + k11) * (1 + k22)).addcmul_(k12, k12, value=-1).clamp_min_(1.0)  # Δ² ≥ 1 + q₁ + q₂ for |c| ≤ 1
     delta = delta2.sqrt()
-    alpha = torch.atan2(k12, delta)
-    e = (k12 * k12 + prod * delta2) / (plus * delta) + k12 * alpha
-    e = e / (2 * math.pi) + k12 / 4
-    d = (1 / delta2 + (1 - prod) / plus + 1) * k12 / (delta * 2 * math.pi) + 0.25 + alpha / (2 * math.pi)
+    d = torch.atan2(k12, delta).mul_(c).add_(0.25)  # 1/4 + α/2π
+    over = k12 / delta
+    e = k12 * d  # k₁₂/4 + k₁₂α/2π
+    e.addcmul_(over.mul(k12).mul_(u1 * c), u2).addcmul_(delta.mul_(k11 * u1 * c), k22 * u2)
+    d.addcmul_(over, delta2.reciprocal_().add_(u1).add_(u2), value=c)
     return e, d
 
 

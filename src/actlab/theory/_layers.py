@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import torch
 
 from ._gauss import flat_expectations, pair_expectations, second_moments
-from ._state import Cov, centre, crop, shifted, valid, window_sum
+from ._state import Cov, centre, crop, shifted, valid, window_mean
 
 __all__ = ["weight_layer", "pool", "activation", "add", "scale", "tie"]
 
@@ -27,6 +28,8 @@ __all__ = ["weight_layer", "pool", "activation", "add", "scale", "tie"]
 def _at_offsets(t: torch.Tensor, nb: int, radius: tuple[int, ...], values: list[torch.Tensor]) -> torch.Tensor:
     """t's entries at the offsets ``values`` (one 1-D tensor per spatial dimension), 0 beyond the radius kept."""
     for k, (r, v) in enumerate(zip(radius, values)):
+        if len(v) == 2 * r + 1 and bool((v == torch.arange(-r, r + 1)).all()):
+            continue  # every offset kept, in order: no copy
         reach = max(int(v.abs().max()), r)
         if reach > r:
             pad = [0, 0] * (t.ndim - nb - k - 1) + [reach - r, reach - r]
@@ -40,19 +43,34 @@ def _offsets(radius: tuple[int, ...]) -> list[torch.Tensor]:
 
 
 def tie(state: Cov) -> Cov:
-    """x1 against itself: the cross kernel's diagonal is each input's own covariance, to the bit
-    (a pair of equal inputs keeps correlation 1, whatever the rounding of two computations)."""
-    if state.self2 is None:
+    """A pair of equal inputs (x1 against itself, or ``twins`` of x1 and x2): its cross entry is the
+    input's own covariance, to the bit, so that it keeps correlation 1 whatever the rounding of
+    two computations (in the chaotic phase c = 1 is unstable: a last-bit difference would grow)."""
+    if state.twins is not None:
+        state.cross[state.twins] = state.self1[state.twins[0]]
+    elif state.self2 is None:
         i = torch.arange(state.cross.shape[0])
         state.cross[i, i] = state.self1
     return state
 
 
-def _affine(state: Cov, summed: Cov, sigma_w2: float, sigma_b2: float, mask) -> Cov:
-    """Σ′ = σ_w²·summed + σ_b² on the valid entries, Θ′ = σ_w²·(summed Θ) + Σ′."""
-    m = 1.0 if mask is None else mask
-    out = summed.map(lambda t, nb: (sigma_w2 * t + sigma_b2) * m)
-    out.ntk = out.cross.clone() if summed.ntk is None else sigma_w2 * summed.ntk * m + out.cross
+def _affine(summed: Cov, sigma_w2: float, sigma_b2: float, mask, fresh: bool) -> Cov:
+    """Σ′ = σ_w²·summed + σ_b² on the valid entries, Θ′ = σ_w²·(summed Θ) + Σ′; in place where
+    ``fresh`` (the summed tensors are this layer's own)."""
+
+    def sigma(t, nb):
+        t = t.mul_(sigma_w2) if fresh else t * sigma_w2
+        t = t.add_(sigma_b2)
+        return t if mask is None else t.mul_(mask)
+
+    ntk = summed.ntk
+    out = replace(summed, ntk=None).map(sigma)
+    if ntk is None:
+        out.ntk = out.cross.clone()
+    elif mask is None:
+        out.ntk = torch.add(out.cross, ntk, alpha=sigma_w2)
+    else:
+        out.ntk = ntk.mul_(mask).mul_(sigma_w2).add_(out.cross)
     return tie(out)
 
 
@@ -61,22 +79,17 @@ def weight_layer(state: Cov, sigma_w2: float, sigma_b2: float, conv: dict | None
     the output's size) with fresh weights ``tag``."""
     deps = state.deps | {tag}
     if conv is None:
-        out = _affine(state, state, sigma_w2, sigma_b2, None)
+        out = _affine(state, sigma_w2, sigma_b2, None, False)
         out.fresh, out.deps = tag, deps
         return out
     k, s, p, dl, size = conv["kernel"], conv["stride"], conv["padding"], conv["dilation"], conv["size"]
     picked = [s_k * v for s_k, v in zip(s, _offsets(radius_out))]
 
     def summed(t, nb):
-        t = _at_offsets(t, nb, state.radius, picked)
-        total = None
-        for a in itertools.product(*(range(n) for n in k)):
-            term = window_sum(t, tuple(d * ai for d, ai in zip(dl, a)), s, size, p)
-            total = term if total is None else total + term
-        return total / math.prod(k)
+        return window_mean(_at_offsets(t, nb, state.radius, picked), k, s, p, dl, size, (0,) * len(k))
 
     moved = state.map(summed, size=size, radius=radius_out)
-    out = _affine(state, moved, sigma_w2, sigma_b2, valid(size, radius_out))
+    out = _affine(moved, sigma_w2, sigma_b2, valid(size, radius_out), True)
     out.fresh, out.deps = tag, deps
     return out
 
@@ -90,10 +103,11 @@ def pool(state: Cov, window: tuple[int, ...], stride: tuple[int, ...], padding: 
         total = None
         for delta in itertools.product(*(range(-(w - 1), w) for w in window)):
             at = _at_offsets(t, nb, state.radius, [st * v + dk for st, v, dk in zip(stride, _offsets(radius_out), delta)])
-            for a in itertools.product(*(range(max(0, -dk), min(w, w - dk)) for w, dk in zip(window, delta))):
-                term = window_sum(at, a, stride, size, padding)
-                total = term if total is None else total + term
-        return total / math.prod(window) ** 2
+            sub = tuple(w - abs(dk) for w, dk in zip(window, delta))  # the a with a and a + δ both in the window
+            term = window_mean(at, sub, stride, padding, (1,) * len(sub), size, tuple(max(0, -dk) for dk in delta))
+            term = term.mul_(math.prod(sub))
+            total = term if total is None else total.add_(term)
+        return total.div_(math.prod(window) ** 2)
 
     m = valid(size, radius_out)
     return tie(state.map(lambda t, nb: summed(t, nb) * m, size=size, radius=radius_out))
@@ -104,24 +118,27 @@ def _expand(v: torch.Tensor, r: int) -> torch.Tensor:
     return v.reshape(v.shape[0], *([1] * r), *v.shape[1:])
 
 
-def activation(state: Cov, name: str) -> Cov:
-    """φ applied to every unit: the pair's expectations from each input's own variances."""
+def activation(state: Cov, name: str, method: str = "auto") -> Cov:
+    """φ applied to every unit: the pair's expectations from each input's own variances
+    (``method`` "quadrature": the series and rules even where a closed form exists, for tests)."""
     with_ntk = state.ntk is not None
     s1 = state.self1
     s2 = state.self2
     if not state.size:  # dense: the grid of every x1 against every x2
         q1, q2 = s1, (s1 if s2 is None else s2)
-        e, d = pair_expectations(name, q1, q2, state.cross, want_deriv=with_ntk)
-        new1 = second_moments(name, q1)[0]
-        new2 = None if s2 is None else second_moments(name, s2)[0]
-        return tie(Cov(e, new1, new2, None if d is None else d * state.ntk, fresh=None, deps=state.deps))
+        e, d = pair_expectations(name, q1, q2, state.cross, want_deriv=with_ntk, method=method)
+        new1 = second_moments(name, q1, method)[0]
+        new2 = None if s2 is None else second_moments(name, s2, method)[0]
+        return tie(Cov(e, new1, new2, None if d is None else d.mul_(state.ntk), twins=state.twins, deps=state.deps))
     r, m = len(state.size), valid(state.size, state.radius)
     v1 = centre(s1, 1, state.radius)
     v2 = v1 if s2 is None else centre(s2, 1, state.radius)
-    e, d = flat_expectations(name, _expand(v1, r)[:, None], shifted(v2, state.radius)[None], state.cross, want_deriv=with_ntk)
-    new1 = flat_expectations(name, _expand(v1, r), shifted(v1, state.radius), s1, want_deriv=False)[0] * m
-    new2 = None if s2 is None else flat_expectations(name, _expand(v2, r), shifted(v2, state.radius), s2, want_deriv=False)[0] * m
-    out = Cov(e * m, new1, new2, None if d is None else d * state.ntk, state.size, state.radius, state.flat, None, state.deps)
+    e, d = flat_expectations(name, _expand(v1, r)[:, None], shifted(v2, state.radius)[None], state.cross, want_deriv=with_ntk,
+                             method=method)
+    new1 = flat_expectations(name, _expand(v1, r), shifted(v1, state.radius), s1, want_deriv=False, method=method)[0].mul_(m)
+    new2 = None if s2 is None else flat_expectations(name, _expand(v2, r), shifted(v2, state.radius), s2, want_deriv=False,
+                                                     method=method)[0].mul_(m)
+    out = Cov(e.mul_(m), new1, new2, None if d is None else d.mul_(state.ntk), state.size, state.radius, state.flat, None, state.deps)
     return tie(out)
 
 

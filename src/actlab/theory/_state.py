@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Cov", "valid", "crop", "centre", "shifted", "window_sum", "input_state", "readout"]
+__all__ = ["Cov", "valid", "crop", "centre", "shifted", "window_mean", "twins", "input_state", "readout"]
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Cov:
     flat: bool = False  # after Flatten: positions are features, a readout averages over them
     fresh: object = None  # the weight layer this tensor is a zero-mean linear image of (None: it is not)
     deps: frozenset = field(default_factory=frozenset)  # every weight layer it depends on
+    twins: tuple | None = None  # (i, j): x1[i] equal to x2[j] (dense states; kept at correlation 1 by ``tie``)
 
     def tensors(self) -> dict[str, tuple[torch.Tensor | None, int]]:
         """The covariances with their number of batch dimensions."""
@@ -96,15 +97,27 @@ def shifted(v: torch.Tensor, radius: tuple[int, ...]) -> torch.Tensor:
     return out
 
 
-def window_sum(t: torch.Tensor, starts: tuple[int, ...], step: tuple[int, ...], count: tuple[int, ...],
-               pad: tuple[int, ...]) -> torch.Tensor:
-    """t[..., start + step·q] over the last len(starts) dimensions, q < count, after padding each of
-    them with ``pad`` zeros per side: one term of a convolution's or a pooling's sum."""
-    r = len(starts)
+def window_mean(t: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...],
+                dilation: tuple[int, ...], count: tuple[int, ...], start: tuple[int, ...]) -> torch.Tensor:
+    """The mean of t over windows of ``kernel`` (spaced by ``dilation``) on its last len(kernel)
+    dimensions: output q < count averages positions start + stride·q + dilation·a − pad, a <
+    kernel, the zeros of the padding counted. A convolution's and a pooling's sum, divided."""
+    r = len(kernel)
+    lead = t.shape[:-r]
+    if any(start):
+        t = t[(..., *(slice(s0, None) for s0 in start))]
+    if all(d == 1 for d in dilation) and all(2 * p <= k for p, k in zip(pad, kernel)) and r in (1, 2):
+        pool = F.avg_pool1d if r == 1 else F.avg_pool2d  # one vectorised pass: every leading entry a channel
+        out = pool(t.reshape(1, -1, *t.shape[-r:]), kernel, stride, pad, count_include_pad=True)
+        out = out[(..., *(slice(0, c) for c in count))]
+        return out.reshape(*lead, *count)
     if any(pad):
         t = F.pad(t, [x for p in reversed(pad) for x in (p, p)])
-    idx = [slice(None)] * (t.ndim - r) + [slice(s, s + st * (c - 1) + 1, st) for s, st, c in zip(starts, step, count)]
-    return t[tuple(idx)]
+    total = None
+    for a in itertools.product(*(range(k) for k in kernel)):
+        term = t[(..., *(slice(d * ai, d * ai + st * (c - 1) + 1, st) for d, ai, st, c in zip(dilation, a, stride, count)))]
+        total = term.clone() if total is None else total.add_(term)
+    return total.div_(math.prod(kernel))
 
 
 def _gram(a: torch.Tensor, b: torch.Tensor, radius: tuple[int, ...], channel_last: bool) -> torch.Tensor:
@@ -122,6 +135,14 @@ def _gram(a: torch.Tensor, b: torch.Tensor, radius: tuple[int, ...], channel_las
     return out
 
 
+def twins(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The index pairs (i, j) with a[i] equal to b[j] in every coordinate."""
+    rows = max(1, (1 << 24) // max(1, b.shape[0] * b.shape[1]))
+    hits = [(a[i:i + rows, None, :] == b[None, :, :]).all(-1).nonzero() for i in range(0, a.shape[0], rows)]
+    idx = torch.cat([h + torch.tensor([i * rows, 0]) for i, h in enumerate(hits)]) if hits else torch.zeros(0, 2, dtype=torch.int64)
+    return idx[:, 0], idx[:, 1]
+
+
 def input_state(x1: torch.Tensor, x2: torch.Tensor | None, layout: str, radius: tuple[int, ...]) -> Cov:
     """The data's covariance: channel means of products. ``layout``: "dense" (n, F), "channels"
     (n, C, *S) or "sequence" (n, T, F)."""
@@ -130,7 +151,7 @@ def input_state(x1: torch.Tensor, x2: torch.Tensor | None, layout: str, radius: 
         cross = x1 @ (x1 if x2 is None else x2).T / f
         s1 = (x1 * x1).sum(1) / f
         s2 = None if x2 is None else (x2 * x2).sum(1) / f
-        return Cov(cross, s1, s2, None)
+        return Cov(cross, s1, s2, None, twins=twins(x1, x1 if x2 is None else x2))
     last = layout == "sequence"
     size = tuple(x1.shape[1:-1] if last else x1.shape[2:])
     cross = _gram(x1, x1 if x2 is None else x2, radius, last)

@@ -27,7 +27,10 @@ from typing import Any
 import torch
 
 from ._checks import VarianceOverflowError, check_args, check_inputs
-from ._gauss import pair_expectations, second_moments
+from ._gauss import pair_expectations
+from ._layers import activation as activation_layer
+from ._layers import weight_layer
+from ._state import Cov, input_state
 
 __all__ = ["nngp", "ntk", "VarianceOverflowError"]
 
@@ -47,59 +50,50 @@ def _finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(lo) & torch.isfinite(hi))
 
 
-def _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same) -> None:
-    for what, t, rows in (("the variance", q1, "x1"), ("the variance", q2, "x2"), ("the kernel", k, "x1"),
-                          ("the NTK", theta, "x1")):
+def _check_finite(layer, depth, name, sigma_w2, state: Cov, same: bool) -> None:
+    for what, t, rows in (("the variance", state.self1, "x1"), ("the variance", state.self2, "x2"), ("the kernel", state.cross, "x1"),
+                          ("the NTK", state.ntk, "x1")):
         if t is not None and t.numel() and not _finite(t):
             _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows)
 
 
-def _twins(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The index pairs (i, j) with a[i] equal to b[j] in every coordinate (the diagonal, when b is a)."""
-    rows = max(1, (1 << 24) // max(1, b.shape[0] * b.shape[1]))
-    hits = [(a[i:i + rows, None, :] == b[None, :, :]).all(-1).nonzero() for i in range(0, a.shape[0], rows)]
-    idx = torch.cat([h + torch.tensor([i * rows, 0]) for i, h in enumerate(hits)]) if hits else torch.zeros(0, 2, dtype=torch.int64)
-    return idx[:, 0], idx[:, 1]
+def _at_fixed_point(state: Cov, name, depth, layer, sigma_w2, method) -> torch.Tensor:
+    """Θ^depth from Θ^layer once Σ is at its fixed point: Θ^(l+1) = Σ + σ_w² E[φ′φ′] Θ^l, E[φ′φ′] fixed too."""
+    q2 = state.self1 if state.self2 is None else state.self2
+    chi = pair_expectations(name, state.self1, q2, state.cross, want_deriv=True, method=method)[1]
+    theta = state.ntk
+    for rest in range(layer + 1, depth + 1):
+        theta = torch.addcmul(state.cross, chi, theta, value=sigma_w2)
+        if not _finite(theta):
+            _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1")
+    return theta
 
 
 def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, method: str):
-    """(Σ^depth, Θ^depth or None) on the caller's device. Once the layer map reaches its fixed point
-    (q, k unchanged to the last bit) every later Σ is the same, and Θ needs only its elementwise
-    update: deep nets in either phase cost what their approach to the fixed point costs."""
+    """(Σ^depth, Θ^depth or None) on the caller's device, by the layers of ``actlab.kernel``
+    (``_layers``) on a dense stack. Once the layer map reaches its fixed point (Σ unchanged to
+    the last bit) every later Σ is the same, and Θ needs only its elementwise update: deep nets
+    in either phase cost what their approach to the fixed point costs."""
     name, depth, sigma_w2, sigma_b2 = check_args(activation, depth, sigma_w2, sigma_b2)
     a, b, device = check_inputs(x1, x2)
-    d = a.shape[1]
     same = b is None
-    b = a if same else b
-    q1 = sigma_w2 * (a * a).sum(1) / d + sigma_b2  # (n1,): each input's variance rides along
-    q2 = q1 if same else sigma_w2 * (b * b).sum(1) / d + sigma_b2  # (n2,)
-    k = sigma_w2 * (a @ b.T) / d + sigma_b2  # (n1, n2)
-    ti, tj = _twins(a, b)
-    k[ti, tj] = q1[ti]  # a pair of equal inputs has correlation 1 exactly, at every layer: its own variance
-    theta = k.clone() if with_ntk else None
-    _check_finite(0, depth, name, sigma_w2, q1, q2, k, theta, same)
-    chi = None
+    state = weight_layer(input_state(a, b, "dense", ()), sigma_w2, sigma_b2, None, (), 0)
+    if not with_ntk:
+        state.ntk = None
+    _check_finite(0, depth, name, sigma_w2, state, same)
     for layer in range(1, depth + 1):
-        e, dd = pair_expectations(name, q1, q2, k, want_deriv=with_ntk, method=method)
-        k_next = sigma_w2 * e + sigma_b2
-        q1_next = sigma_w2 * second_moments(name, q1, method)[0] + sigma_b2
-        q2_next = q1_next if same else sigma_w2 * second_moments(name, q2, method)[0] + sigma_b2
-        # rounding must not move a pair of equal inputs off correlation 1: in the chaotic phase c = 1 is
-        # unstable, and a last-bit difference would grow until the kernel's diagonal forgot its variance
-        k_next[ti, tj] = q1_next[ti]
-        if with_ntk:
-            chi = sigma_w2 * dd
-            theta = k_next + chi * theta
-        fixed = torch.equal(k_next, k) and torch.equal(q1_next, q1) and torch.equal(q2_next, q2)
-        q1, q2, k = q1_next, q2_next, k_next
-        _check_finite(layer, depth, name, sigma_w2, q1, q2, k, theta, same)
-        if fixed:  # Σ stays k from here on; Θ^(l+1) = Σ + χ Θ^l with χ fixed too
-            for rest in range(layer + 1, depth + 1) if with_ntk else ():
-                theta = k + chi * theta
-                if not _finite(theta):
-                    _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1")
+        nxt = weight_layer(activation_layer(state, name, method), sigma_w2, sigma_b2, None, (), layer)
+        if not with_ntk:
+            nxt.ntk = None
+        fixed = torch.equal(nxt.cross, state.cross) and torch.equal(nxt.self1, state.self1) and (
+            same or torch.equal(nxt.self2, state.self2))
+        _check_finite(layer, depth, name, sigma_w2, nxt, same)
+        if fixed and with_ntk:
+            nxt.ntk = _at_fixed_point(nxt, name, depth, layer, sigma_w2, method)
+        state = nxt
+        if fixed:
             break
-    return k.to(device), (theta.to(device) if with_ntk else None)
+    return state.cross.to(device), (state.ntk.to(device) if with_ntk else None)
 
 
 def nngp(activation: str, x1: Any, x2: Any = None, *, depth: int = 1, sigma_w2: float = 1.0, sigma_b2: float = 0.0,

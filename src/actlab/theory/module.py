@@ -54,8 +54,12 @@ def _check_model(model: Any) -> nn.Module:
     return model
 
 
-def _finite(state: Cov, op: Op) -> None:
+def _finite(state: Cov, op: Op, every: bool = False) -> None:
+    """Raise if a variance (or, with ``every``, any entry) left float64 at ``op``: the variances
+    bound the kernel (|k₁₂| ≤ √(q₁q₂)), so the grids are checked once, at the end."""
     for key, (t, _) in state.tensors().items():
+        if key in ("cross", "ntk") and not every:
+            continue
         if t is not None and t.numel() and not bool(torch.isfinite(t).all()):
             raise VarianceOverflowError(f"{op.node.name}: the {'NTK' if key == 'ntk' else 'variance'} leaves float64 at this layer "
                                         "(a signal growing without bound): ask for a smaller sigma_w2 or fewer layers")
@@ -134,6 +138,7 @@ def kernel(model: nn.Module, x1: Any, x2: Any = None, *, get: Any = GETS, sigma_
         _finite(state, op)
         values[op.node] = state
     out = values[last.node]
+    _finite(out, last, every=True)
     out = readout(out) if out.size else out
     nngp = out.cross.to(device)
     ntk = (torch.zeros_like(out.cross) if out.ntk is None else out.ntk).to(device) if want_ntk else None
