@@ -17,7 +17,7 @@ from .. import activations
 from ..activations import MAXOUT
 from ._closed import CLOSED_FORMS, correlation
 from ._direct import fill_direct, fill_flat
-from ._hermite import Q_FLOOR, TOL, Moments, moments, moments_adaptive, panels, piecewise_moments, series, series_flat
+from ._hermite import Q_FLOOR, TOL, Moments, moments, moments_adaptive, panels, piecewise_moments, series, series_broadcast
 from ._pieces import KINKS, polynomial
 
 __all__ = ["CLOSED_FORMS", "KINKS", "TOL", "Moments", "check_elementwise", "moments", "pair_expectations", "flat_expectations",
@@ -75,12 +75,6 @@ def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
     return e, d
 
 
-def _indices(q: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct variances of ``q`` and, for every pair of ``shape``, the index of its own."""
-    values, inverse = torch.unique(q, return_inverse=True)
-    return values, inverse.expand(shape).reshape(-1)
-
-
 def flat_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: torch.Tensor, *,
                       want_deriv: bool = True, method: str = "auto"):
     """``pair_expectations`` for pairs given elementwise: q1, q2 and k12 broadcast to k12's shape,
@@ -88,20 +82,25 @@ def flat_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
     computed once per distinct variance (q1 and q2 are small tensors broadcast over many pairs)."""
     name = check_elementwise(activation)
     q1, q2, k12 = (torch.as_tensor(t, dtype=torch.float64) for t in (q1, q2, k12))
+    shape = k12.shape
     if method == "auto" and name in CLOSED_FORMS:
         e, d = CLOSED_FORMS[name](q1, q2, k12)
-        return e.expand(k12.shape).clone(), (d.expand(k12.shape).clone() if want_deriv else None)
-    shape = k12.shape
-    v1, i = _indices(q1.clamp_min(Q_FLOOR), shape)
-    v2, j = _indices(q2.clamp_min(Q_FLOOR), shape)
-    qs = torch.cat([v1, v2])
-    j = j + len(v1)
-    qs, back = torch.unique(qs, return_inverse=True)  # an input seen on both sides shares its coefficients
-    i, j = back[i], back[j]
+        return e.expand(shape).clone(), (d.expand(shape).clone() if want_deriv else None)
+    q1, q2 = q1.clamp_min(Q_FLOOR), q2.clamp_min(Q_FLOOR)
+    qs, inverse = torch.unique(torch.cat([q1.reshape(-1), q2.reshape(-1)]), return_inverse=True)
+    i1, i2 = inverse[:q1.numel()], inverse[q1.numel():]
     m = moments_adaptive(name, qs, want_deriv)
-    c = correlation(qs[i], qs[j], k12.reshape(-1))[1]
-    t, td = m.tails()
-    e, bad_e = series_flat(m.a, t, m.second, i, j, c)
-    d, bad_d = series_flat(m.ad, td, m.second_d, i, j, c) if want_deriv else (None, None)
-    fill_flat(name, qs[i], qs[j], c, e, bad_e, d, bad_d)
-    return e.reshape(shape), (None if d is None else d.reshape(shape))
+    c = correlation(q1, q2, k12)[1]
+    same = (c == 1.0) & (q1 == q2)
+    i1, i2 = i1.reshape(q1.shape), i2.reshape(q2.shape)
+    e, bad_e = series_broadcast(m.a, m.tails()[0], m.second, i1, i2, c, same)
+    d, bad_d = series_broadcast(m.ad, m.tails()[1], m.second_d, i1, i2, c, same) if want_deriv else (None, None)
+    union = bad_e if d is None else bad_e | bad_d
+    if bool(union.any()):
+        fe, fd = e[union], (None if d is None else d[union])
+        fill_flat(name, q1.expand(shape)[union], q2.expand(shape)[union], c[union], fe, bad_e[union], fd,
+                  None if d is None else bad_d[union])
+        e[union] = fe
+        if d is not None:
+            d[union] = fd
+    return e, d

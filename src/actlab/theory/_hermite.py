@@ -26,7 +26,7 @@ from ._pieces import KINKS, PIECES, polynomial
 from ._rules import HALF_WIDTH, graded, normal_rule
 
 __all__ = ["Moments", "moments", "moments_adaptive", "piecewise_moments", "series", "panels", "tiers_needed",
-           "mehler_pairs", "series_flat", "TOL", "K_MAX", "TIERS", "Q_FLOOR"]
+           "mehler_pairs", "series_flat", "series_broadcast", "TOL", "K_MAX", "TIERS", "Q_FLOOR"]
 
 TOL = 1e-7  # a pair's truncation bound, relative to √(E[φ(u)²]E[φ(v)²]): 1,000 times below the 1e-4 promised
 K_MAX = 256  # Hermite terms at most; pairs that need more go to the direct rule
@@ -280,3 +280,75 @@ def series_flat(a, t, sec, i, j, c) -> tuple[torch.Tensor, torch.Tensor]:
             part = sel[s:s + (1 << 18)]
             out[part] = mehler_pairs(a, a, i[part], j[part], c[part], 0, k)
     return out, (need == len(tiers)) & ~same
+
+
+def _flat_index(coords: torch.Tensor, shape: tuple, full: tuple) -> torch.Tensor:
+    """Linear indices into a tensor of ``shape`` (broadcasting to ``full``) of the entries at ``coords`` (P, ndim) of the full shape."""
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc if n > 1 else 0)
+        acc *= n
+    strides = torch.tensor(list(reversed(strides)), dtype=torch.int64)
+    return coords @ strides if coords.numel() else torch.zeros(0, dtype=torch.int64)
+
+
+def _gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """values (U, K) at every entry of ``index`` (any shape), coefficient-major: (K, *index.shape)."""
+    return values.T[:, index.reshape(-1)].reshape(-1, *index.shape)
+
+
+def _rows(t: torch.Tensor, lo: int, hi: int, lead: int) -> torch.Tensor:
+    """Rows lo:hi of the first pair dimension (after ``lead`` leading dimensions), unless it is broadcast."""
+    return t if t.shape[lead] == 1 else t.narrow(lead, lo, hi - lo)
+
+
+def _blocks(c: torch.Tensor) -> list[tuple[int, int]]:
+    """Blocks of rows of about 64K pairs: the K multiply-adds of one block stay in cache."""
+    step = max(1, (1 << 16) // max(1, c[0].numel())) if c.ndim else 1
+    return [(lo, min(c.shape[0], lo + step)) for lo in range(0, max(1, c.shape[0]), step)]
+
+
+def _tier_counts(rt1, rt2, rs1, rs2, c, same, tiers) -> torch.Tensor:
+    """Per pair, the number of tiers whose bound |c|^K √(t₁t₂) exceeds TOL·√(sec₁sec₂) (the bound falls with K)."""
+    need = torch.zeros(c.shape, dtype=torch.int8)
+    for lo, hi in _blocks(c):
+        ac = c[lo:hi].abs()
+        scale = _rows(rs1, lo, hi, 0) * _rows(rs2, lo, hi, 0) * TOL
+        power, part = ac.pow(tiers[0]), need[lo:hi]
+        for idx, k in enumerate(tiers):
+            if idx:
+                power.mul_(ac.pow(k - tiers[idx - 1]))
+            part += power * (_rows(rt1[idx], lo, hi, 0) * _rows(rt2[idx], lo, hi, 0)) > scale
+    return need.masked_fill_(same, 0)
+
+
+def series_broadcast(a, tails, second, i1, i2, c, same) -> tuple[torch.Tensor, torch.Tensor]:
+    """``series`` for pairs laid out by broadcasting: the coefficients a (U, K), tails (U, K + 1) and
+    second moments (U,) of U distinct variances, and each pair's two indices into them, i1 and i2,
+    broadcasting to c's shape; ``same`` marks the pairs of one input with itself. Horner's rule
+    over every pair at the tier 95 % of them allow, in blocks of rows that stay in cache, the
+    remaining terms only where needed; the mask of pairs no tier clears is returned."""
+    full = c.shape
+    tiers = [k for k in TIERS if k < a.shape[1]] + [a.shape[1]]
+    rt, rs = tails[:, tiers].sqrt(), second.sqrt()  # √(t₁t₂) and √(sec₁sec₂) as products of per-input roots
+    need = _tier_counts(_gather(rt, i1), _gather(rt, i2), rs[i1], rs[i2], c, same, tiers)
+    counts = torch.bincount(need.flatten().long(), minlength=len(tiers) + 1).cumsum(0)
+    dense = next(idx for idx in range(len(tiers)) if counts[idx] >= 0.95 * need.numel() or idx == len(tiers) - 1)
+    kd = tiers[dense]
+    a1, a2 = _gather(a[:, :kd], i1), _gather(a[:, :kd], i2)
+    out = torch.empty(full, dtype=torch.float64)
+    for lo, hi in _blocks(c):
+        b1, b2, cb = _rows(a1, lo, hi, 1), _rows(a2, lo, hi, 1), c[lo:hi]
+        acc = (b1[kd - 1] * b2[kd - 1]).expand(cb.shape).contiguous()
+        for m in range(kd - 2, -1, -1):
+            acc.mul_(cb).addcmul_(b1[m], b2[m])
+        out[lo:hi] = acc
+    coords = ((need > dense) & (need < len(tiers))).nonzero()
+    if len(coords):
+        at = tuple(coords.T)
+        top = tiers[int(need[at].max())]
+        j1, j2 = i1.expand(full)[at], i2.expand(full)[at]
+        out[at] += mehler_pairs(a, a, j1, j2, c[at], kd, top)
+    if bool(same.any()):
+        out = torch.where(same, second[i1].expand(full), out)
+    return out, need == len(tiers)

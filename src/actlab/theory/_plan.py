@@ -23,7 +23,6 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from ..nets import Act, SimpleRNN
 
@@ -80,9 +79,17 @@ def _tuple(v, r: int) -> tuple[int, ...]:
     return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * r
 
 
+class _Shapes(fx.Interpreter):
+    """Runs the graph once, noting each node's output shape (torch.fx's ShapeProp imports sympy: 0.5 s)."""
+
+    def run_node(self, n: fx.Node):
+        out = super().run_node(n)
+        n.meta["actlab_shape"] = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+        return out
+
+
 def _shape(node: fx.Node) -> tuple:
-    meta = node.meta.get("tensor_meta")
-    return tuple(meta.shape) if hasattr(meta, "shape") else ()
+    return node.meta.get("actlab_shape", ())
 
 
 def _module_activation(mod: nn.Module, label: str) -> str | None:
@@ -315,9 +322,9 @@ def plan(model: nn.Module, example: torch.Tensor) -> tuple[list[Op], Op]:
     try:
         with torch.no_grad():
             gm.eval()  # the shapes are the same in either mode, and a training BatchNorm refuses one example
-            ShapeProp(gm).propagate(example)
+            _Shapes(gm).run(example)
     except Exception as e:  # noqa: BLE001
-        cause = str(e.__cause__ or e).strip().splitlines()[0]  # torch's own message, without ShapeProp's graph dump
+        cause = str(e.__cause__ or e).strip().splitlines()[0]  # torch's own message, without the interpreter's graph dump
         raise ValueError(f"the model does not run on inputs of shape {tuple(example.shape[1:])} (one input: "
                          f"{tuple(example.shape)}): {cause}") from e
     finally:
