@@ -35,3 +35,18 @@ def test_bad_input():
         datasets.make("moons", n=2)
     with pytest.raises(ValueError, match="noise"):
         datasets.make("moons", noise=-1)
+
+
+@pytest.mark.parametrize("make, shape", [(datasets.xor_images, (3, 8, 8)), (datasets.xor_sequences, (8, 2))])
+def test_xor_tasks_defeat_a_linear_model_and_not_the_product_of_two_means(make, shape):
+    X, y = make(400, seed=0)
+    assert X.shape == (400, *shape) and set(np.unique(y)) == {0.0, 1.0}
+    Xt, yt = make(400, seed=1)
+    design = lambda a: np.hstack([a.reshape(len(a), -1), np.ones((len(a), 1))])  # noqa: E731
+    w = np.linalg.lstsq(design(X), y, rcond=None)[0]
+    assert abs(((design(Xt) @ w > 0.5) == (yt > 0.5)).mean() - 0.5) < 0.1  # least squares: chance
+    axis = (2, 3) if len(shape) == 3 else 1
+    means = Xt.mean(axis=axis)  # the two shifted channels' (features') means
+    product = means[:, 0] * means[:, 1]
+    assert ((product > 0) == (yt > 0.5)).mean() > 0.95  # one product of two means solves it
+    np.testing.assert_array_equal(make(400, seed=0)[0], X)  # the seed draws the same set

@@ -17,7 +17,8 @@ from actlab.experiments.kernels import (KERNELS_PRESETS, KernelsConfig, approxim
                                         regression, run_kernels)
 
 TINY = KernelsConfig(widths=(32, 1024), conv_seeds=4, conv_points=10, datasets=("circle", "spiral"), train_points=120,
-                     reg_width=64, reg_seeds=3, reg_steps=400, approx_widths=(1, 3, 64), approx_seeds=2)
+                     reg_width=64, reg_seeds=3, reg_steps=400, approx_widths=(1, 3, 64), approx_seeds=2,
+                     arch_activations=("linear", "relu"), arch_points=40, arch_width=8, arch_seeds=1, arch_steps=20)
 
 
 def test_empirical_nngp_is_the_readout_covariance_of_the_net_itself():
@@ -75,6 +76,22 @@ def test_kernel_ranks_linear_d_plus_one_square_quadratic_relu_full():
     assert rk[("relu", 1)]["rank"] == rk[("relu", 2)]["rank"] == 30
 
 
+def test_the_articles_architectures_need_an_activation_at_infinite_width_too():
+    """The infinite network of each architecture: without an activation a linear model (chance, with
+    least squares; the dense and recurrent ones are least squares' fit itself), with ReLU it solves
+    the task, as trained finite nets do."""
+    from actlab.experiments.architectures import architectures
+
+    config = KernelsConfig(arch_activations=("linear", "relu"), arch_points=120, arch_width=32, arch_seeds=2, arch_steps=200)
+    rows = {(r["arch"], r["activation"]): r for r in architectures(config)}
+    for arch in ("dense", "conv", "rnn"):
+        lin, relu = rows[(arch, "linear")], rows[(arch, "relu")]
+        assert lin["accuracy_infinite"] < 0.65 and lin["accuracy_least_squares"] < 0.65, lin
+        assert relu["accuracy_infinite"] > 0.75 and relu["accuracy_trained"] > 0.75, relu
+        if arch != "conv":  # a linear model in x itself (the conv's pooling makes it one in fewer features)
+            assert abs(lin["accuracy_infinite"] - lin["accuracy_least_squares"]) <= 0.02, lin
+
+
 def test_bad_configs_say_what_was_expected():
     with pytest.raises(ValueError, match="maxout"):
         KernelsConfig(activations=("relu", "maxout"))
@@ -89,7 +106,8 @@ def test_bad_configs_say_what_was_expected():
 def test_the_notebook_repr_draws_each_kernel():
     res = run_kernels(KernelsConfig(activations=("linear", "relu"), widths=(16, 64), conv_seeds=1, conv_points=6,
                                     datasets=("circle",), train_points=40, reg_width=16, reg_seeds=1, reg_steps=20,
-                                    approx_widths=(2,), approx_seeds=1))
+                                    approx_widths=(2,), approx_seeds=1, arch_activations=("linear",), arch_points=20,
+                                    arch_width=4, arch_seeds=1, arch_steps=2))
     html = res._repr_html_()
     assert "Infinite width" in html and html.count("<svg") == 2 and "rank 3" in html
 
@@ -98,14 +116,15 @@ def test_kernels_command_json_and_files(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(KERNELS_PRESETS, "quick", TINY)
     assert main(["kernels", "--quick", "--json", "--out", str(tmp_path / "k")]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert {"convergence", "regression", "approximation", "polynomial_floor", "ranks", "example"} <= set(d)
+    assert {"convergence", "regression", "approximation", "polynomial_floor", "ranks", "architectures", "example"} <= set(d)
+    assert {(r["arch"], r["activation"]) for r in d["architectures"]} == {(a, b) for a in ("dense", "conv", "rnn") for b in ("linear", "relu")}
     assert all({"activation", "width", "rel_error"} <= set(r) for r in d["convergence"])
     assert all({"activation", "dataset", "accuracy_kernel", "accuracy_trained"} <= set(r) for r in d["regression"])
     assert all({"activation", "width", "error"} <= set(r) for r in d["approximation"])
     assert d["polynomial_floor"] < d["linear_floor"]
     files = sorted(p.name for p in (tmp_path / "k").iterdir())
-    assert files == ["kernels_approximation.png", "kernels_convergence.png", "kernels_heatmaps.png", "kernels_regression.png",
-                     "results.json"]
+    assert files == ["kernels_approximation.png", "kernels_architectures.png", "kernels_convergence.png", "kernels_heatmaps.png",
+                     "kernels_regression.png", "results.json"]
     assert json.loads((tmp_path / "k" / "results.json").read_text())["ranks"] == d["ranks"]
 
 

@@ -21,13 +21,17 @@ def _add_kernels(sub) -> None:
             "activation's kernel is linear in (x, 1): its regression is least squares on the inputs; (3) Leshno et "
             "al. 1993: one hidden layer of growing width fitting |x| on [−1, 1] — square never beats the best "
             "quadratic, relu and tanh fall below it by orders of magnitude; (4) each kernel's rank: d + 1 for the "
-            "linear activation at any depth, (d + 1)(d + 2)/2 for square at depth 1. Conventions: weights of variance "
-            "σ_w²/fan_in, biases σ_b²; Σ⁰ = σ_w² x·x′/d + σ_b², Σ^(l+1) = σ_w² E[φ(u)φ(v)] + σ_b²."
+            "linear activation at any depth, (d + 1)(d + 2)/2 for square at depth 1; (5) the article's three "
+            "architectures — its dense net, its conv net with average pooling, its RNN — at infinite width "
+            "(actlab.predict: the NTK trained to convergence) beside least squares and trained finite nets over seeds, "
+            "on tasks a linear model cannot solve (the circle, the XOR of two colours in 8 × 8 images, the XOR of two "
+            "features over 8 steps). Conventions: weights of variance σ_w²/fan_in, biases σ_b²; Σ⁰ = σ_w² x·x′/d + "
+            "σ_b², Σ^(l+1) = σ_w² E[φ(u)φ(v)] + σ_b²."
         ),
         epilog="examples:\n  actlab kernels\n  actlab kernels --quick --out /tmp/k\n  actlab kernels --quick --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="one task, fewer seeds and smaller nets (about 3 s instead of about 25 s)")
+    p.add_argument("--quick", action="store_true", help="one task, fewer seeds and smaller nets (about 15 s instead of about 60 s)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="draws the data and the nets (default 0)")
     p.add_argument("--out", type=_folder, default=None,
                    help="folder for results.json and the figures (default actlab-kernels; none with --json)")
@@ -43,7 +47,8 @@ def _cmd_kernels(args) -> int:
     from .viz.kernels import write_kernels_outputs
 
     config = replace(KERNELS_PRESETS["quick" if args.quick else "full"], seed=args.seed)
-    nxt = {"convergence": "regression", "regression": "approximation", "approximation": "ranks", "ranks": "example"}
+    nxt = {"convergence": "regression", "regression": "approximation", "approximation": "ranks", "ranks": "architectures",
+           "architectures": "example"}
     return _study(args, "kernels", lambda progress: run_kernels(config, progress=progress).to_dict(), "convergence",
                   lambda part: nxt.get(part, part), write_kernels_outputs, _print_kernels)
 
@@ -67,7 +72,7 @@ def _study(args, name: str, run, first: str, next_part, write_outputs, print_res
         return 0
     print_result(result)
     if out_dir:
-        _console().print(f"wrote results.json and 4 figures to {out_dir}/")
+        _console().print(f"wrote results.json and the figures to {out_dir}/")
     return 0
 
 
@@ -106,6 +111,15 @@ def _print_kernels(r: dict) -> None:
     console.print(t)
     console.print("kernel ranks on {n} points of dimension {d}: ".format(**r["ranks"][0])
                   + ", ".join(f"{k['activation']} depth {k['depth']}: {k['rank']}" for k in r["ranks"]))
+    a0 = r["architectures"][0]
+    t = Table(title=f"The article's architectures at infinite width (NTK trained to convergence) beside {a0['seeds']} trained nets "
+                    f"of width {a0['width']} (median, q25–q75) and least squares: test accuracy, {a0['points']} examples")
+    for col in ("architecture", "task", "activation", "infinite width", "trained", "least squares"):
+        t.add_column(col, justify="left" if col in ("architecture", "task", "activation") else "right")
+    for g in r["architectures"]:
+        t.add_row(g["arch"], g["task"], g["activation"], f"{g['accuracy_infinite']:.1%}",
+                  f"{g['accuracy_trained']:.1%} ({g['trained_q25']:.1%}–{g['trained_q75']:.1%})", f"{g['accuracy_least_squares']:.1%}")
+    console.print(t)
 
 
 # ---------------------------------------------------------------------------- signal

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Dataset", "make", "names", "digits_parity", "DATASETS"]
+__all__ = ["Dataset", "make", "names", "digits_parity", "xor_images", "xor_sequences", "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,28 @@ def digits_parity(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     X /= math.sqrt((X**2).mean())
     idx = np.random.default_rng(seed).permutation(len(X))[:rows]
     return X[idx], (d.target[idx] % 2).astype(np.float64)
+
+
+def _xor_signs(shape_noise: tuple[int, ...], n: int, signal: float, seed: int):
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice([-1.0, 1.0], size=n), rng.choice([-1.0, 1.0], size=n)
+    return rng.standard_normal((n, *shape_noise)), a, b, (a == b).astype(np.float64)
+
+
+def xor_images(n: int, signal: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` RGB images of 8 × 8 (n, 3, 8, 8) of Gaussian noise, the red channel shifted by ±signal
+    and the green by ±signal, independently; label 1 where the two shifts agree. The XOR of two
+    colours: a linear model scores chance, however many images it sees."""
+    X, a, b, y = _xor_signs((3, 8, 8), n, signal, seed)
+    X[:, 0] += signal * a[:, None, None]
+    X[:, 1] += signal * b[:, None, None]
+    return X, y
+
+
+def xor_sequences(n: int, steps: int = 8, signal: float = 0.7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences (n, steps, 2) of Gaussian noise, the first feature shifted by ±signal at every
+    step and the second by ±signal; label 1 where the two shifts agree (the XOR over time)."""
+    X, a, b, y = _xor_signs((steps, 2), n, signal, seed)
+    X[:, :, 0] += signal * a[:, None]
+    X[:, :, 1] += signal * b[:, None]
+    return X, y

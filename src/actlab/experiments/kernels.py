@@ -16,6 +16,9 @@
 - ``ranks``: the rank of each kernel's Gram matrix on n points of dimension d: d + 1 for the
   linear activation at any depth (a linear model in (x, 1)), (d + 1)(d + 2)/2 for square at
   depth 1 (a quadratic model), n for the others.
+- ``architectures`` (``architectures.py``): the article's dense, convolutional and recurrent nets at
+  infinite width (``actlab.predict``) beside OLS and trained finite nets, on tasks a linear model
+  cannot solve.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .. import activations, datasets
 from .. import train as tr
 from ..stats import quartiles
 from ..theory import nngp
+from .architectures import architectures
 
 __all__ = ["KernelsConfig", "KernelsResult", "KERNELS_PRESETS", "run_kernels", "convergence", "regression", "approximation",
            "ranks", "empirical_nngp"]
@@ -56,10 +60,15 @@ class KernelsConfig:
     approx_widths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)  # one hidden layer, best readout
     approx_seeds: int = 5  # random hidden layers per width (the median error is kept)
     approx_points: int = 401  # grid of [−1, 1] on which |x| is fitted
+    arch_activations: tuple[str, ...] = ("linear", "relu", "tanh")  # the article's three architectures, each with these
+    arch_points: int = 200  # training set size of each architecture's task (the test set is as large, another draw)
+    arch_width: int = 64  # width (units, channels, hidden state) of the trained finite nets
+    arch_seeds: int = 4  # trained finite nets per architecture and activation
+    arch_steps: int = 300  # their Adam steps (lr 0.01, full batch)
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in self.activations:
+        for name in (*self.activations, *self.arch_activations):
             if name == tr.MAXOUT:
                 raise ValueError("maxout has no NNGP here (not elementwise); choose elementwise activations")
             activations.resolve(name)
@@ -71,7 +80,7 @@ class KernelsConfig:
             if not v or any(not isinstance(w, int) or w < 1 for w in v):
                 raise ValueError(f"{field} must be one or more integers ≥ 1, got {v!r}")
         for field in ("depth", "conv_points", "conv_seeds", "train_points", "reg_width", "reg_seeds", "reg_steps",
-                      "approx_seeds", "approx_points"):
+                      "approx_seeds", "approx_points", "arch_points", "arch_width", "arch_seeds", "arch_steps"):
             v = getattr(self, field)
             if not isinstance(v, int) or v < (0 if field == "depth" else 1):
                 raise ValueError(f"{field} must be an integer ≥ {0 if field == 'depth' else 1}, got {v!r}")
@@ -85,15 +94,17 @@ class KernelsConfig:
 KERNELS_PRESETS = {
     "full": KernelsConfig(),
     # the report's section 8: the same parts, fewer seeds and smaller trained nets
-    "report": KernelsConfig(conv_seeds=3, conv_points=16, reg_width=256, reg_seeds=4, reg_steps=400, approx_seeds=2),
+    "report": KernelsConfig(conv_seeds=3, conv_points=16, reg_width=256, reg_seeds=4, reg_steps=400, approx_seeds=2,
+                            arch_points=150, arch_seeds=3, arch_steps=150),
     # `actlab kernels --quick` and `actlab demo --quick`: one task, the smallest sizes that still show each effect
     "quick": KernelsConfig(widths=(64, 256, 1024, 2048), conv_seeds=2, conv_points=12, datasets=("spiral",),
                            reg_width=128, reg_seeds=4, reg_steps=500, approx_widths=(1, 2, 4, 8, 16, 32, 64),
-                           approx_seeds=3),
+                           approx_seeds=3, arch_points=120, arch_width=32, arch_seeds=3, arch_steps=200),
     # `actlab demo --quick`'s section 8: the quick sizes, fewer still
     "glance": KernelsConfig(widths=(64, 256, 1024), conv_seeds=2, conv_points=12, datasets=("spiral",),
                             reg_width=96, reg_seeds=2, reg_steps=200, approx_widths=(1, 2, 4, 8, 16, 32),
-                            approx_seeds=2),
+                            approx_seeds=2, arch_activations=("linear", "relu"), arch_points=100, arch_width=32, arch_seeds=2,
+                            arch_steps=150),
 }
 
 
@@ -257,6 +268,7 @@ class KernelsResult:
     linear_floor: float  # the best line's
     approximation_target: str
     ranks: list[dict]
+    architectures: list[dict]  # the article's dense, conv and rnn at infinite width (experiments.architectures)
     example: dict  # {"x": [[...]], "kernels": {activation: [[...]]}}: NNGPs on a few points, for heatmaps
     seconds: dict
 
@@ -293,6 +305,7 @@ def run_kernels(config: KernelsConfig = KERNELS_PRESETS["full"], progress: Calla
     reg = timed("regression", regression, config)
     approx = timed("approximation", approximation, config)
     rk = timed("ranks", ranks, config)
+    arch = timed("architectures", architectures, config)
     ex = timed("example", _example, config)
     return KernelsResult(config.to_dict(), conv, reg, approx["rows"], approx["polynomial_floor"], approx["linear_floor"],
-                         approx["target"], rk, ex, seconds)
+                         approx["target"], rk, arch, ex, seconds)

@@ -76,13 +76,17 @@ def _weights(evals: torch.Tensor, t: float | None, rate: float) -> torch.Tensor:
 
 
 def predict(model: nn.Module, x_train: Any, y_train: Any, x_test: Any, *, get: str = "ntk", t: Any = None,
-            sigma_w2: Any = 1.0, sigma_b2: Any = 0.0, learning_rate: float = 1.0, compute_cov: bool = False) -> Prediction:
+            sigma_w2: Any = 1.0, sigma_b2: Any = 0.0, learning_rate: float = 1.0, diag_reg: float = 0.0,
+            compute_cov: bool = False) -> Prediction:
     """The prediction on ``x_test`` of ``model``'s architecture at infinite width, trained on
     (``x_train``, ``y_train``) by gradient flow on the squared loss up to time ``t`` (None: to
     convergence). ``get``: "ntk" (every layer trained) or "nngp" (the readout alone: the
-    Bayesian posterior at t = None). σ's as ``actlab.kernel``."""
+    Bayesian posterior at t = None). σ's as ``actlab.kernel``. ``diag_reg``: a ridge, in units of
+    the train kernel's mean diagonal (neural-tangents' ``diag_reg``), added to the train kernel."""
     if get not in ("nngp", "ntk"):
         raise ValueError(f"get: expected 'nngp' or 'ntk', got {get!r}")
+    if not (isinstance(diag_reg, (int, float)) and not isinstance(diag_reg, bool) and 0 <= diag_reg < math.inf):
+        raise ValueError(f"diag_reg: expected a finite ridge ≥ 0, got {diag_reg!r}")
     if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
         raise ValueError(f"learning_rate: expected a finite rate > 0, got {learning_rate!r}")
     t = _check_t(t)
@@ -94,6 +98,8 @@ def predict(model: nn.Module, x_train: Any, y_train: Any, x_test: Any, *, get: s
     y = _targets(y_train, train.nngp.shape[0])
     cross = kernel(model, x_test, x_train, **kw)
     k_dd, k_td = getattr(train, get).cpu(), getattr(cross, get).cpu()
+    if diag_reg:
+        k_dd = k_dd + diag_reg * float(k_dd.diagonal().mean()) * torch.eye(len(k_dd), dtype=k_dd.dtype)
     evals, evecs = torch.linalg.eigh((k_dd + k_dd.T) / 2)
     a = _weights(evals, t, learning_rate / y.numel())
     mean = k_td @ (evecs @ (a[:, None] * (evecs.T @ y)))

@@ -107,13 +107,44 @@ def plot_approximation(result: dict, path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_architectures(result: dict, path) -> Path:
+    """The article's three architectures side by side: the infinite network's test accuracy beside
+    trained finite nets (median, quartiles) per activation; OLS and chance as lines."""
+    plt = _mpl()
+    rows = result["architectures"]
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    names = list(dict.fromkeys(r["activation"] for r in rows))
+    fig, axes = plt.subplots(1, len(archs), figsize=(3.6 * len(archs), 3.2), sharey=True, squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        sel = {r["activation"]: r for r in rows if r["arch"] == arch}
+        x = np.arange(len(names))
+        med = np.array([sel[n]["accuracy_trained"] for n in names])
+        lo = med - np.array([sel[n]["trained_q25"] for n in names])
+        hi = np.array([sel[n]["trained_q75"] for n in names]) - med
+        ax.bar(x - 0.2, [sel[n]["accuracy_infinite"] for n in names], 0.4, color="#4c72b0", label="infinite width (NTK, trained)")
+        ax.bar(x + 0.2, med, 0.4, yerr=[lo, hi], capsize=3, color="#dd8452", label="finite nets, trained (median)")
+        first = sel[names[0]]
+        ax.axhline(first["accuracy_least_squares"], color="#c44e52", linestyle="--", linewidth=1, label="least squares on (x, 1)")
+        ax.axhline(first["accuracy_chance"], color="k", linestyle=":", linewidth=1, label="majority class")
+        ax.set_xticks(x, names, fontsize=8)
+        ax.set_ylim(0.3, 1.05)
+        ax.set_title(f"{arch} — {first['task']}", fontsize=9)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=2)
+    r0 = rows[0]
+    fig.suptitle(f"The article's architectures at infinite width, beside {r0['seeds']} trained nets of width {r0['width']} "
+                 f"({r0['steps']} Adam steps, {r0['points']} training examples)", fontsize=9)
+    return save_figure(fig, path)
+
+
 def write_kernels_figures(result: dict, folder) -> list[Path]:
     """Every figure of ``actlab kernels`` into ``folder`` (each written atomically)."""
     folder = Path(folder)
     return [plot_kernel_heatmaps(result, folder / "kernels_heatmaps.png"),
             plot_convergence(result, folder / "kernels_convergence.png"),
             plot_regression(result, folder / "kernels_regression.png"),
-            plot_approximation(result, folder / "kernels_approximation.png")]
+            plot_approximation(result, folder / "kernels_approximation.png"),
+            plot_architectures(result, folder / "kernels_architectures.png")]
 
 
 def write_kernels_outputs(result: dict, folder) -> list[Path]:
