@@ -22,7 +22,7 @@ import torch
 from ._gauss import flat_expectations, pair_expectations, second_moments
 from ._state import Cov, centre, crop, shifted, valid, window_mean
 
-__all__ = ["weight_layer", "pool", "activation", "add", "scale", "tie"]
+__all__ = ["weight_layer", "pool", "activation", "dense_expectations", "add", "scale", "tie"]
 
 
 def _at_offsets(t: torch.Tensor, nb: int, radius: tuple[int, ...], values: list[torch.Tensor]) -> torch.Tensor:
@@ -46,7 +46,9 @@ def tie(state: Cov) -> Cov:
     """A pair of equal inputs (x1 against itself, or ``twins`` of x1 and x2): its cross entry is the
     input's own covariance, to the bit, so that it keeps correlation 1 whatever the rounding of
     two computations (in the chaotic phase c = 1 is unstable: a last-bit difference would grow)."""
-    if state.twins is not None:
+    if state.twins is not None and state.pairs is not None:  # packed: (rows, positions in the packed pairs)
+        state.cross[state.twins[1]] = state.self1[state.twins[0]]
+    elif state.twins is not None:
         state.cross[state.twins] = state.self1[state.twins[0]]
     elif state.self2 is None:
         i = torch.arange(state.cross.shape[0])
@@ -113,6 +115,16 @@ def pool(state: Cov, window: tuple[int, ...], stride: tuple[int, ...], padding: 
     return tie(state.map(lambda t, nb: summed(t, nb) * m, size=size, radius=radius_out))
 
 
+def dense_expectations(state: Cov, name: str, want_deriv: bool, method: str = "auto"):
+    """Both expectations on a dense state's pairs: the grid, or the packed pairs (i, j) of ``pairs``."""
+    s1 = state.self1
+    if state.pairs is not None:
+        i, j = state.pairs
+        return flat_expectations(name, s1[i], s1[j], state.cross, want_deriv=want_deriv, method=method)
+    return pair_expectations(name, s1, s1 if state.self2 is None else state.self2, state.cross, want_deriv=want_deriv,
+                             method=method)
+
+
 def _expand(v: torch.Tensor, r: int) -> torch.Tensor:
     """v (n, *S) as (n, *1s for D, *S)."""
     return v.reshape(v.shape[0], *([1] * r), *v.shape[1:])
@@ -124,12 +136,12 @@ def activation(state: Cov, name: str, method: str = "auto") -> Cov:
     with_ntk = state.ntk is not None
     s1 = state.self1
     s2 = state.self2
-    if not state.size:  # dense: the grid of every x1 against every x2
-        q1, q2 = s1, (s1 if s2 is None else s2)
-        e, d = pair_expectations(name, q1, q2, state.cross, want_deriv=with_ntk, method=method)
-        new1 = second_moments(name, q1, method)[0]
+    if not state.size:  # dense: the grid of every x1 against every x2 (or its packed upper triangle)
+        e, d = dense_expectations(state, name, with_ntk, method)
+        new1 = second_moments(name, s1, method)[0]
         new2 = None if s2 is None else second_moments(name, s2, method)[0]
-        return tie(Cov(e, new1, new2, None if d is None else d.mul_(state.ntk), twins=state.twins, deps=state.deps))
+        return tie(Cov(e, new1, new2, None if d is None else d.mul_(state.ntk), twins=state.twins, deps=state.deps,
+                       pairs=state.pairs))
     r, m = len(state.size), valid(state.size, state.radius)
     v1 = centre(s1, 1, state.radius)
     v2 = v1 if s2 is None else centre(s2, 1, state.radius)

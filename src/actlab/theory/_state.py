@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Cov", "valid", "crop", "centre", "shifted", "window_mean", "twins", "input_state", "readout"]
+__all__ = ["Cov", "valid", "crop", "centre", "shifted", "window_mean", "twins", "input_state", "readout", "pack", "unpack"]
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Cov:
     fresh: object = None  # the weight layer this tensor is a zero-mean linear image of (None: it is not)
     deps: frozenset = field(default_factory=frozenset)  # every weight layer it depends on
     twins: tuple | None = None  # (i, j): x1[i] equal to x2[j] (dense states; kept at correlation 1 by ``tie``)
+    pairs: tuple | None = None  # (i, j): a dense state of x1 against itself packed to its upper triangle, cross[p] = Σ(x_i, x_j)
 
     def tensors(self) -> dict[str, tuple[torch.Tensor | None, int]]:
         """The covariances with their number of batch dimensions."""
@@ -137,6 +138,12 @@ def _gram(a: torch.Tensor, b: torch.Tensor, radius: tuple[int, ...], channel_las
 
 def twins(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The index pairs (i, j) with a[i] equal to b[j] in every coordinate."""
+    distinct = len(torch.unique(a if b is a else torch.cat([a, b]), dim=0))
+    if b is a and distinct == len(a):  # the usual case, by a sort: each input its own twin alone
+        i = torch.arange(len(a))
+        return i, i
+    if b is not a and distinct == len(a) + len(b):
+        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64)
     rows = max(1, (1 << 24) // max(1, b.shape[0] * b.shape[1]))
     hits = [(a[i:i + rows, None, :] == b[None, :, :]).all(-1).nonzero() for i in range(0, a.shape[0], rows)]
     idx = torch.cat([h + torch.tensor([i * rows, 0]) for i, h in enumerate(hits)]) if hits else torch.zeros(0, 2, dtype=torch.int64)
@@ -174,3 +181,24 @@ def readout(state: Cov) -> Cov:
 
 def positions(size: tuple[int, ...]) -> int:
     return math.prod(size)
+
+
+def pack(state: Cov) -> Cov:
+    """A dense state of x1 against itself on the pairs i ≤ j alone (half the work of every layer),
+    its twins as (rows, packed positions)."""
+    n = state.cross.shape[0]
+    i, j = torch.triu_indices(n, n)
+    at = torch.full((n, n), -1, dtype=torch.int64)
+    at[i, j] = torch.arange(len(i))
+    ti, tj = state.twins
+    keep = ti <= tj
+    return replace(state, cross=state.cross[i, j], ntk=None if state.ntk is None else state.ntk[i, j], pairs=(i, j),
+                   twins=(ti[keep], at[ti[keep], tj[keep]]))
+
+
+def unpack(t: torch.Tensor, pairs: tuple, n: int) -> torch.Tensor:
+    """The symmetric (n, n) grid of a packed tensor."""
+    out = torch.empty((n, n), dtype=t.dtype)
+    out[pairs[0], pairs[1]] = t
+    out[pairs[1], pairs[0]] = t
+    return out

@@ -27,18 +27,22 @@ from typing import Any
 import torch
 
 from ._checks import VarianceOverflowError, check_args, check_inputs
-from ._gauss import pair_expectations
+from ._closed import CLOSED_FORMS
 from ._layers import activation as activation_layer
-from ._layers import weight_layer
-from ._state import Cov, input_state
+from ._layers import dense_expectations, weight_layer
+from ._state import Cov, input_state, pack, unpack
 
 __all__ = ["nngp", "ntk", "VarianceOverflowError"]
 
 
-def _overflow(what: str, values: torch.Tensor, layer: int, depth: int, name: str, sigma_w2: float, rows: str) -> None:
-    """Raise naming the first input whose ``values`` (its row) left float64 at ``layer``."""
+def _overflow(what: str, values: torch.Tensor, layer: int, depth: int, name: str, sigma_w2: float, rows: str,
+              pairs: tuple | None = None) -> None:
+    """Raise naming the first input whose ``values`` (its row; packed ``pairs``: its pair's row)
+    left float64 at ``layer``."""
     bad = ~torch.isfinite(values)
     i = int(bad.reshape(bad.shape[0], -1).any(1).nonzero()[0, 0])
+    if pairs is not None and values.ndim == 1 and len(values) == len(pairs[0]):
+        i = int(pairs[0][i])
     raise VarianceOverflowError(
         f"{what} of input {i} of {rows} leaves float64 at layer {layer} of depth {depth} ({name}, σ_w² = {sigma_w2:g}): "
         "it grows geometrically with depth in this phase; ask for fewer layers or a smaller sigma_w2")
@@ -54,18 +58,17 @@ def _check_finite(layer, depth, name, sigma_w2, state: Cov, same: bool) -> None:
     for what, t, rows in (("the variance", state.self1, "x1"), ("the variance", state.self2, "x2"), ("the kernel", state.cross, "x1"),
                           ("the NTK", state.ntk, "x1")):
         if t is not None and t.numel() and not _finite(t):
-            _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows)
+            _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows, state.pairs)
 
 
 def _at_fixed_point(state: Cov, name, depth, layer, sigma_w2, method) -> torch.Tensor:
     """Θ^depth from Θ^layer once Σ is at its fixed point: Θ^(l+1) = Σ + σ_w² E[φ′φ′] Θ^l, E[φ′φ′] fixed too."""
-    q2 = state.self1 if state.self2 is None else state.self2
-    chi = pair_expectations(name, state.self1, q2, state.cross, want_deriv=True, method=method)[1]
+    chi = dense_expectations(state, name, True, method)[1]
     theta = state.ntk
     for rest in range(layer + 1, depth + 1):
         theta = torch.addcmul(state.cross, chi, theta, value=sigma_w2)
         if not _finite(theta):
-            _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1")
+            _overflow("the NTK", theta, rest, depth, name, sigma_w2, "x1", state.pairs)
     return theta
 
 
@@ -77,7 +80,10 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
     name, depth, sigma_w2, sigma_b2 = check_args(activation, depth, sigma_w2, sigma_b2)
     a, b, device = check_inputs(x1, x2)
     same = b is None
-    state = weight_layer(input_state(a, b, "dense", ()), sigma_w2, sigma_b2, None, (), 0)
+    state = input_state(a, b, "dense", ())
+    if same and method == "auto" and name in CLOSED_FORMS:  # elementwise layers: the upper triangle is enough
+        state = pack(state)
+    state = weight_layer(state, sigma_w2, sigma_b2, None, (), 0)
     if not with_ntk:
         state.ntk = None
     _check_finite(0, depth, name, sigma_w2, state, same)
@@ -93,7 +99,8 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
         state = nxt
         if fixed:
             break
-    return state.cross.to(device), (state.ntk.to(device) if with_ntk else None)
+    full = (lambda t: t) if state.pairs is None else (lambda t: unpack(t, state.pairs, len(a)))  # noqa: E731
+    return full(state.cross).to(device), (full(state.ntk).to(device) if with_ntk else None)
 
 
 def nngp(activation: str, x1: Any, x2: Any = None, *, depth: int = 1, sigma_w2: float = 1.0, sigma_b2: float = 0.0,
