@@ -1,4 +1,5 @@
-"""actlab.ntk against neural-tangents (JAX), the reference: time and error, side by side.
+"""actlab.ntk and actlab.kernel against neural-tangents (JAX), the reference: time, error and
+memory, side by side.
 
     python benchmarks/bench_kernels.py --nt-python /tmp/ntvenv/bin/python
     python benchmarks/bench_kernels.py             # actlab alone, if neural-tangents is not installed
@@ -12,6 +13,15 @@ compilation, ``import jax`` not counted), "warm" the median of
 pair (TOL = 0: no Hermite series), an independent computation; for relu the closed form.
 NT's "deg 100" error is its numerical layer with a four times finer rule (on the subset only):
 what more of NT's time would buy.
+
+The second table is the article's convolutional architecture (two 3×3 convolutions without
+padding, relu, 2×2 average pooling, a dense readout) by ``actlab.kernel`` on ``--images`` RGB
+images of 8 × 8 against NT's stax serial of the same layers: the NNGP alone, then NNGP and NTK
+in one pass; first call, warm median, the peak resident memory above the process's baseline
+(inputs made, library imported) and the largest difference between the two kernels relative to
+their largest entry. The third, ``nn.RNN`` (tanh, 8 hidden units read, last state, a linear
+readout) over ``--steps`` steps of ``--sequences`` sequences: no peer (neural-tangents has no
+recurrent layer).
 
 neural-tangents lives in a throwaway virtual environment, never as an actlab dependency (newer
 jax breaks it):
@@ -34,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "gelu", "tanh", "softplus", "selu", "hardtanh", "hardsigmoid")  # NT: closed forms for relu, gelu; deg-25 quadrature else
+ACTIVATIONS = ("relu", "gelu", "erf", "tanh", "softplus", "selu", "hardtanh", "hardsigmoid")  # NT: closed forms for relu, gelu, erf; deg-25 quadrature else
 HERE = Path(__file__).resolve().parent
 
 
@@ -91,6 +101,83 @@ def measure_nt(args, x) -> dict | None:
                     "fine": d[f"{n}_fine"]} for n in ACTIVATIONS}
 
 
+_CONV_CODE = """
+import json, resource, statistics, sys, time
+import numpy as np, torch
+from torch import nn
+import actlab
+torch.set_num_threads(2)
+a = json.loads(sys.argv[1])
+x = torch.from_numpy(np.load(a["src"])["images"]).permute(0, 3, 1, 2).contiguous()
+model = nn.Sequential(nn.Conv2d(3, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4, 1))
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base, out = peak(), {}
+for label, get in (("nngp", "nngp"), ("both", ("nngp", "ntk"))):
+    t0 = time.perf_counter(); k = actlab.kernel(model, x, get=get, sigma_w2=a["sigma_w2"], sigma_b2=a["sigma_b2"])
+    first = time.perf_counter() - t0
+    warm = []
+    for _ in range(a["repeats"]):
+        t0 = time.perf_counter(); k = actlab.kernel(model, x, get=get, sigma_w2=a["sigma_w2"], sigma_b2=a["sigma_b2"])
+        warm.append(time.perf_counter() - t0)
+    out[label] = {"first": first, "warm": statistics.median(warm), "peak": peak() - base}
+    np.save(a["dst"] + "_" + label + ".npy", (k if label == "nngp" else k.ntk).numpy())
+class Last(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn, self.out = nn.RNN(5, 8, batch_first=True), nn.Linear(8, 1)
+    def forward(self, s):
+        return self.out(self.rnn(s)[1][-1])
+seqs = torch.randn(a["sequences"], a["steps"], 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+times = []
+for _ in range(a["repeats"] + 1):
+    t0 = time.perf_counter(); actlab.kernel(Last(), seqs, sigma_w2=a["sigma_w2"], sigma_b2=a["sigma_b2"]); times.append(time.perf_counter() - t0)
+out["rnn"] = {"first": times[0], "warm": statistics.median(times[1:])}
+print(json.dumps(out))
+"""
+
+
+def measure_architectures(args) -> dict:
+    """actlab's conv and RNN kernels in a fresh process, NT's conv kernel in its own: {ours, nt or None}."""
+    images = np.random.default_rng(1).standard_normal((args.images, 8, 8, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = str(Path(tmp) / "images.npz")
+        np.savez(src, images=images, sigma_w2=args.sigma_w2, sigma_b2=args.sigma_b2, repeats=args.repeats)
+        conf = dict(src=src, dst=str(Path(tmp) / "ours"), sigma_w2=args.sigma_w2, sigma_b2=args.sigma_b2, repeats=args.repeats,
+                    sequences=args.sequences, steps=args.steps)
+        out = subprocess.run([sys.executable, "-c", _CONV_CODE, json.dumps(conf)], check=True, capture_output=True, text=True)
+        ours = json.loads(out.stdout)
+        kernels = {label: np.load(f"{conf['dst']}_{label}.npy") for label in ("nngp", "both")}
+        nt = None
+        if args.nt_python:
+            dst = Path(tmp) / "nt.npz"
+            env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2")
+            subprocess.run([args.nt_python, str(HERE / "_nt_worker.py"), src, str(dst)], check=True, env=env)
+            d = np.load(dst)
+            nt = {label: {"first": float(d[f"{label}_first"]), "warm": float(d[f"{label}_warm"]), "peak": float(d[f"{label}_peak"]),
+                          "diff": _err(kernels[label], d[f"{label}_kernel"])} for label in ("nngp", "both")}
+    return {"ours": ours, "nt": nt}
+
+
+def _print_architectures(args, arch: dict) -> None:
+    ours, nt = arch["ours"], arch["nt"]
+    print(f"\nThe article's conv architecture (3×3 conv, relu, 3×3 conv, relu, 2×2 average pool, dense) by actlab.kernel, "
+          f"{args.images} RGB images of 8 × 8, float64; peak = resident memory above the process's baseline")
+    head = f"{'kernels':<12} {'actlab first':>12} {'warm':>8} {'peak':>9}"
+    if nt is not None:
+        head += f"   {'NT first':>9} {'warm':>8} {'peak':>9} {'difference':>10}   {'warm ratio':>10}"
+    print(head)
+    for label, name in (("nngp", "NNGP"), ("both", "NNGP + NTK")):
+        o = ours[label]
+        line = f"{name:<12} {o['first']:>11.3f}s {o['warm']:>7.3f}s {o['peak']:>6.0f} MiB"
+        if nt is not None:
+            n = nt[label]
+            line += (f"   {n['first']:>8.3f}s {n['warm']:>7.3f}s {n['peak']:>6.0f} MiB {n['diff']:>10.1e}   "
+                     f"{n['warm'] / o['warm']:>9.1f}×")
+        print(line)
+    r = ours["rnn"]
+    print(f"nn.RNN (tanh, last state, linear readout), NNGP and NTK, {args.sequences} sequences of {args.steps} steps: "
+          f"first {r['first']:.3f} s, warm {r['warm']:.3f} s (neural-tangents has no recurrent layer)")
+
+
 def _err(k, ref) -> float:
     return float(np.abs(k - ref).max() / np.abs(ref).max())
 
@@ -106,10 +193,14 @@ def main() -> None:
     ap.add_argument("--sigma-b2", type=float, default=0.05)
     ap.add_argument("--subset", type=int, default=60, help="inputs on which the error is measured (default 60)")
     ap.add_argument("--repeats", type=int, default=5, help="warm calls, median printed (default 5)")
+    ap.add_argument("--images", type=int, default=200, help="images of the conv architecture (default 200)")
+    ap.add_argument("--sequences", type=int, default=200, help="sequences of the RNN (default 200)")
+    ap.add_argument("--steps", type=int, default=20, help="their steps (default 20)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     x = np.random.default_rng(0).standard_normal((args.n, args.dim))
     ours, nt = measure_ours(args, x), measure_nt(args, x)
+    arch = measure_architectures(args)
     from actlab.play._kernel import cpu_name
 
     rows = []
@@ -122,7 +213,8 @@ def main() -> None:
                        nt_error_deg100=_err(nt[name]["fine"], o["ref"]), warm_speedup=nt[name]["warm"] / o["warm"])
         rows.append(row)
     if args.json:
-        print(json.dumps({"cpu": cpu_name(), "n": args.n, "dim": args.dim, "depth": args.depth, "rows": rows}, indent=2))
+        print(json.dumps({"cpu": cpu_name(), "n": args.n, "dim": args.dim, "depth": args.depth, "rows": rows,
+                          "architectures": arch}, indent=2))
         return
     print(f"NTK, depth {args.depth}, {args.n} × {args.n} inputs of dimension {args.dim}, float64, σ_w² = {args.sigma_w2}, "
           f"σ_b² = {args.sigma_b2}; {cpu_name()}; warm = median of {args.repeats}; error on {args.subset} × {args.subset}")
@@ -137,6 +229,7 @@ def main() -> None:
                      f"{r['warm_speedup']:>9.1f}×")
         print(line)
     print(f"import actlab (torch with it), fresh process: median {statistics.median(r['actlab_import_s'] for r in rows):.2f} s")
+    _print_architectures(args, arch)
     if nt is None:
         print("(neural-tangents not given: --nt-python PATH; see this script's docstring for the venv)")
 

@@ -75,6 +75,13 @@ def pair_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
     return e, d
 
 
+def _own(t: torch.Tensor, shape, k12: torch.Tensor) -> torch.Tensor:
+    """``t`` as a tensor of ``shape`` the caller may write: copied only where it is broadcast or is k12 itself."""
+    if t.shape == shape and t.is_contiguous() and t.data_ptr() != k12.data_ptr():
+        return t
+    return t.expand(shape).clone()
+
+
 def flat_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: torch.Tensor, *,
                       want_deriv: bool = True, method: str = "auto"):
     """``pair_expectations`` for pairs given elementwise: q1, q2 and k12 broadcast to k12's shape,
@@ -85,7 +92,7 @@ def flat_expectations(activation: str, q1: torch.Tensor, q2: torch.Tensor, k12: 
     shape = k12.shape
     if method == "auto" and name in CLOSED_FORMS:
         e, d = CLOSED_FORMS[name](q1, q2, k12)
-        return e.expand(shape).clone(), (d.expand(shape).clone() if want_deriv else None)
+        return _own(e, shape, k12), (_own(d, shape, k12) if want_deriv else None)
     q1, q2 = q1.clamp_min(Q_FLOOR), q2.clamp_min(Q_FLOOR)
     qs, inverse = torch.unique(torch.cat([q1.reshape(-1), q2.reshape(-1)]), return_inverse=True)
     i1, i2 = inverse[:q1.numel()], inverse[q1.numel():]

@@ -120,7 +120,8 @@ def dense_expectations(state: Cov, name: str, want_deriv: bool, method: str = "a
     s1 = state.self1
     if state.pairs is not None:
         i, j = state.pairs
-        return flat_expectations(name, s1[i], s1[j], state.cross, want_deriv=want_deriv, method=method)
+        return flat_expectations(name, s1.index_select(0, i), s1.index_select(0, j), state.cross, want_deriv=want_deriv,
+                                 method=method)
     return pair_expectations(name, s1, s1 if state.self2 is None else state.self2, state.cross, want_deriv=want_deriv,
                              method=method)
 
@@ -138,10 +139,11 @@ def activation(state: Cov, name: str, method: str = "auto") -> Cov:
     s2 = state.self2
     if not state.size:  # dense: the grid of every x1 against every x2 (or its packed upper triangle)
         e, d = dense_expectations(state, name, with_ntk, method)
-        new1 = second_moments(name, s1, method)[0]
+        # packed (x1 against itself): each input's own pair is on the diagonal, already computed
+        new1 = e[state.diagonal] if state.diagonal is not None else second_moments(name, s1, method)[0]
         new2 = None if s2 is None else second_moments(name, s2, method)[0]
         return tie(Cov(e, new1, new2, None if d is None else d.mul_(state.ntk), twins=state.twins, deps=state.deps,
-                       pairs=state.pairs))
+                       pairs=state.pairs, diagonal=state.diagonal))
     r, m = len(state.size), valid(state.size, state.radius)
     v1 = centre(s1, 1, state.radius)
     v2 = v1 if s2 is None else centre(s2, 1, state.radius)

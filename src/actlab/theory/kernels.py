@@ -55,8 +55,8 @@ def _finite(t: torch.Tensor) -> bool:
 
 
 def _check_finite(layer, depth, name, sigma_w2, state: Cov, same: bool) -> None:
-    for what, t, rows in (("the variance", state.self1, "x1"), ("the variance", state.self2, "x2"), ("the kernel", state.cross, "x1"),
-                          ("the NTK", state.ntk, "x1")):
+    """The variances and the NTK at ``layer``: the kernel is bounded by the variances, |k₁₂| ≤ √(q₁q₂)."""
+    for what, t, rows in (("the variance", state.self1, "x1"), ("the variance", state.self2, "x2"), ("the NTK", state.ntk, "x1")):
         if t is not None and t.numel() and not _finite(t):
             _overflow(what, t, layer, depth, name, sigma_w2, "x1" if same else rows, state.pairs)
 
@@ -91,8 +91,8 @@ def _recursion(activation, x1, x2, depth, sigma_w2, sigma_b2, with_ntk: bool, me
         nxt = weight_layer(activation_layer(state, name, method), sigma_w2, sigma_b2, None, (), layer)
         if not with_ntk:
             nxt.ntk = None
-        fixed = torch.equal(nxt.cross, state.cross) and torch.equal(nxt.self1, state.self1) and (
-            same or torch.equal(nxt.self2, state.self2))
+        fixed = torch.equal(nxt.self1, state.self1) and (same or torch.equal(nxt.self2, state.self2)) and torch.equal(
+            nxt.cross, state.cross)  # the variances first: the grid is compared only once they are fixed
         _check_finite(layer, depth, name, sigma_w2, nxt, same)
         if fixed and with_ntk:
             nxt.ntk = _at_fixed_point(nxt, name, depth, layer, sigma_w2, method)
