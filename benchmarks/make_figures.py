@@ -171,7 +171,7 @@ def dynamics_block() -> str:
 def kernels_block() -> str:
     """`actlab kernels` as a whole command in a fresh process: its tables, and its figures."""
     d, wall = _command_json("kernels", ("kernels_heatmaps.png", "kernels_convergence.png", "kernels_regression.png",
-                                        "kernels_approximation.png"))
+                                        "kernels_approximation.png", "kernels_architectures.png"))
     cfg = d["config"]
     widths = sorted({r["width"] for r in d["convergence"]})
     err = {(r["activation"], r["width"]): r for r in d["convergence"]}
@@ -202,8 +202,23 @@ def kernels_block() -> str:
         f"RMS error fitting {d['approximation_target']} with one hidden layer (random weights, least-squares readout; "
         f"median over {cfg['approx_seeds']} draws); the best quadratic errs {d['polynomial_floor']:.2e}, the best line "
         f"{d['linear_floor']:.2e}:", "", *approx, "",
-        f"Kernel ranks on {d['ranks'][0]['n']} points of dimension {d['ranks'][0]['d']}: {ranks}.",
+        f"Kernel ranks on {d['ranks'][0]['n']} points of dimension {d['ranks'][0]['d']}: {ranks}.", "",
+        *_arch_accuracy_lines(d),
     ])
+
+
+def _arch_accuracy_lines(d: dict) -> list[str]:
+    """`actlab kernels`' table of the article's three architectures at infinite width."""
+    a0 = d["architectures"][0]
+    rows = ["| architecture | task | activation | infinite width | trained nets: median (q25–q75) | least squares |",
+            "|---|---|---|---:|---:|---:|"]
+    for r in d["architectures"]:
+        rows.append(f"| {r['arch']} | {r['task']} | {r['activation']} | {_pct(r['accuracy_infinite'])} | "
+                    f"{_pct(r['accuracy_trained'])} ({_pct(r['trained_q25'])}–{_pct(r['trained_q75'])}) | "
+                    f"{_pct(r['accuracy_least_squares'])} |")
+    return [f"Test accuracy of the article's three architectures at infinite width (`actlab.predict`, the NTK trained to "
+            f"convergence) beside {a0['seeds']} finite nets of width {a0['width']} trained by Adam ({a0['steps']} steps) and "
+            f"least squares on (x, 1); {a0['points']} training and as many test examples:", "", *rows]
 
 
 def signal_block() -> str:
@@ -362,7 +377,7 @@ def kernels_speed_block() -> str:
     for r in d["rows"]:
         row = f"| {r['activation']} | {r['actlab_first_s']:.3f} s | {r['actlab_warm_s']:.3f} s | {r['actlab_error']:.1e} |"
         if nt:
-            fine = f"{r['nt_error_deg100']:.1e}" if r["activation"] not in ("relu", "gelu") else "(closed form)"
+            fine = f"{r['nt_error_deg100']:.1e}" if r["activation"] not in ("relu", "gelu", "erf") else "(closed form)"
             row += f" {r['nt_first_s']:.3f} s | {r['nt_warm_s']:.3f} s | {r['nt_error']:.1e} | {fine} | {r['warm_speedup']:.1f}× |"
         lines.append(row)
     imp = sorted(r["actlab_import_s"] for r in d["rows"])[len(d["rows"]) // 2]
@@ -370,12 +385,37 @@ def kernels_speed_block() -> str:
         f"`python benchmarks/bench_kernels.py{' --nt-python …' if nt else ''}` on {d['cpu']}, 2 cores: the NTK at depth "
         f"{d['depth']} of {d['n']} × {d['n']} inputs of dimension {d['dim']}, float64. First call: a fresh process, the call "
         f"alone (`import actlab`, torch with it, takes {imp:.2f} s more; NT's first call includes its jit compilation, "
-        f"not `import jax`). Warm: the median of 5 more calls. Error: max |K − K_ref| / max |K_ref| on the first 60 "
+        f"not `import jax`). Warm: the median of 5 more calls; for the closed forms (relu, gelu, erf), the median of 5 "
+        "rounds of those medians, the two libraries timed in turn (tens of milliseconds, where this shared machine's "
+        "noise is as large as the difference). Error: max |K − K_ref| / max |K_ref| on the first 60 "
         "inputs, K_ref by actlab's direct rule for every pair (independent of the Hermite series)"
-        + ("; neural-tangents 0.6.5 on jax 0.4.30 in its own venv: its closed forms for relu and gelu, "
+        + ("; neural-tangents 0.6.5 on jax 0.4.30 in its own venv: its closed forms for relu, gelu and erf, "
            "`ElementwiseNumerical(deg=25)` for the others; its error at `deg=100` (on the 60 inputs) says what a finer, "
-           "about 16 times slower, rule would buy." if nt else "."), "", *lines,
+           "about 16 times slower, rule would buy." if nt else "."), "", *lines, "", *_architectures_lines(d, nt),
     ])
+
+
+def _architectures_lines(d: dict, nt: bool) -> list[str]:
+    """The second and third tables of bench_kernels.py: the article's conv architecture and nn.RNN."""
+    a = d["architectures"]
+    head = "| kernels | actlab first call | warm | peak memory |" + (" NT first call | warm | peak memory | difference | NT warm / actlab warm |" if nt else "")
+    lines = [head, "|---|---:|---:|---:|" + ("---:|---:|---:|---:|---:|" if nt else "")]
+    for label, name in (("nngp", "NNGP"), ("both", "NNGP and NTK")):
+        o = a["ours"][label]
+        row = f"| {name} | {o['first']:.2f} s | {o['warm']:.2f} s | {o['peak']:.0f} MiB |"
+        if nt:
+            n = a["nt"][label]
+            row += f" {n['first']:.2f} s | {n['warm']:.2f} s | {n['peak']:.0f} MiB | {n['diff']:.1e} | {n['warm'] / o['warm']:.1f}× |"
+        lines.append(row)
+    r = a["ours"]["rnn"]
+    return [
+        "The article's convolutional architecture by `actlab.kernel` (3×3 convolution, relu, 3×3 convolution, relu, 2×2 "
+        "average pooling, dense readout) on 200 RGB images of 8 × 8, float64, same run; peak memory: the process's "
+        "resident memory above its baseline (library imported, inputs made); difference: the largest |actlab − NT| "
+        "relative to the largest entry" + (" (NT: stax's serial of the same layers)." if nt else "."), "", *lines, "",
+        f"`nn.RNN` (tanh, last state, linear readout), NNGP and NTK of 200 sequences of 20 steps: first call "
+        f"{r['first']:.2f} s, warm {r['warm']:.2f} s (neural-tangents has no recurrent layer).",
+    ]
 
 
 def regions_block() -> str:

@@ -24,3 +24,10 @@ def test_audit_zoo_gives_every_expected_verdict():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "audit_zoo.py")], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("OK ") == 10
+
+
+@pytest.mark.slow
+def test_infinite_width_example_makes_its_claims():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "infinite_width.py")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().endswith("OK")

@@ -173,7 +173,7 @@ def test_bad_arguments_say_what_was_expected():
         actlab.ntk("no_such", x)
     with pytest.raises(ValueError, match=r"x1: expected a batch of inputs \(n1, d\) with d ≥ 1, got shape \(3,\)"):
         actlab.nngp("relu", torch.randn(3))
-    with pytest.raises(ValueError, match=r"x2: expected \(n2, 2\)"):
+    with pytest.raises(ValueError, match=r"x2: expected \(n, 2\) like x1"):
         actlab.nngp("relu", x, torch.randn(3, 5))
     with pytest.raises(ValueError, match="x1: expected finite"):
         actlab.nngp("relu", torch.tensor([[1.0, float("nan")]]))

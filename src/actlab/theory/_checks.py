@@ -18,7 +18,7 @@ import torch
 
 from ._gauss import check_elementwise
 
-__all__ = ["check_sigma", "check_depth", "check_inputs", "check_args", "VarianceOverflowError"]
+__all__ = ["check_sigma", "check_depth", "check_batch", "check_inputs", "check_args", "VarianceOverflowError"]
 
 
 class VarianceOverflowError(OverflowError):
@@ -61,12 +61,19 @@ def check_depth(value: Any, *, least: int = 0, what: str = "the number of hidden
     return int(value)
 
 
-def _batch(x: Any, label: str, d: int | None) -> torch.Tensor:
+def check_batch(x: Any, label: str, *, like: torch.Tensor | None = None, like_label: str = "x1",
+                dense: bool = True) -> torch.Tensor:
+    """A batch of inputs as a float64 CPU tensor: (n, d) with d ≥ 1 (``dense``) or (n, …) shaped as a
+    model takes them; with ``like``, the same shape after the batch dimension."""
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))  # a list of floats stays float64
     if not _real(t):
         raise ValueError(f"{label}: expected real inputs, got dtype {t.dtype}")
-    if t.ndim != 2 or t.shape[1] == 0 or (d is not None and t.shape[1] != d):
-        want = f"(n2, {d}) like x1's inputs" if d is not None else "a batch of inputs (n1, d) with d ≥ 1"
+    bad = (t.ndim != 2 or t.shape[1] == 0) if dense else (t.ndim < 2 or t.shape[0] == 0)
+    if bad or (like is not None and t.shape[1:] != like.shape[1:]):
+        if like is not None:
+            want = f"(n, {', '.join(map(str, like.shape[1:]))}) like {like_label}"
+        else:
+            want = "a batch of inputs (n1, d) with d ≥ 1" if dense else "a batch (n, ...) of at least one input"
         raise ValueError(f"{label}: expected {want}, got shape {tuple(t.shape)}")
     t = t.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(t).all()):
@@ -77,8 +84,8 @@ def _batch(x: Any, label: str, d: int | None) -> torch.Tensor:
 def check_inputs(x1: Any, x2: Any = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.device]:
     """(x1, x2 or None) as float64 CPU tensors, and the device the result goes back to (x1's)."""
     device = x1.device if isinstance(x1, torch.Tensor) else torch.device("cpu")
-    a = _batch(x1, "x1", None)
-    return a, (None if x2 is None else _batch(x2, "x2", a.shape[1])), device
+    a = check_batch(x1, "x1")
+    return a, (None if x2 is None else check_batch(x2, "x2", like=a)), device
 
 
 def check_args(activation: str, depth: Any, sigma_w2: Any, sigma_b2: Any, *, least_depth: int = 0) -> tuple[str, int, float, float]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import VarianceOverflowError, check_sigma
+from ._checks import VarianceOverflowError, check_batch, check_sigma
 from ._layers import activation, add, pool, scale, tie, weight_layer
 from ._plan import Op, plan
 from ._recurrent import recurrent
@@ -36,16 +36,7 @@ def _check_get(get: Any) -> tuple[str, ...]:
 
 
 def _data(x: Any, label: str, like: torch.Tensor | None, like_label: str = "x1") -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
-        raise ValueError(f"{label}: expected real inputs, got dtype {t.dtype}")
-    if t.ndim < 2 or t.shape[0] == 0 or (like is not None and t.shape[1:] != like.shape[1:]):
-        want = f"(n, {', '.join(map(str, like.shape[1:]))}) like {like_label}" if like is not None else "a batch (n, ...) of at least one input"
-        raise ValueError(f"{label}: expected {want}, got shape {tuple(t.shape)}")
-    t = t.detach().to("cpu", torch.float64)
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{label}: expected finite inputs, got NaN or infinity")
-    return t
+    return check_batch(x, label, like=like, like_label=like_label, dense=False)
 
 
 def _check_model(model: Any) -> nn.Module:

@@ -60,6 +60,17 @@ def plot_convergence(result: dict, path) -> Path:
     return save_figure(fig, path)
 
 
+def _paired_bars(ax, names: list[str], sel: dict, infinite: str, infinite_label: str, trained_label: str) -> None:
+    """Per activation, the infinite network's accuracy beside the trained nets' median with its quartiles."""
+    x = np.arange(len(names))
+    med = np.array([sel[n]["accuracy_trained"] for n in names])
+    lo = med - np.array([sel[n]["trained_q25"] for n in names])
+    hi = np.array([sel[n]["trained_q75"] for n in names]) - med
+    ax.bar(x - 0.2, [sel[n][infinite] for n in names], 0.4, color="#4c72b0", label=infinite_label)
+    ax.bar(x + 0.2, med, 0.4, yerr=[lo, hi], capsize=3, color="#dd8452", label=trained_label)
+    ax.set_xticks(x, names, fontsize=8)
+
+
 def plot_regression(result: dict, path) -> Path:
     """Test accuracy: NNGP kernel regression beside trained wide nets (median, quartiles)."""
     plt = _mpl()
@@ -69,14 +80,7 @@ def plot_regression(result: dict, path) -> Path:
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), sharey=True, squeeze=False)
     for ax, task in zip(axes[0], tasks):
         sel = {r["activation"]: r for r in rows if r["dataset"] == task}
-        x = np.arange(len(names))
-        kern = [sel[n]["accuracy_kernel"] for n in names]
-        med = np.array([sel[n]["accuracy_trained"] for n in names])
-        lo = med - np.array([sel[n]["trained_q25"] for n in names])
-        hi = np.array([sel[n]["trained_q75"] for n in names]) - med
-        ax.bar(x - 0.2, kern, 0.4, color="#4c72b0", label="NNGP regression (∞ width)")
-        ax.bar(x + 0.2, med, 0.4, yerr=[lo, hi], capsize=3, color="#dd8452", label="trained nets (median)")
-        ax.set_xticks(x, names, fontsize=8)
+        _paired_bars(ax, names, sel, "accuracy_kernel", "NNGP regression (∞ width)", "trained nets (median)")
         ax.axhline(0.5, color="k", linestyle=":", linewidth=1)
         ax.set_ylim(0.4, 1.02)
         ax.set_title(task, fontsize=9)
@@ -117,16 +121,10 @@ def plot_architectures(result: dict, path) -> Path:
     fig, axes = plt.subplots(1, len(archs), figsize=(3.6 * len(archs), 3.2), sharey=True, squeeze=False)
     for ax, arch in zip(axes[0], archs):
         sel = {r["activation"]: r for r in rows if r["arch"] == arch}
-        x = np.arange(len(names))
-        med = np.array([sel[n]["accuracy_trained"] for n in names])
-        lo = med - np.array([sel[n]["trained_q25"] for n in names])
-        hi = np.array([sel[n]["trained_q75"] for n in names]) - med
-        ax.bar(x - 0.2, [sel[n]["accuracy_infinite"] for n in names], 0.4, color="#4c72b0", label="infinite width (NTK, trained)")
-        ax.bar(x + 0.2, med, 0.4, yerr=[lo, hi], capsize=3, color="#dd8452", label="finite nets, trained (median)")
+        _paired_bars(ax, names, sel, "accuracy_infinite", "infinite width (NTK, trained)", "finite nets, trained (median)")
         first = sel[names[0]]
         ax.axhline(first["accuracy_least_squares"], color="#c44e52", linestyle="--", linewidth=1, label="least squares on (x, 1)")
         ax.axhline(first["accuracy_chance"], color="k", linestyle=":", linewidth=1, label="majority class")
-        ax.set_xticks(x, names, fontsize=8)
         ax.set_ylim(0.3, 1.05)
         ax.set_title(f"{arch} — {first['task']}", fontsize=9)
     axes[0][0].set_ylabel("test accuracy")
