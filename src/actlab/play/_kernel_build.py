@@ -58,6 +58,33 @@ def prebuilt_name(target: str, width: int, system: str = sys.platform) -> str:
     return f"play_kernel-{target}-vs{width}{library_suffix(system)}"
 
 
+# The WebAssembly build (the static playground, in a browser's Web Worker): wasm32 with 128-bit SIMD,
+# one thread, 4 seeds a vector (one v128); Debian's clang, lld's wasm-ld and wasi-libc (its libm).
+WASM_VS = 4
+WASM_EXPORTS = ("train_steps", "scratch_floats", "block_seeds", "predict_blocks", "malloc", "free")
+WASM_FLAGS = ["--target=wasm32-wasi", "-O3", "-fno-math-errno", "-fopenmp-simd", "-msimd128", "-mexec-model=reactor",
+              "-Wno-pass-failed", "-Wl,--strip-all", *(f"-Wl,--export={name}" for name in WASM_EXPORTS), f"-DVS={WASM_VS}"]
+WASM_NAME = "play_kernel.wasm"
+WASM_TOOLCHAIN = "clang, lld (wasm-ld) and wasi-libc (Debian: apt-get install clang lld wasi-libc)"
+
+
+def wasm_compiler() -> str | None:
+    """``$WASM_CC``, else clang on PATH when wasm-ld is there too (None: no WebAssembly toolchain)."""
+    if os.environ.get("WASM_CC"):
+        return os.environ["WASM_CC"]
+    clang = shutil.which("clang")
+    return clang if clang and shutil.which("wasm-ld") else None
+
+
+def compile_wasm(out: Path, cc: str | None = None, source: Path = SOURCE) -> Path:
+    """kernel.c compiled to WebAssembly into ``out`` (atomically); RuntimeError naming what is
+    missing (the toolchain, or wasi-libc's headers and libraries: the compiler's complaint)."""
+    cc = cc or wasm_compiler()
+    if not cc:
+        raise RuntimeError(f"no WebAssembly toolchain: the static playground needs {WASM_TOOLCHAIN}")
+    return compile_kernel(out, WASM_FLAGS, cc=cc, source=source)
+
+
 def compiler() -> str | None:
     """``$CC``, else the first of cc, gcc and clang on PATH (None: no compiler here)."""
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")

@@ -27,7 +27,9 @@
  * vectorise: libm's tanhf is one call per element.
  */
 #include <math.h>
+#if !defined(__wasm__)
 #include <pthread.h>
+#endif
 #include <stdatomic.h>
 #include <stddef.h>
 #if defined(__SSE__)
@@ -358,6 +360,14 @@ typedef struct {
 /* fn on `threads` threads (this one and threads − 1 started), thread k on share[k] = {job,
    scratch + k · per}; a thread that cannot start leaves its work to the others (each takes
    blocks or seeds until none is left) */
+#if defined(__wasm__)
+/* WebAssembly (the static playground): one thread, the page's Web Worker */
+static void run_threads(void *(*fn)(void *), void *job, float *scratch, long per, int threads) {
+    (void)per, (void)threads;
+    Share share = {job, scratch};
+    fn(&share);
+}
+#else
 static void run_threads(void *(*fn)(void *), void *job, float *scratch, long per, int threads) {
     Share share[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
@@ -368,6 +378,7 @@ static void run_threads(void *(*fn)(void *), void *job, float *scratch, long per
     for (int k = 1; k < threads; k++)
         if (started[k]) pthread_join(tid[k], NULL);
 }
+#endif
 
 /* the row where step k of a call starts: the first epoch's steps from `start`, then whole epochs
    (an epoch's last minibatch may be short) */
@@ -445,6 +456,47 @@ int train_steps(float *params, float *m, float *v, float *scratch, int L, const 
     job.steps = steps > n_steps ? n_steps : steps;
     run_threads(run_share, &job, scratch, scratch_floats(L, U, B), threads > blocks ? blocks : threads);
     return job.steps;
+}
+
+/*
+ * Every seed's forward pass on n rows X (n, n_in), block by block, B rows at a time (scratch:
+ * scratch_floats(L, U, B) floats). units = 0: out (blocks · VS, n), each seed's output (its last
+ * layer's first unit, before any sigmoid). units = 1: out (blocks · VS, n, T), every unit of every
+ * layer (T = Σ rows), hidden units after the activation. Returns 0, or −1 for arguments it cannot use.
+ */
+int predict_blocks(const float *params, float *scratch, int L, const int *rows, const int *cols, int U, int act,
+                   float slope, int B, const float *X, int n, float *out, int blocks, int units) {
+    if (L > 64 || L < 1 || B < 1 || n < 0 || blocks < 1) return -1;
+    size_t offset[64], P = 0, T = 0;
+    for (int l = 0; l < L; l++) { offset[l] = P; P += ((size_t)rows[l] * cols[l] + rows[l]) * VS; T += rows[l]; }
+    Strides t = {(size_t)U * VS, (size_t)((B + TILE - 1) / TILE * TILE) * U * VS};
+    float *H = scratch, *D = H + (L + 1) * t.BUS;
+    for (int blk = 0; blk < blocks; blk++) {
+        const float *p = params + (size_t)blk * P;
+        for (int r0 = 0; r0 < n; r0 += B) {
+            int nb = n - r0 < B ? n - r0 : B;
+            for (int b = 0; b < nb; b++)
+                for (int i = 0; i < cols[0]; i++)
+                    for (int k = 0; k < VS; k++) H[b * t.US + i * VS + k] = X[(size_t)(r0 + b) * cols[0] + i];
+            for (int l = 0; l < L; l++) {
+                float *Z = H + (l + 1) * t.BUS;
+                forward_layer(p + offset[l], p + offset[l] + (size_t)rows[l] * cols[l] * VS, H + l * t.BUS, Z, rows[l], cols[l], t, nb);
+                if (l < L - 1)
+                    for (int b = 0; b < nb; b++)
+                        for (int j = 0; j < rows[l]; j++) activate(act, slope, Z + b * t.US + j * VS, D + b * t.US + j * VS);
+            }
+            for (int k = 0; k < VS; k++) {
+                size_t seed = (size_t)blk * VS + k;
+                for (int b = 0; b < nb; b++) {
+                    if (!units) { out[seed * n + r0 + b] = H[L * t.BUS + b * t.US + k]; continue; }
+                    float *o = out + (seed * n + r0 + b) * T;
+                    for (int l = 0, at = 0; l < L; at += rows[l], l++)
+                        for (int j = 0; j < rows[l]; j++) o[at + j] = H[(l + 1) * t.BUS + b * t.US + j * VS + k];
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 /* ==================================================================================================
