@@ -37,13 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, WASM_NAME, WASM_TOOLCHAIN, WASM_VS, arch, compile_kernel,
+from ._kernel_build import (FLAGS, PREBUILT_LEVELS, SOURCE, WASM_FLAGS, WASM_NAME, WASM_TOOLCHAIN, WASM_VS, arch, compile_kernel,
                             compile_wasm, compiler, kernel_flags, library_suffix, march_flags, prebuilt_name, wasm_compiler)
 
 __all__ = ["load", "reset", "ACTIVATIONS", "covers", "FusedStep", "why_not", "build", "block_width", "cache_dir", "cpu_name",
            # the build rules, from _kernel_build
            "FLAGS", "PREBUILT_LEVELS", "arch", "compile_kernel", "compiler", "kernel_flags", "library_suffix", "march_flags",
-           "prebuilt_name", "WASM_NAME", "WASM_TOOLCHAIN", "WASM_VS", "compile_wasm", "wasm_compiler"]
+           "prebuilt_name", "WASM_FLAGS", "WASM_NAME", "WASM_TOOLCHAIN", "WASM_VS", "compile_wasm", "wasm_compiler"]
 
 PREBUILT = Path(__file__).with_name("_prebuilt")  # a platform wheel's builds (setup.py writes them)
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "leaky_relu": 4}

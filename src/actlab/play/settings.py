@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import activations
 
-__all__ = ["Settings", "parse", "CLASSIFY_SETS", "REGRESS_SETS", "FEATURES", "LIMITS", "max_seeds"]
+__all__ = ["Settings", "parse", "schema", "CLASSIFY_SETS", "REGRESS_SETS", "FEATURES", "LIMITS", "max_seeds"]
 
 # TensorFlow Playground's dataset values, then actlab's own sets ("custom": points added on the page)
 CLASSIFY_SETS = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard", "xor4", "custom")
@@ -174,67 +174,62 @@ def _seed(v: Any) -> str:
     return s
 
 
-_PARSERS = {
-    "activation": _activation,
-    "dataset": lambda v: _choice(v, CLASSIFY_SETS),
-    "regDataset": lambda v: _choice(v, REGRESS_SETS),
-    "networkShape": _shape,
-    "learningRate": lambda v: _number(v, float, 1e-6, 10.0),
-    "batchSize": lambda v: _number(v, int, 1, 1000),
-    "noise": lambda v: _number(v, int, 0, 50),
-    "percTrainData": lambda v: _number(v, int, 10, 90),
-    "regularization": lambda v: _choice(v, ("none", "L1", "L2"), {"l1": "L1", "l2": "L2"}),
-    "regularizationRate": lambda v: _number(v, float, 0.0, 10.0),
-    "problem": lambda v: _choice(v, ("classification", "regression")),
-    "seed": _seed,
-    "seeds": lambda v: _number(v, int, 1, LIMITS["seeds"]),
-    "optimizer": lambda v: _choice(v, ("sgd", "adam")),
-    "loss": lambda v: _choice(v, ("mse", "bce")),
-    "compare": lambda v: "none" if str(v) in ("none", "") else _activation(v),
-    "init": lambda v: _choice(v, ("glorot", "gaussian", "critical")),
-    "sigmaW2": lambda v: _number(v, float, 0.01, 100.0),
-    "sigmaB2": lambda v: _number(v, float, 0.0, 10.0),
+# Every URL key's rule, one table: ``parse`` applies it here and ``schema`` hands it to the static
+# page, which applies the same rules in the browser.
+_RULES: dict[str, tuple] = {
+    "activation": ("activation",),
+    "dataset": ("choice", CLASSIFY_SETS),
+    "regDataset": ("choice", REGRESS_SETS),
+    "networkShape": ("shape",),
+    "learningRate": ("float", 1e-6, 10.0),
+    "batchSize": ("int", 1, 1000),
+    "noise": ("int", 0, 50),
+    "percTrainData": ("int", 10, 90),
+    "regularization": ("choice", ("none", "L1", "L2"), {"l1": "L1", "l2": "L2"}),
+    "regularizationRate": ("float", 0.0, 10.0),
+    "problem": ("choice", ("classification", "regression")),
+    "seed": ("seed",),
+    "seeds": ("int", 1, LIMITS["seeds"]),
+    "optimizer": ("choice", ("sgd", "adam")),
+    "loss": ("choice", ("mse", "bce")),
+    "compare": ("compare",),
+    "init": ("choice", ("glorot", "gaussian", "critical")),
+    "sigmaW2": ("float", 0.01, 100.0),
+    "sigmaB2": ("float", 0.0, 10.0),
+    **{f: ("bool",) for f in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY", "showTestData", "discretize")},
 }
-for _f in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY", "showTestData", "discretize"):
-    _PARSERS[_f] = _bool
 
 
-def parse(values: dict[str, Any], base: Settings | None = None) -> tuple[Settings, list[str]]:
-    """Settings from URL-hash keys over ``base`` (default: the defaults), and the notices.
+def _parser(rule: tuple):
+    kind = rule[0]
+    if kind in ("int", "float"):
+        return lambda v: _number(v, int if kind == "int" else float, rule[1], rule[2])
+    if kind == "choice":
+        return lambda v: _choice(v, rule[1], rule[2] if len(rule) > 2 else None)
+    if kind == "compare":
+        return lambda v: "none" if str(v) in ("none", "") else _activation(v)
+    return {"activation": _activation, "shape": _shape, "seed": _seed, "bool": _bool}[kind]
 
-    Every bad value falls back to the default and gets a notice naming the key, what was
-    expected and what arrived; unknown keys are ignored (TensorFlow Playground's own extra
-    keys such as ``collectStats`` or ``cosX`` included).
-    """
-    if not isinstance(values, dict):
-        raise ValueError(f"settings must be an object of URL-hash keys, got {type(values).__name__}")
-    base = base or Settings()
-    defaults = Settings()
-    changes: dict[str, Any] = {}
-    notices: list[str] = []
-    for key, raw in values.items():
-        if key not in _PARSERS:
-            continue
-        try:
-            changes[key] = _PARSERS[key](raw)
-        except ValueError as e:
-            shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "…"
-            default = getattr(defaults, key)
-            default = ",".join(map(str, default)) if isinstance(default, tuple) else default
-            notices.append(f"{key}={shown}: {e}; using the default {default!r}")
-            changes[key] = getattr(defaults, key)
-    settings = replace(base, **changes)
-    if not settings.features:
-        notices.append("no input feature selected: using x₁ and x₂")
-        settings = replace(settings, x=True, y=True)
-    if settings.problem == "regression" and settings.loss == "bce":
-        notices.append("cross-entropy needs two classes: regression uses mse")
-        settings = replace(settings, loss="mse")
-    cap = max_seeds(settings)
-    if settings.seeds > cap:
-        notices.append(f"seeds={settings.seeds}: at most {cap} seeds of this network fit the memory cap; using {cap}")
-        settings = replace(settings, seeds=cap)
-    return settings, notices
+
+_PARSERS = {key: _parser(rule) for key, rule in _RULES.items()}
+
+
+def schema() -> dict[str, Any]:
+    """The rules of ``parse`` as data (JSON-able): each key's kind, range or choices and default
+    (as a link writes it), the limits, the activations' names and aliases. The static page's
+    settings follow it."""
+    defaults = Settings().to_hash()
+    keys = {}
+    for key, rule in _RULES.items():
+        entry: dict[str, Any] = {"kind": rule[0], "default": defaults[key]}
+        if rule[0] in ("int", "float"):
+            entry.update(lo=rule[1], hi=rule[2])
+        elif rule[0] == "choice":
+            entry.update(choices=list(rule[1]), aliases=dict(rule[2]) if len(rule) > 2 else {})
+        keys[key] = entry
+    aliases = {a: activations.resolve(a) for a in activations.names(include_aliases=True)}
+    return {"keys": keys, "limits": dict(LIMITS), "features": list(FEATURES), "seed_block": SEED_BLOCK,
+            "activations": list(_activation_names()), "activation_aliases": aliases}
 
 
 KEYS = tuple(f.name for f in fields(Settings))

@@ -4,7 +4,7 @@ import { $, FEATURE_LABELS, LUT, LUT_DISC, LUT_HEAT, S, colourOf, fmt, setShape,
 import { drawCompare } from "./panels.js";
 
 export function updateExport() {
-  if (S.embedded) return;
+  if (S.embedded || S.static) return;
   const sel = S.frame ? S.frame.selected : 0;
   $("exportJson").href = `/export/${S.token}/${sel}.json`;
   $("exportPt2").href = `/export/${S.token}/${sel}.pt2`;

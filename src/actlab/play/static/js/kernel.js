@@ -96,13 +96,15 @@ export class Nets {
     this.calls++;
     return done;
   }
-  /** (S, n) every seed's output on the rows X (n, n_in); with units, (S, n, T) every unit's value. */
-  predict(X, n, units = false) {
-    const k = this.k, per = units ? this.T : 1, px = this._input(X);
-    const out = k.alloc(this.blocks * k.VS * n * per);
-    const rc = k.x.predict_blocks(this.params, this.scratch, this.L, this.rows, this.cols, this.U,
-      ACTIVATIONS[this.opts.activation], LEAKY_SLOPE, this.batch, px, n, out, this.blocks, units ? 1 : 0);
-    const res = k.f32(out, this.S * n * per).slice();
+  /** (S, n) every seed's output on the rows X (n, n_in); with units, (S, n, T) every unit's value;
+      with seed, that seed's alone (its block's forward pass only). */
+  predict(X, n, units = false, seed = null) {
+    const k = this.k, VS = k.VS, per = units ? this.T : 1, px = this._input(X);
+    const one = seed != null, blocks = one ? 1 : this.blocks, block = one ? Math.floor(seed / VS) : 0;
+    const out = k.alloc(blocks * VS * n * per);
+    const rc = k.x.predict_blocks(this.params + 4 * block * this.P * VS, this.scratch, this.L, this.rows, this.cols, this.U,
+      ACTIVATIONS[this.opts.activation], LEAKY_SLOPE, this.batch, px, n, out, blocks, units ? 1 : 0);
+    const first = one ? (seed % VS) * n * per : 0, res = k.f32(out + 4 * first, (one ? 1 : this.S) * n * per).slice();
     k.free(out);
     if (rc < 0) throw new Error("the WebAssembly engine refused its arguments");
     return res;

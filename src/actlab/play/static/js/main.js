@@ -2,6 +2,7 @@
 import { $, S, send } from "./state.js";
 import { bindControls, hashValues, setView } from "./controls.js";
 import { attach, connect } from "./connection.js";
+import { bindStaticExport, staticSocket } from "./static_link.js";
 import { fpsNow, layoutNetwork, networkGeometry, stripGeometry } from "./draw.js";
 
 const api = {
@@ -55,7 +56,12 @@ export function start(sock) {
   }
   window.addEventListener("resize", layoutNetwork);
   bindControls();
-  if (sock) attach(sock); else connect();
+  if (window.actlabStatic) {  // the static page: the engine is a Web Worker in this browser
+    S.static = true;
+    bindStaticExport();
+    sock = staticSocket();
+    if (sock) attach(sock);
+  } else if (sock) attach(sock); else connect();
   return api;
 }
 if (!window.actlabEmbedded) start();  // the page's entry point

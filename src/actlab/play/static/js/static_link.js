@@ -1,0 +1,41 @@
+// The static page's link to its engine: a Web Worker (worker.js with kernel.c's WebAssembly build)
+// behind the WebSocket interface the page uses for the server (send, onopen, onmessage, onclose,
+// readyState). The build puts the worker's source, the module's bytes (base64) and its config in
+// window.actlabStatic.
+import { $, S, setError } from "./state.js";
+import { simdSupported } from "./kernel.js";
+
+const NEEDS = "this page trains in WebAssembly with 128-bit SIMD, which this browser does not run: use a current " +
+  "Chrome, Edge, Firefox or Safari (16.4 or newer), or pip install actlab and run `actlab play`";
+
+export function staticSocket() {
+  const A = window.actlabStatic;
+  if (!simdSupported()) { setError(NEEDS); return null; }
+  const worker = new Worker(URL.createObjectURL(new Blob([A.worker], { type: "text/javascript" })));
+  const sock = { readyState: 0, binaryType: "arraybuffer", onopen: null, onmessage: null, onclose: null,
+    send(text) { worker.postMessage(text); } };
+  worker.onmessage = (ev) => {
+    const d = ev.data;
+    if (d instanceof ArrayBuffer) { sock.onmessage({ data: d }); return; }
+    if (d.type === "export") { download(`actlab-play-seed${d.seed}.json`, JSON.stringify(d.json, null, 1)); return; }
+    sock.onmessage({ data: JSON.stringify(d) });
+    if (d.type === "hello") { sock.readyState = 1; if (sock.onopen) sock.onopen(); }
+  };
+  worker.onerror = (e) => { e.preventDefault(); setError(`the page's engine stopped (${e.message}): reload the page`); };
+  const wasm = Uint8Array.from(atob(A.wasm), (c) => c.charCodeAt(0));
+  worker.postMessage({ type: "init", config: A.config, wasm }, [wasm.buffer]);
+  return sock;
+}
+
+// the export links: the selected seed's parameters as JSON from the engine; the .pt2 model needs torch
+export function bindStaticExport() {
+  $("exportJson").removeAttribute("href");
+  $("exportJson").onclick = (ev) => { ev.preventDefault(); if (S.ws) S.ws.send(JSON.stringify({ type: "export" })); };
+  $("exportPt2").replaceWith(document.createTextNode("model (.pt2): `actlab play` (torch.export, in Python)"));
+}
+
+function download(name, text) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  a.download = name; document.body.appendChild(a); a.click(); a.remove();
+}

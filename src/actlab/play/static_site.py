@@ -1,0 +1,123 @@
+"""The static playground: the served page as one self-contained HTML file that trains in the browser.
+
+The page's own modules (static/js) are embedded and loaded from blob URLs, the engine is kernel.c
+compiled to WebAssembly (``_kernel_build.compile_wasm``) running in a Web Worker (worker.js with
+kernel.js), and the rules it needs from Python are written in at build time: the URL keys'
+(``settings.schema``) and the mean-field numbers of each activation (``mean_field.theory``). One
+file, so that it opens from any static host and from disk (file://, where a browser refuses
+module imports, workers and fetches of other files).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from . import _kernel
+from .mean_field import theory
+from .settings import Settings, schema
+
+__all__ = ["write", "page", "wasm_bytes", "WASM_PREBUILT"]
+
+STATIC = Path(__file__).with_name("static")
+WASM_PREBUILT = _kernel.PREBUILT / _kernel.WASM_NAME  # what a wheel carries (setup.py builds it)
+_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([\w]+\.js)";\n', re.M)
+_WORKER_PARTS = ("kernel.js", "worker.js")  # the worker's one classic script, in this order
+
+
+def wasm_bytes() -> bytes:
+    """The WebAssembly engine: the wheel's build, else one compiled here (kept in the cache)."""
+    if WASM_PREBUILT.exists():
+        return WASM_PREBUILT.read_bytes()
+    src = _kernel.SOURCE.read_bytes()
+    key = hashlib.sha256(src + " ".join(_kernel.WASM_FLAGS).encode()).hexdigest()[:16]
+    out = _kernel.cache_dir() / f"play_kernel_{key}.wasm"
+    if not out.exists():
+        _kernel.compile_wasm(out)
+    return out.read_bytes()
+
+
+def _modules() -> dict[str, str]:
+    """The page's modules in an order where each comes after those it imports."""
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted((STATIC / "js").glob("*.js")) if p.name != "worker.js"}
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...] = ()) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise RuntimeError(f"the page's modules import each other in a cycle: {' → '.join(path + (name,))}")
+        for dep in _IMPORT.findall(sources[name]):
+            visit(dep, path + (name,))
+        order.append(name)
+
+    for name in sources:
+        visit(name)
+    return {name: sources[name] for name in order}
+
+
+def _worker() -> str:
+    """kernel.js and worker.js as one classic script (their imports and exports taken out)."""
+    parts = []
+    for name in _WORKER_PARTS:
+        text = _IMPORT.sub("", (STATIC / "js" / name).read_text(encoding="utf-8"))
+        parts.append(re.sub(r"^export ", "", text, flags=re.M))
+    return "\n".join(parts)
+
+
+def _config() -> dict:
+    defaults = Settings()
+    return {"schema": schema(), "theory": {a: theory(defaults, a) for a in _kernel.ACTIVATIONS}}
+
+
+_LOADER = """(function () {  // the page's modules from blob URLs, each import pointed at its module's URL
+  const A = window.actlabStatic, urls = {};
+  for (const [name, src] of Object.entries(A.modules))
+    urls[name] = URL.createObjectURL(new Blob([src.replace(/from "\\.\\/(\\w+\\.js)"/g, (m, d) => `from "${urls[d]}"`)],
+                                              { type: "text/javascript" }));
+  import(urls["main.js"]);
+})();"""
+
+
+def _script_json(obj) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def page(wasm: bytes | None = None) -> str:
+    """The static page's HTML (one file)."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    css = (STATIC / "play.css").read_text(encoding="utf-8")
+    wasm = wasm_bytes() if wasm is None else wasm
+    data = {"config": _config(), "wasm": base64.b64encode(wasm).decode(), "worker": _worker(), "modules": _modules()}
+    link = '<link rel="stylesheet" href="/static/play.css">'
+    script = '<script type="module" src="/static/js/main.js"></script>'
+    if link not in html or script not in html:
+        raise RuntimeError("static/index.html no longer has the stylesheet link and module script the static build replaces")
+    html = html.replace(link, f"<style>\n{css}</style>")
+    return html.replace(script, f"<script>window.actlabStatic = {_script_json(data)};</script>\n<script>{_LOADER}</script>")
+
+
+def write(out_dir: str | os.PathLike, wasm: bytes | None = None) -> Path:
+    """The static playground written to ``out_dir``/index.html (made if missing; the file replaced
+    whole, never half-written). Returns its path. RuntimeError when no WebAssembly build is at
+    hand (no wheel's, no toolchain here: the message names the toolchain)."""
+    text = page(wasm)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--static needs a directory to write index.html into, got the file {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".html", dir=out)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out / "index.html")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out / "index.html"
