@@ -430,7 +430,12 @@ def _add_play(sub) -> None:
         ),
         epilog=(
             "examples:\n  actlab play\n  actlab play --port 8001 --no-browser\n"
-            "  then open http://127.0.0.1:8000/#activation=linear&dataset=xor&seeds=100"
+            "  then open http://127.0.0.1:8000/#activation=linear&dataset=xor&seeds=100\n"
+            "  actlab play --static site/play      # the static page: one index.html that trains in any browser\n\n"
+            "The static page needs no server and no Python once written: open DIR/index.html from disk or put DIR on any\n"
+            "static host. It trains the same seeds with the same C step, compiled to WebAssembly (a wheel carries it;\n"
+            "a source checkout compiles it with clang, lld and wasi-libc); what needs Python (the audit, the regions,\n"
+            "the hidden space and Signal views, .pt2 export, other activations) says so on the page."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -440,10 +445,22 @@ def _add_play(sub) -> None:
     p.add_argument("--no-token", action="store_true",
                    help="off loopback, do not require the token in the URL (anyone who reaches the port can use it; warns)")
     p.add_argument("--device", default="auto", help="where to train: cpu, cuda or auto (default: the GPU when there is one)")
+    p.add_argument("--static", metavar="DIR", type=_folder, default=None,
+                   help="write the static playground to DIR/index.html (no server is started)")
     p.set_defaults(func=_cmd_play)
 
 
 def _cmd_play(args) -> int:
+    if args.static is not None:
+        from .play.static_site import write
+
+        try:
+            path = write(args.static)
+        except RuntimeError as exc:  # no WebAssembly build at hand: the toolchain is named
+            sys.stderr.write(f"actlab play: error: {exc}\n")
+            return 1
+        print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB): open it in a browser, or serve {path.parent} from any static host")
+        return 0
     from .play.server import serve
     from .train import resolve_device
 

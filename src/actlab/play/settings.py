@@ -232,4 +232,42 @@ def schema() -> dict[str, Any]:
             "activations": list(_activation_names()), "activation_aliases": aliases}
 
 
+def parse(values: dict[str, Any], base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from URL-hash keys over ``base`` (default: the defaults), and the notices.
+
+    Every bad value falls back to the default and gets a notice naming the key, what was
+    expected and what arrived; unknown keys are ignored (TensorFlow Playground's own extra
+    keys such as ``collectStats`` or ``cosX`` included).
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"settings must be an object of URL-hash keys, got {type(values).__name__}")
+    base = base or Settings()
+    defaults = Settings()
+    changes: dict[str, Any] = {}
+    notices: list[str] = []
+    for key, raw in values.items():
+        if key not in _PARSERS:
+            continue
+        try:
+            changes[key] = _PARSERS[key](raw)
+        except ValueError as e:
+            shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "…"
+            default = getattr(defaults, key)
+            default = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            notices.append(f"{key}={shown}: {e}; using the default {default!r}")
+            changes[key] = getattr(defaults, key)
+    settings = replace(base, **changes)
+    if not settings.features:
+        notices.append("no input feature selected: using x₁ and x₂")
+        settings = replace(settings, x=True, y=True)
+    if settings.problem == "regression" and settings.loss == "bce":
+        notices.append("cross-entropy needs two classes: regression uses mse")
+        settings = replace(settings, loss="mse")
+    cap = max_seeds(settings)
+    if settings.seeds > cap:
+        notices.append(f"seeds={settings.seeds}: at most {cap} seeds of this network fit the memory cap; using {cap}")
+        settings = replace(settings, seeds=cap)
+    return settings, notices
+
+
 KEYS = tuple(f.name for f in fields(Settings))

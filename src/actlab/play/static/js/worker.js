@@ -19,7 +19,7 @@ function parseValue(key, rule, raw) {
   const number = (lo, hi, whole, v = s) => {
     const x = typeof raw === "boolean" || v.trim() === "" ? NaN : Number(v);
     if (!Number.isFinite(x)) fail("expected a number");
-    if (x < lo || x > hi) fail(`expected a number in [${lo}, ${hi}]`);
+    if (x < lo || x > hi) fail(`expected a number in [${pyG(lo)}, ${pyG(hi)}]`);
     if (whole && x !== Math.trunc(x)) fail("expected a whole number");
     return x;
   };
@@ -56,6 +56,29 @@ function parseValue(key, rule, raw) {
   return fail(`no rule for ${key}`);
 }
 
+// values in notices as the served page's Python writes them (its repr, its :g), so both pages say the same
+function pyRepr(v, max) {
+  const r = typeof v === "string" ? (v.includes("'") && !v.includes('"') ? `"${v}"` : `'${v.replace(/'/g, "\\'")}'`)
+    : typeof v === "boolean" ? (v ? "True" : "False") : String(v);
+  return r.length <= max ? r : r.slice(0, max - 3) + "…";
+}
+function pyG(v) {
+  if (v === 0) return "0";
+  const e = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(6)))));
+  if (e < -4 || e >= 6) {
+    const [m, x] = v.toExponential(5).split("e");
+    return `${m.replace(/\.?0+$/, "")}e${x[0] === "-" ? "-" : "+"}${x.replace(/^[-+]/, "").padStart(2, "0")}`;
+  }
+  return String(Number(v.toPrecision(6)));
+}
+function pyDefault(rule) {
+  const d = rule.default;
+  if (rule.kind === "int") return d;
+  if (rule.kind === "float") return pyFloat(Number(d));
+  if (rule.kind === "bool") return d === "true" ? "True" : "False";
+  return pyRepr(d, Infinity);
+}
+
 function defaults() {
   const out = {};
   for (const [k, r] of Object.entries(C.schema.keys)) out[k] = parseValue(k, r, r.default);
@@ -69,8 +92,7 @@ function parse(values, base) {
     const rule = C.schema.keys[key];
     if (!rule) continue;  // TensorFlow Playground's other keys, and its forks'
     try { s[key] = parseValue(key, rule, raw); } catch (e) {
-      const shown = JSON.stringify(String(raw)).slice(0, 40);
-      notices.push(`${key}=${shown}: ${e.message}; using the default '${rule.default}'`);
+      notices.push(`${key}=${pyRepr(raw, 40)}: ${e.message}; using the default ${pyDefault(rule)}`);
       s[key] = dflt[key];
     }
   }
@@ -100,11 +122,17 @@ function maxSeeds(s) {
   const cap = Math.min(C.schema.limits.seeds, Math.floor(C.schema.limits.seed_params / nParams(s))), B = C.schema.seed_block;
   return Math.max(1, cap > B ? cap - (cap % B) : cap);
 }
-function toHash(s) {
+function pyFloat(v) {  // a float as Python's str() writes it (the served page's links: 0.0, 1e-05)
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
+  if (v === 0 || (Math.abs(v) >= 1e-4 && Math.abs(v) < 1e16)) return String(v);
+  const [m, e] = v.toExponential().split("e");
+  return `${m}e${e[0] === "-" ? "-" : "+"}${e.replace(/^[-+]/, "").padStart(2, "0")}`;
+}
+function toHash(s) {  // the settings as a link writes them
   const out = {};
-  for (const k of Object.keys(C.schema.keys)) {
+  for (const [k, rule] of Object.entries(C.schema.keys)) {
     const v = s[k];
-    out[k] = typeof v === "boolean" ? String(v) : Array.isArray(v) ? v.join(",") : String(v);
+    out[k] = typeof v === "boolean" ? String(v) : Array.isArray(v) ? v.join(",") : rule.kind === "float" ? pyFloat(v) : String(v);
   }
   return out;
 }
@@ -629,6 +657,7 @@ self.onmessage = async (ev) => {
   if (m && m.type === "init") {  // the build's config and the WebAssembly module's bytes
     try {
       C = m.config; K = await Kernel.load(m.wasm); session = new Session();
+      self.actlab = { session };  // for scripts and tests that drive the session directly
       post({ type: "hello", token: "static", fps_cap: FPS });
       post(session.stateMessage());
       schedule(0);

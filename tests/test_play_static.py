@@ -1,0 +1,145 @@
+"""The static playground's session (worker.js on kernel.c's WebAssembly build), driven under Node,
+against the served page's Session on the same links: the same settings and notices, the same
+initial weights (actlab's), the same statistics over seeds where the data are the same (the
+article's 4-point XOR), the same collapsed map and least-squares fit; and the static build
+(``actlab play --static``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from actlab.cli import main
+from actlab.play import _kernel, static_site
+from actlab.play.session import Session, decode_frame
+from actlab.play.settings import parse
+from actlab.train import init_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = ROOT / "tests" / "js" / "static_session.mjs"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (it runs the static page's session)")
+
+
+@pytest.fixture(scope="module")
+def wasm(tmp_path_factory) -> Path:
+    if _kernel.wasm_compiler() is None:
+        pytest.skip(f"no WebAssembly toolchain: {_kernel.WASM_TOOLCHAIN}")
+    return _kernel.compile_wasm(tmp_path_factory.mktemp("wasm") / _kernel.WASM_NAME)
+
+
+def _static(wasm: Path, runs: list[dict], tmp_path: Path) -> list[dict]:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"wasm": str(wasm), "config": static_site._config(), "runs": runs}))
+    done = subprocess.run([NODE, str(DRIVER), str(path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _served(values: dict, epochs: int) -> tuple[Session, dict]:
+    s = Session(values=values)
+    for _ in range(epochs):
+        s.advance(None)
+    return s, decode_frame(s.frame())[0]
+
+
+LINKS = [
+    {},
+    {"activation": "relu", "dataset": "spiral", "networkShape": "8,8,8", "seeds": "40", "learningRate": "0.1"},
+    {"activation": "ReLU", "noise": "15", "percTrainData": "70", "batchSize": "5", "regularization": "l2",
+     "regularizationRate": "0.003", "x": "false", "xSquared": "true", "seed": "0.12345"},
+    {"activation": "banana", "learningRate": "99", "networkShape": "4,x", "noise": "7.5", "collectStats": "false", "cosX": "true"},
+    {"problem": "regression", "regDataset": "reg-gauss", "loss": "bce", "x": "false", "y": "false"},
+    {"networkShape": "", "seeds": "1000", "activation": "linear", "optimizer": "adam", "compare": "tanh"},
+    {"networkShape": "64,64,64,64,64,64,64,64", "seeds": "1000"},
+]
+
+
+def test_static_settings_follow_the_served_rules(wasm, tmp_path):
+    """Every link: the same settings and the same notices (bad values named, unknown keys ignored)."""
+    got = _static(wasm, [{"values": v, "parse_only": True} for v in LINKS], tmp_path)
+    for values, res in zip(LINKS, got):
+        want, notices = parse(values)
+        assert res["settings"] == want.to_hash(), values
+        assert res["notices"] == notices, values
+
+
+def test_static_says_what_needs_python(wasm, tmp_path):
+    """What only the served page does falls back with a notice naming `actlab play`."""
+    runs = [{"values": {"activation": "gelu"}, "parse_only": True}, {"values": {"dataset": "moons"}, "parse_only": True},
+            {"values": {"init": "critical"}, "parse_only": True}]
+    for res, (key, fallback) in zip(_static(wasm, runs, tmp_path), [("activation", "tanh"), ("dataset", "circle"), ("init", "glorot")]):
+        assert res["settings"][key] == fallback
+        assert len(res["notices"]) == 1 and "actlab play" in res["notices"][0]
+
+
+def test_static_initial_weights_are_actlabs(wasm, tmp_path):
+    """Seed s starts from actlab's own glorot draws (splitmix64 of seed and index), bit for bit."""
+    res = _static(wasm, [{"values": {"networkShape": "5,3", "seeds": "3", "xTimesY": "true"}, "epochs": 0}], tmp_path)[0]
+    sizes = [tuple(s) for s in res["sizes"]]
+    assert sizes == [(5, 3), (3, 5), (1, 3)]
+    want = init_weights(sizes, torch.arange(3)).numpy().ravel()
+    np.testing.assert_array_equal(np.array(res["init"], np.float32), want)
+
+
+XOR = {"dataset": "xor4", "networkShape": "3", "seeds": "60", "learningRate": "0.3", "batchSize": "4"}
+
+
+@pytest.mark.parametrize("extra", [{"activation": "tanh"}, {"activation": "relu", "optimizer": "adam", "learningRate": "0.03"},
+                                   {"activation": "sigmoid", "loss": "bce", "learningRate": "3"},
+                                   {"activation": "linear", "compare": "relu"}])
+def test_static_statistics_equal_the_served_pages(wasm, tmp_path, extra):
+    """The article's 4-point XOR (the same data in both pages, a whole batch a step): after 150
+    epochs the same seeds are solved, and the loss quartiles agree to float32 rounding."""
+    values = {**XOR, **extra}
+    res = _static(wasm, [{"values": values, "epochs": 150}], tmp_path)[0]
+    _, frame = _served(values, 150)
+    a, b = res["stats"], frame["stats"]
+    assert res["epoch"] == frame["epoch"] == 150
+    assert a["status"] == b["status"] and a["n_solved"] == b["n_solved"]
+    assert a["success_ci"] == pytest.approx(b["success_ci"], abs=1e-12)
+    for k in ("loss_q1", "loss_median", "loss_q3"):
+        assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-6), k
+    if "compare" in extra:
+        assert res["compare"]["paired"] == frame["compare"]["paired"]
+        assert res["compare"]["stats"]["status"] == frame["compare"]["stats"]["status"]
+
+
+def test_static_collapsed_map_and_fit_equal_the_served_pages(wasm, tmp_path):
+    """A linear network: the collapsed map of the selected seed and the least-squares fit."""
+    values = {**XOR, "activation": "linear", "networkShape": "4,3", "xSquared": "true"}
+    res = _static(wasm, [{"values": values, "epochs": 40}], tmp_path)[0]
+    s, _ = _served(values, 40)
+    want = s.analysis()
+    got = res["analysis"]
+    np.testing.assert_allclose(got["collapse"]["weight"], want["collapse"]["weight"], rtol=1e-4, atol=1e-5)
+    assert got["collapse"]["bias"] == pytest.approx(want["collapse"]["bias"], rel=1e-4, abs=1e-5)
+    np.testing.assert_allclose(got["best_affine"]["weight"], want["best_affine"]["weight"], atol=1e-6)
+    assert got["best_affine"]["r2"] == pytest.approx(want["best_affine"]["r2"], abs=1e-9)
+    assert got["why"] == want["why"]
+
+
+def test_static_build_writes_one_page(wasm, tmp_path, capsys):
+    """`actlab play --static DIR`: one index.html carrying the engine, its worker and the page."""
+    out = tmp_path / "site" / "play"
+    assert main(["play", "--static", str(out)]) == 0
+    html = (out / "index.html").read_text()
+    assert "window.actlabStatic" in html and "</script" not in html.split("window.actlabStatic = ", 1)[1].split(";</script>")[0]
+    assert list(out.iterdir()) == [out / "index.html"]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_static_build_refuses_a_file(tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    with pytest.raises(SystemExit) as e:
+        main(["play", "--static", str(f)])
+    assert e.value.code == 2 and "expected a folder" in capsys.readouterr().err
+    assert f.read_text() == "x"
