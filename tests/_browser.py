@@ -8,7 +8,9 @@ import time
 import pytest
 
 
-def chrome():
+def chrome(file_access: bool = True):
+    """A headless Chromium; ``file_access=False`` opens file:// pages as a user's browser does (no
+    --allow-file-access-from-files: a file:// page then cannot fetch, import or start workers from files)."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.skip("chromium and chromedriver are not installed (.ci/run installs them)")
@@ -16,8 +18,10 @@ def chrome():
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-file-access-from-files"):
+                 "--disable-component-update", "--disable-sync", "--no-first-run"):
         opts.add_argument(flag)
+    if file_access:
+        opts.add_argument("--allow-file-access-from-files")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     from selenium.webdriver.chrome.service import Service
 

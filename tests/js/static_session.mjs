@@ -1,6 +1,6 @@
 // The static page's session (static/js/worker.js, as the page's Worker runs it) driven from Node:
 // reads {wasm, config, runs: [{values, epochs, parse_only}]} as JSON from the file argv[2]; for each
-// run applies the link's values, trains `epochs` epochs one at a time, and writes its state and its
+// run applies the link's values (and uploads its csv), trains `epochs` epochs one at a time, and writes its state and its
 // frame's header (or, for parse_only, the settings and notices) as JSON to stdout.
 import { readFileSync } from "node:fs";
 
@@ -18,6 +18,10 @@ function header(buf) {  // a frame's JSON header
 const out = [];
 for (const run of spec.runs) {
   const [state] = session.handle({ type: "set", values: run.values, base: "defaults" });
+  if (run.csv != null) {  // a CSV upload: the rows read, or the error said
+    try { session.handle({ type: "csv", text: run.csv }); out.push({ rows: session.custom }); } catch (e) { out.push({ error: e.message }); }
+    continue;
+  }
   if (run.parse_only) { out.push({ settings: state.settings, notices: state.notices }); continue; }
   for (let e = 0; e < run.epochs; e++) session.advance(null);
   const h = header(session.frame());

@@ -83,6 +83,8 @@ class Engine:
         # actlab's initial weights (counter-based draws), glorot or at the resolved (σ_w², σ_b²)
         self.init, self.sigma_w2, self.sigma_b2, self.init_note = resolve_init(settings, self.activation)
         flat = init_weights(self.sizes, self.seeds, self.dtype, init=self.init, sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2)
+        if settings.initZero:  # TensorFlow Playground's initZero: every seed the same, and no unit unlike another
+            flat.zero_()
         lib = _kernel.load() if _kernel.covers(self.activation, self.device) else None
         # the fused C step keeps the parameters in its own layout; W and b are then a copy, read back when asked for
         self.fused = _kernel.FusedStep(lib, flat, self.sizes, self.activation, settings, settings.batchSize) if lib else None

@@ -58,6 +58,7 @@ class Settings:
     init: str = "glorot"  # initial weights: glorot (actlab's trainer's), gaussian (sigmaW2, sigmaB2) or critical (the edge of chaos)
     sigmaW2: float = 1.0  # gaussian: weights N(0, sigmaW2/fan_in)
     sigmaB2: float = 0.0  # gaussian and critical: biases N(0, sigmaB2)
+    initZero: bool = False  # TensorFlow Playground's: every weight and bias starts at 0 (the symmetry no seed breaks)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -196,7 +197,7 @@ _RULES: dict[str, tuple] = {
     "init": ("choice", ("glorot", "gaussian", "critical")),
     "sigmaW2": ("float", 0.01, 100.0),
     "sigmaB2": ("float", 0.0, 10.0),
-    **{f: ("bool",) for f in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY", "showTestData", "discretize")},
+    **{f: ("bool",) for f in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY", "showTestData", "discretize", "initZero")},
 }
 
 

@@ -18,7 +18,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from . import _kernel
+from . import _kernel, data
 from .mean_field import theory
 from .settings import Settings, schema
 
@@ -72,7 +72,9 @@ def _worker() -> str:
 
 def _config() -> dict:
     defaults = Settings()
-    return {"schema": schema(), "theory": {a: theory(defaults, a) for a in _kernel.ACTIVATIONS}}
+    limits = {"max_csv_bytes": data.MAX_CSV_BYTES, "max_points": data.MAX_POINTS, "max_coord": data.MAX_COORD,
+              "n_classify": data.N_CLASSIFY, "n_regress": data.N_REGRESS}
+    return {"schema": schema(), "data": limits, "theory": {a: theory(defaults, a) for a in _kernel.ACTIVATIONS}}
 
 
 _LOADER = """(function () {  // the page's modules from blob URLs, each import pointed at its module's URL
@@ -116,6 +118,9 @@ def write(out_dir: str | os.PathLike, wasm: bytes | None = None) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # readable as any page a web server serves (mkstemp makes it private)
         os.replace(tmp, out / "index.html")
     finally:
         if os.path.exists(tmp):

@@ -2,21 +2,50 @@
 import { $, DATASET_LABELS, FEATURE_LABELS, LEARNING_RATES, REG_RATES, S, send, setError, setShape, setting, shape } from "./state.js";
 import { layoutNetwork, onNetHover, stripGeometry, updateExport } from "./draw.js";
 
+// A link as people paste it: "&amp;" from HTML, cut short, ending in "&", a "%" cut in two.
 export function hashValues() {
   const out = {};
   if (S.embedded) return out;  // in a notebook the URL is the notebook's, not the playground's
-  for (const part of location.hash.replace(/^#/, "").split("&")) {
-    if (!part) continue;
+  const decode = (x) => { try { return decodeURIComponent(x); } catch (e) { return x; } };
+  for (const part of location.hash.replace(/^#/, "").replace(/&amp;/g, "&").split("&")) {
     const i = part.indexOf("=");
-    if (i < 0) continue;
-    out[decodeURIComponent(part.slice(0, i))] = decodeURIComponent(part.slice(i + 1));
+    if (i <= 0) continue;
+    out[decode(part.slice(0, i))] = decode(part.slice(i + 1));
   }
+  readPageKeys(out);
   return out;
+}
+
+// TensorFlow Playground's page keys, kept in the URL: KEY_hide=true hides a control (the ML Crash
+// Course's exercises hide the activation, the layers, the problem, …), hideText the text under the toy.
+const HIDES = {  // its control names → this page's elements (other keys: the element of that id)
+  playButton: ["play"], stepButton: ["step"], resetButton: ["reset"], dataset: ["datasets", "regdatasets"],
+  numHiddenLayers: ["addLayer", "removeLayer", "layerButtons", "layerCount"], regDataset: ["regdatasets"],
+};
+function readPageKeys(values) {
+  S.pageKeys = {};
+  for (const [k, v] of Object.entries(values))
+    if ((k.endsWith("_hide") || k === "hideText") && /^(true|1)$/i.test(v)) S.pageKeys[k] = "true";
+  applyPageKeys();
+}
+function applyPageKeys() {
+  document.querySelectorAll("[data-hidden-by-link]").forEach((e) => { e.style.display = ""; e.removeAttribute("data-hidden-by-link"); });
+  for (const k of Object.keys(S.pageKeys)) {
+    const ids = k === "hideText" ? ["tour"] : HIDES[k.slice(0, -5)] || [k.slice(0, -5), "feature-" + k.slice(0, -5)];
+    for (const id of ids) {
+      const e = $(id);
+      if (!e) continue;  // a fork's control this page does not have
+      const box = e.closest(".field, .slider, label") || e;
+      box.style.display = "none"; box.setAttribute("data-hidden-by-link", k);
+    }
+  }
 }
 export function writeHash(settings) {
   if (S.embedded) return;
-  const h = Object.entries(settings).map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ",")}`).join("&");
+  const all = Object.assign({}, settings, S.pageKeys || {});
+  const h = Object.entries(all).map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ",")}`).join("&");
   history.replaceState(null, "", "#" + h);
+  applyPageKeys();  // the controls were rebuilt
 }
 
 export function setView(v) {

@@ -2,6 +2,7 @@
 // every seed's strip and the network with its thumbnails.
 import { $, FEATURE_LABELS, LUT, LUT_DISC, LUT_HEAT, S, colourOf, fmt, setShape, shape } from "./state.js";
 import { drawCompare } from "./panels.js";
+import { drawTour } from "./tour.js";
 
 export function updateExport() {
   if (S.embedded || S.static) return;
@@ -30,6 +31,7 @@ export function draw() {
   drawStrip();
   drawNetwork();
   drawCompare();
+  drawTour();
   updateExport();
   const now = performance.now();
   S.fpsTimes.push(now); while (S.fpsTimes.length && now - S.fpsTimes[0] > 1000) S.fpsTimes.shift();

@@ -3,6 +3,7 @@ import { $, S, send } from "./state.js";
 import { bindControls, hashValues, setView } from "./controls.js";
 import { attach, connect } from "./connection.js";
 import { bindStaticExport, staticSocket } from "./static_link.js";
+import { buildTour } from "./tour.js";
 import { fpsNow, layoutNetwork, networkGeometry, stripGeometry } from "./draw.js";
 
 const api = {
@@ -22,7 +23,8 @@ const api = {
       compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
       view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
       regions_all: S.analysis ? S.analysis.regions_all || null : null,
-      network: networkGeometry(),
+      network: networkGeometry(), page_keys: Object.assign({}, S.pageKeys), static: S.static,
+      hidden_controls: Array.from(document.querySelectorAll("[data-hidden-by-link]"), (e) => e.getAttribute("data-hidden-by-link")),
       strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),
       mean_field: S.state && S.state.mean_field ? S.state.mean_field : null, mean_field_text: $("meanField").textContent,
       signal: S.analysis && S.analysis.signal ? { note: S.analysis.signal.note || null, seeds: S.analysis.signal.seeds,
@@ -56,6 +58,7 @@ export function start(sock) {
   }
   window.addEventListener("resize", layoutNetwork);
   bindControls();
+  buildTour();
   if (window.actlabStatic) {  // the static page: the engine is a Web Worker in this browser
     S.static = true;
     bindStaticExport();

@@ -31,6 +31,7 @@ export const S = {  // what the page knows
   framesDrawn: 0, framesReceived: 0, pending: null, hover: null, consoleErrors: 0,
   view: { regions: false, hidden: false, signal: false },  // views that change no run (not in the URL)
   embedded: false,  // in a notebook widget: no URL hash, no export links (the kernel has them)
+  pageKeys: {},  // TensorFlow Playground's page keys of the link (KEY_hide, hideText), kept in the URL
   static: false,  // the static page: the engine is a Web Worker (static_link.js), no server
 };
 

@@ -29,6 +29,9 @@ export function staticSocket() {
 
 // the export links: the selected seed's parameters as JSON from the engine; the .pt2 model needs torch
 export function bindStaticExport() {
+  $("footer").textContent = "Trains every seed at once in this browser: actlab's training step (C, compiled to WebAssembly) in a " +
+    "Web Worker; nothing is sent anywhere. URL keys are TensorFlow Playground's, so its links open here. The audit, exact " +
+    "regions, hidden space, Signal view and other activations: pip install actlab, then `actlab play`.";
   $("exportJson").removeAttribute("href");
   $("exportJson").onclick = (ev) => { ev.preventDefault(); if (S.ws) S.ws.send(JSON.stringify({ type: "export" })); };
   $("exportPt2").replaceWith(document.createTextNode("model (.pt2): `actlab play` (torch.export, in Python)"));

@@ -8,7 +8,7 @@
 import { ACTIVATIONS, Kernel, Nets } from "./kernel.js";
 
 const FPS = 30, GRID = 100, MIN_GRID = 32, THUMB = 20, FRAME_MACS = 30e6, STRIP_MACS = 5e8, MIN_STRIP_GRID = 12;
-const N_CLASSIFY = 500, N_REGRESS = 1200, STATS_EVERY_MS = 200, STRIP_EVERY_MS = 500;
+const STATS_EVERY_MS = 200, STRIP_EVERY_MS = 500;
 const PYTHON = "pip install actlab, then `actlab play`";
 let C = null, K = null, session = null;
 
@@ -218,7 +218,7 @@ function makeData(s, custom) {
   if (name === "xor4")  // the article's 4 points: trained on all four, labels 0/1
     return { name, rows: [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]], train: [true, true, true, true], domain: [-0.5, 1.5], classes: [0, 1] };
   let rows = name === "custom" ? (custom || []).map((p) => p.slice())
-    : GENERATORS[name](s.problem === "regression" ? N_REGRESS : N_CLASSIFY, s.noise / 100, r);
+    : GENERATORS[name](s.problem === "regression" ? C.data.n_regress : C.data.n_classify, s.noise / 100, r);
   for (let i = rows.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [rows[i], rows[j]] = [rows[j], rows[i]]; }
   let nTrain = Math.round(rows.length * s.percTrainData / 100);
   if (rows.length) nTrain = rows.length === 1 ? Math.max(nTrain, 1) : Math.min(Math.max(nTrain, 1), rows.length - 1);
@@ -241,6 +241,74 @@ function gridPoints(g, [lo, hi]) {  // cell centres, row 0 at the top (largest x
   const c = Array.from({ length: g }, (_, i) => lo + (i + 0.5) * (hi - lo) / g), out = [];
   for (let i = g - 1; i >= 0; i--) for (let j = 0; j < g; j++) out.push([c[j], c[i]]);
   return out;
+}
+
+// ------------------------------------------------------------------ a CSV of your own points
+
+// Records of CSV text as Python's csv.reader(strict=True) reads them: quoted fields ("" a quote), a
+// field's quote opened at its start only; the same errors.
+function csvRecords(text) {
+  const out = [];
+  let rec = [], field = "", quoted = false, wasQuoted = false, i = 0;
+  const end = () => { rec.push(field); field = ""; wasQuoted = false; };
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false; wasQuoted = true; i++;
+        if (i < text.length && text[i] !== "," && text[i] !== "\n") throw new Error("',' expected after '\"'");
+        continue;
+      }
+      field += c; i++; continue;
+    }
+    if (c === '"' && field === "" && !wasQuoted) { quoted = true; i++; continue; }
+    if (c === ",") { end(); i++; continue; }
+    if (c === "\n") { end(); out.push(rec); rec = []; i++; continue; }
+    field += c; i++;
+  }
+  if (quoted) throw new Error("unexpected end of data");
+  if (field !== "" || rec.length || wasQuoted) { end(); out.push(rec); }
+  return out;
+}
+
+function pyNumber(text) {  // Python's float() of a CSV field (spaces, underscores, inf and nan as it takes them)
+  const s = text.trim();
+  if (/^[+-]?(inf|infinity)$/i.test(s)) return s[0] === "-" ? -Infinity : Infinity;
+  if (/^[+-]?nan$/i.test(s)) return NaN;
+  const d = "\\d(?:_?\\d)*";
+  if (!new RegExp(`^[+-]?(?:${d}(?:\\.(?:${d})?)?|\\.${d})(?:[eE][+-]?${d})?$`).test(s)) return null;
+  return Number(s.replace(/_/g, ""));
+}
+
+// (n, 3) rows x₁, x₂, label of a CSV (actlab.play.data.parse_csv's rules and messages)
+function parseCsv(text, problem) {
+  const D = C.data;
+  if (new TextEncoder().encode(text).length > D.max_csv_bytes) throw new Error(`the CSV is larger than ${D.max_csv_bytes >> 10} KiB`);
+  let records;
+  try { records = csvRecords(text.replace(/\r\n/g, "\n").replace(/\r/g, "\n")); } catch (e) { throw new Error(`the CSV cannot be read: ${e.message}`); }
+  const rows = [];
+  for (let i = 1; i <= records.length; i++) {
+    const rec = records[i - 1];
+    if (!rec.length || rec.every((c) => !c.trim())) continue;
+    if (rec.length !== 3) throw new Error(`CSV line ${i}: expected 3 columns (x1, x2, label), got ${rec.length}`);
+    const vals = rec.map(pyNumber), shown = pyRepr(rec.join(",").slice(0, 60), Infinity);
+    if (vals.includes(null)) {
+      if (!rows.length && i === 1) continue;  // a header
+      throw new Error(`CSV line ${i}: expected numbers, got ${shown}`);
+    }
+    if (!vals.every((v) => Number.isFinite(v) && Math.abs(v) <= D.max_coord))
+      throw new Error(`CSV line ${i}: values must be finite and within ±${pyG(D.max_coord)}, got ${shown}`);
+    rows.push(vals);
+    if (rows.length > D.max_points) throw new Error(`the CSV has more than ${D.max_points} rows`);
+  }
+  if (rows.length < 2) throw new Error(`the CSV needs at least 2 data rows (x1, x2, label), got ${rows.length}`);
+  if (problem === "classification") {
+    const values = [...new Set(rows.map((r) => r[2]))].sort((a, b) => a - b);
+    if (values.length !== 2) throw new Error(`classification needs exactly 2 distinct labels, the CSV has ${values.length}`);
+    for (const r of rows) r[2] = r[2] === values[1] ? 1 : -1;
+  }
+  return rows;
 }
 
 // ------------------------------------------------------------------ initial weights: actlab's own
@@ -285,7 +353,9 @@ class Run {
     this.ttr = Float32Array.from(this.ytr, (y) => (bce ? (y - data.classes[0]) / (data.classes[1] - data.classes[0]) : y));
     this.N = tr.length;
     this.batch = Math.max(1, Math.min(s.batchSize, this.N));
-    this.nets = new Nets(K, this.sizes, initGlorot(this.sizes, s.seeds), Object.assign({}, s, { activation, batchSize: this.batch }));
+    const P = this.sizes.reduce((a, [r, c]) => a + r * c + r, 0);  // initZero: TensorFlow Playground's all-zero start
+    const flat = s.initZero ? new Float32Array(s.seeds * P) : initGlorot(this.sizes, s.seeds);
+    this.nets = new Nets(K, this.sizes, flat, Object.assign({}, s, { activation, batchSize: this.batch }));
     this.macs = this.sizes.reduce((a, [r, c]) => a + r * c, 0);
     this.grid = Math.floor(Math.min(GRID, Math.max(MIN_GRID, Math.sqrt(FRAME_MACS / this.macs))));
     this.gridIn = {};
@@ -384,6 +454,22 @@ class Run {
       res.neurons = m;
     }
     return res;
+  }
+  // the selected seed's distinct on/off patterns of its units over the output grid: a piecewise-linear
+  // net is one affine map on each, so their number is a lower bound on its linear regions
+  patterns(seed) {
+    const exact = `the exact linear regions are counted by actlab.regions in Python (${PYTHON})`;
+    if (this.activation === "linear")
+      return { note: `One linear region: seed ${seed} is a single affine map on the whole square — its boundary is a line.`, patterns: 1 };
+    if (!["relu", "leaky_relu"].includes(this.activation)) return { note: `${this.activation} is not piecewise linear: no linear regions` };
+    const g = this.grid, n = g * g, T = this.nets.T, u = this.nets.predict(this.inputs(g), n, true, seed), seen = new Set();
+    for (let i = 0; i < n; i++) {
+      let key = "";
+      for (let j = 0; j < T - 1; j++) key += u[i * T + j] > 0 ? "1" : "0";
+      seen.add(key);
+    }
+    return { note: `at least ${seen.size} linear region${seen.size === 1 ? "" : "s"} (seed ${seed}: distinct on/off patterns of its units on the ${g}×${g} grid); ${exact}`,
+             patterns: seen.size };
   }
 }
 
@@ -487,13 +573,16 @@ class Session {
     throw new Error(`unknown message type ${JSON.stringify(t)}`);
   }
   points(m) {
-    if (m.type === "csv") throw new Error(`a CSV is read by actlab's parser in Python (${PYTHON}); on this page, click the output to add points`);
-    if (m.type === "clear_points") this.custom = [];
+    const D = C.data;
+    if (m.type === "csv") {
+      if (typeof m.text !== "string") throw new Error('"csv" needs "text": the file\'s contents');
+      this.custom = parseCsv(m.text, this.s.problem);
+    } else if (m.type === "clear_points") this.custom = [];
     else {
-      const ok = [m.x, m.y].every((v) => typeof v === "number" && Number.isFinite(v) && Math.abs(v) <= 1e6);
-      if (!ok) throw new Error(`"add_point" needs finite numbers "x" and "y" within ±1e6, got ${m.x}, ${m.y}`);
+      const ok = [m.x, m.y].every((v) => typeof v === "number" && Number.isFinite(v) && Math.abs(v) <= D.max_coord);
+      if (!ok) throw new Error(`"add_point" needs finite numbers "x" and "y" within ±${pyG(D.max_coord)}, got ${m.x}, ${m.y}`);
       const base = this.data.name === "custom" ? this.custom : this.data.name === "xor4" ? [] : this.data.rows.map((p) => p.slice());
-      if (base.length >= 5000) throw new Error("at most 5000 points");
+      if (base.length >= D.max_points) throw new Error(`at most ${D.max_points} points`);
       const label = this.s.problem === "classification" ? (m.label > 0 ? 1 : -1) : Number(m.label) || 0;
       this.custom = base.concat([[m.x, m.y, label]]);
     }
@@ -558,6 +647,7 @@ class Session {
       if (!weights.every(Number.isFinite)) { weights.forEach((v, i) => { if (!Number.isFinite(v)) weights[i] = 0; }); header.selected_diverged = true; }
       Object.assign(sections, { neurons: hm.neurons, weights });
     }
+    if (this.view.regions) header.regions = main.patterns(sel);
     if (this.runs.length > 1) {
       const other = this.runs[1], st2 = this.stats(1, 0), a = st.solved, c = st2.solved, count = (f) => a.filter((x, i) => f(x, c[i])).length;
       header.compare = { activation: other.activation, stats: summary(st2), epoch: other.epoch,
