@@ -32,9 +32,18 @@ def _wanted() -> bool:
 class BuildPyWithKernels(build_py):
     def run(self):
         super().run()
-        if getattr(self, "editable_mode", False) or not _wanted():
+        if getattr(self, "editable_mode", False):
             return
         out = Path(self.build_lib) / "actlab" / "play" / "_prebuilt"
+        # the static playground's engine (any wheel, pure or not: it runs in a browser, not here)
+        if kb.wasm_compiler() and not os.environ.get("ACTLAB_NO_PREBUILT"):
+            try:
+                kb.compile_wasm(out / kb.WASM_NAME)
+                print("actlab: built the static playground's WebAssembly engine")
+            except RuntimeError as exc:
+                print(f"actlab: no WebAssembly engine in this wheel: {exc}", file=sys.stderr)
+        if not _wanted():
+            return
         for target, width, _ in kb.PREBUILT_LEVELS[kb.arch()]:
             try:
                 kb.compile_kernel(out / kb.prebuilt_name(target, width), kb.kernel_flags(target, width))
