@@ -24,6 +24,15 @@ Per set-up, medians of --repeats runs:
    it draws, frames/s drawn, JavaScript per frame.
 Targets (issue #20): default ≥ 150 epochs/s at 30 frames/s; spiral ≥ 60 epochs/s for each run at
 ≥ 25 frames/s; wide nets at least the batched-matmul bound.
+
+    python benchmarks/bench_play.py --static        # the static page beside the served one (about three minutes)
+
+--static: the static page (``actlab play --static``, kernel.c in WebAssembly in a Web Worker,
+from a static server on loopback) and the served page, each in headless Chromium on the same
+cores, alternately in the same run, with the wide set-up at its cap of 64 seeds; then the static
+page's size and its first frame after loading. Targets (issue #38): default ≥ 1,000 epochs/s at
+≥ 29 frames/s; spiral ≥ 200 epochs/s (each run) at ≥ 25 frames/s; wide ≥ half the served page's
+epochs/s; the page ≤ 250 KB, WebAssembly included; the first frame ≤ 1 s after the page loads.
 """
 
 from __future__ import annotations
@@ -204,7 +213,7 @@ def page(url: str, values: dict, seconds: float, screenshot: str | None) -> dict
         drv.get(url + "#" + "&".join(f"{k}={v}" for k, v in values.items()))
         end = time.time() + 30
         while time.time() < end and not drv.execute_script(
-                f"const s = window.playground.state(); return s.seeds === {values['seeds']} && s.frames_drawn > 0"):
+                f"const s = window.playground && window.playground.state(); return s && s.seeds === {values['seeds']} && s.frames_drawn > 0"):
             time.sleep(0.1)
         drv.execute_script("window.playground.play()")
         time.sleep(2.0)  # warm up
@@ -311,6 +320,94 @@ def report(results: dict, args) -> None:
         print(f"  target: {verdict(name, d)}")
 
 
+STATIC_TARGETS = {"default": (1000, 29), "spiral": (200, 25)}
+
+
+def start_static_server(tmp: Path):
+    """The static page written to tmp and served from loopback, as any static host serves it."""
+    import functools
+    import http.server
+
+    from actlab.play.static_site import write
+
+    path = write(tmp / "play")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(path.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/", path
+
+
+def first_frame(url: str, runs: int = 5) -> dict:
+    """Milliseconds from the navigation's start to the load event and to the first frame drawn (medians)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _browser import chrome
+
+    loads, firsts = [], []
+    for _ in range(runs):
+        drv = chrome()
+        try:
+            drv.get(url)
+            end = time.time() + 30
+            st = None
+            while time.time() < end:
+                st = drv.execute_script("return window.playground && window.playground.state()")
+                if st and st["first_frame_ms"] is not None and st["load_ms"]:
+                    break
+                time.sleep(0.05)
+            loads.append(st["load_ms"])
+            firsts.append(st["first_frame_ms"])
+        finally:
+            drv.quit()
+    return {"load_ms": statistics.median(loads), "first_frame_ms": statistics.median(firsts)}
+
+
+def static_report(args, served_url: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        httpd, url, path = start_static_server(Path(tmp))
+        try:
+            rows = {}
+            for name in args.only:
+                values = {**SETUPS[name], **({"seeds": 64} if name == "wide" else {})}
+                runs = {"served": [], "static": []}
+                for r in range(args.repeats):
+                    for mode, base in (("served", served_url), ("static", url)):
+                        print(f"{name}: {mode} page, run {r + 1}/{args.repeats} …", file=sys.stderr, flush=True)
+                        runs[mode].append(page(base, values, args.seconds, None))
+                med = lambda mode, k: statistics.median(x[k] for x in runs[mode]) if runs[mode][0][k] is not None else None  # noqa: E731
+                rows[name] = {m: {k: med(m, k) for k in runs[m][0]} for m in runs}
+            ff = first_frame(url)
+            size = path.stat().st_size
+        finally:
+            httpd.shutdown()
+    print(f"\nthe static page (WebAssembly, in the browser) beside the served page (Python server); headless Chromium, "
+          f"{torch.get_num_threads()} cores shared with the server; {machine()}; medians of {args.repeats} runs of {args.seconds:g} s")
+    print(f"{'set-up':<34} {'served: epochs/s':>17} {'frames/s':>9} {'static: epochs/s':>17} {'frames/s':>9} {'ratio':>6}  target")
+    for name, d in rows.items():
+        v, sv, st = SETUPS[name], d["served"], d["static"]
+        seeds = 64 if name == "wide" else v["seeds"]
+        label = f"{name}: {v['networkShape']} {v['activation']}{' vs ' + v['compare'] if 'compare' in v else ''}, {seeds} seeds"
+        each = lambda p: min(x for x in (p["epochs_per_s"], p["compare_epochs_per_s"]) if x is not None)  # noqa: E731
+        if name in STATIC_TARGETS:
+            eps, fps = STATIC_TARGETS[name]
+            ok = each(st) >= eps and st["fps"] >= fps
+            target = f"{'met' if ok else 'NOT met'} (≥ {eps} epochs/s each run at ≥ {fps} frames/s)"
+        else:
+            ok = each(st) >= 0.5 * each(sv)
+            target = f"{'met' if ok else 'NOT met'} (≥ half the served page's)"
+        print(f"{label:<34} {each(sv):>17.0f} {sv['fps']:>9.1f} {each(st):>17.0f} {st['fps']:>9.1f} {each(st) / each(sv):>6.2f}  {target}")
+    ok = size <= 250 * 1024
+    print(f"the static page: {size / 1024:.0f} KB in one file, WebAssembly included ({'met' if ok else 'NOT met'}: ≤ 250 KB)")
+    ok = ff["first_frame_ms"] - ff["load_ms"] <= 1000
+    print(f"first frame: {ff['first_frame_ms']:.0f} ms after the navigation started, the load event at {ff['load_ms']:.0f} ms "
+          f"({'met' if ok else 'NOT met'}: ≤ 1 s after the page loads; medians of 5 loads)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="measuring time per figure (default 5)")
@@ -319,9 +416,14 @@ def main() -> None:
     ap.add_argument("--screenshot", default=None, help="also save a screenshot of the page (PNG path)")
     ap.add_argument("--no-browser", action="store_true", help="engine and parts only")
     ap.add_argument("--json", action="store_true", help="print the medians as JSON")
+    ap.add_argument("--static", action="store_true", help="the static page beside the served one (issue #38's table)")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     server, _, url = start_server()
+    if args.static:
+        static_report(args, url)
+        server.should_exit = True
+        return
     results = {name: measure(name, url, args) for name in args.only}
     server.should_exit = True
     if args.json:

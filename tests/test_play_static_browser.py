@@ -150,7 +150,8 @@ def test_wasm_step_equals_native_step_in_chromium(static_url):
     (async () => {
       const A = window.actlabStatic, url = URL.createObjectURL(new Blob([A.modules["kernel.js"]], {type: "text/javascript"}));
       const { Kernel, Nets } = await import(url);
-      const k = await Kernel.load(Uint8Array.from(atob(A.wasm), (c) => c.charCodeAt(0)));
+      const gz = new Blob([Uint8Array.from(atob(A.wasm), (c) => c.charCodeAt(0))]);
+      const k = await Kernel.load(await new Response(gz.stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
       const out = cases.map((c) => { const n = new Nets(k, sizes, Float32Array.from(flat), c.opts);
         n.train(Float32Array.from(X), Float32Array.from(c.t), N, 0, steps); const p = Array.from(n.read()); n.dispose(); return p; });
       done(out);

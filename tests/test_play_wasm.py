@@ -64,7 +64,8 @@ CASES = [(act, opt, loss) for act in _kernel.ACTIVATIONS for opt in ("sgd", "ada
 def test_wasm_step_equals_native_step(wasm, native, tmp_path):
     """200 epochs of minibatch steps: every seed's parameters within 1e-5 of the native build's,
     relative to their largest, for each activation × optimizer × loss (the two builds differ in
-    vector width — 4 seeds a vector against this machine's 8 or 16 — and in fused multiply-adds)."""
+    vector width — 8 seeds a vector, in tiles of 2 × 2, against this machine's build — and in fused
+    multiply-adds)."""
     cases, natives = [], []
     flat = init_weights(SIZES, torch.arange(SEEDS))
     for act, opt, loss in CASES:
@@ -118,3 +119,20 @@ def test_wasm_forward_pass(wasm, tmp_path, act):
     out, units = _forward(flat, x, act)
     np.testing.assert_allclose(np.array(got["outputs"]).reshape(out.shape), out, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.array(got["units"]).reshape(units.shape), units, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("act", list(_kernel.ACTIVATIONS))
+def test_wasm_forward_pass_of_one_seed(wasm, tmp_path, act):
+    """predict_one (the selected seed's maps: its rows in the vector lanes) equals predict_blocks'
+    lane of that seed exactly — the same sums in the same order — on 13 rows (not whole vectors)."""
+    rng = np.random.default_rng(4)
+    flat = init_weights(SIZES, torch.arange(SEEDS)).numpy() * 3
+    x = rng.uniform(-6, 6, (13, 2)).astype(np.float32)
+    opts = {"activation": act, "loss": "mse", "optimizer": "sgd", "regularization": "none", "regularizationRate": 0,
+            "learningRate": 0.0, "batchSize": BATCH}
+    case = {"sizes": SIZES, "flat": flat.ravel().tolist(), "opts": opts, "X": x[:BATCH].ravel().tolist(),
+            "t": [0.0] * BATCH, "N": BATCH, "steps": 0, "predict": x.ravel().tolist(), "seed": 5}
+    got = _node({"wasm": str(wasm), "cases": [case]}, tmp_path)["results"][0]
+    T = sum(r for r, _ in SIZES)
+    assert got["one"] == np.array(got["outputs"]).reshape(SEEDS, 13)[5].tolist()
+    assert got["one_units"] == np.array(got["units"]).reshape(SEEDS, 13, T)[5].ravel().tolist()

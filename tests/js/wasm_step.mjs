@@ -1,6 +1,6 @@
 // The static page's engine (static/js/kernel.js over the WebAssembly build) on cases a Python test
 // writes: reads {wasm, cases: [{sizes, flat, opts, X, t, N, steps, predict}]} as JSON from the file
-// argv[2], writes {simd, results: [{params, outputs}]} as JSON to stdout.
+// argv[2], writes {simd, results: [{params, outputs, units, one, one_units}]} as JSON to stdout.
 import { readFileSync } from "node:fs";
 import { Kernel, Nets, simdSupported } from "../../src/actlab/play/static/js/kernel.js";
 
@@ -13,6 +13,11 @@ for (const c of spec.cases) {
   const out = { done, params: Array.from(nets.read()) };
   if (c.predict) out.outputs = Array.from(nets.predict(Float32Array.from(c.predict), c.predict.length / c.sizes[0][1]));
   if (c.predict) out.units = Array.from(nets.predict(Float32Array.from(c.predict), c.predict.length / c.sizes[0][1], true));
+  if (c.seed != null) {
+    const n = c.predict.length / c.sizes[0][1];
+    out.one = Array.from(nets.predict(Float32Array.from(c.predict), n, false, c.seed));
+    out.one_units = Array.from(nets.predict(Float32Array.from(c.predict), n, true, c.seed));
+  }
   nets.dispose();
   results.push(out);
 }

@@ -39,6 +39,9 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 /* seeds per block and per vector: 8 floats, one AVX register (two NEON ones; a 4 × 4 tile needs
    24 registers, which AVX-512 machines have), or 16, one AVX-512 register. The caller picks
@@ -49,7 +52,9 @@
 #ifndef VS
 #define VS 8
 #endif
+#ifndef TILE
 #define TILE 4  /* rows of a register tile; buffers of samples hold a multiple of it */
+#endif
 #define MAX_THREADS 64
 #define INLINE static inline __attribute__((always_inline))
 #define SIMD _Pragma("omp simd")
@@ -93,6 +98,28 @@ static inline float tanh_approx(float x) {
     return (x > -0.0004f && x < 0.0004f) ? x : t;
 }
 
+#if defined(__wasm_simd128__)
+/* tanh_approx on 4 lanes at once, the same operations in the same order (clang left the loop of
+   tanh_approx scalar in WebAssembly: tanh trained at half ReLU's speed) */
+static inline v128_t tanh_approx4(v128_t x) {
+    const v128_t hi = wasm_f32x4_splat(7.90531110763549805f), lo = wasm_f32x4_splat(-7.90531110763549805f);
+    v128_t c = wasm_v128_bitselect(hi, x, wasm_f32x4_gt(x, hi));
+    c = wasm_v128_bitselect(lo, c, wasm_f32x4_lt(x, lo));
+    v128_t x2 = wasm_f32x4_mul(c, c);
+#define MA(acc, k) acc = wasm_f32x4_add(wasm_f32x4_mul(acc, x2), wasm_f32x4_splat(k))
+    v128_t p = wasm_f32x4_splat(-2.76076847742355e-16f);
+    MA(p, 2.00018790482477e-13f); MA(p, -8.60467152213735e-11f); MA(p, 5.12229709037114e-08f);
+    MA(p, 1.48572235717979e-05f); MA(p, 6.37261928875436e-04f); MA(p, 4.89352455891786e-03f);
+    p = wasm_f32x4_mul(p, c);
+    v128_t q = wasm_f32x4_splat(1.19825839466702e-06f);
+    MA(q, 1.18534705686654e-04f); MA(q, 2.26843463243900e-03f); MA(q, 4.89352518554385e-03f);
+#undef MA
+    v128_t t = wasm_f32x4_div(p, q);
+    v128_t small = wasm_v128_and(wasm_f32x4_gt(x, wasm_f32x4_splat(-0.0004f)), wasm_f32x4_lt(x, wasm_f32x4_splat(0.0004f)));
+    return wasm_v128_bitselect(x, t, small);
+}
+#endif
+
 /* z ← σ(z) and d ← σ'(z) for VS seeds (branch-free loops: they vectorise) */
 INLINE void activate(int kind, float slope, float *restrict z, float *restrict d) {
     switch (kind) {
@@ -106,12 +133,30 @@ INLINE void activate(int kind, float slope, float *restrict z, float *restrict d
             z[k] = z[k] > 0.0f ? z[k] : slope * z[k];
         }
         break;
+#if defined(__wasm_simd128__)
+    case TANH:
+        for (int k = 0; k < VS; k += 4) {
+            v128_t t = tanh_approx4(wasm_v128_load(z + k));
+            wasm_v128_store(z + k, t);
+            wasm_v128_store(d + k, wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(t, t)));
+        }
+        break;
+    case SIGMOID:
+        for (int k = 0; k < VS; k += 4) {
+            const v128_t half = wasm_f32x4_splat(0.5f), one = wasm_f32x4_splat(1.0f);
+            v128_t g = wasm_f32x4_add(half, wasm_f32x4_mul(half, tanh_approx4(wasm_f32x4_mul(half, wasm_v128_load(z + k)))));
+            wasm_v128_store(z + k, g);
+            wasm_v128_store(d + k, wasm_f32x4_mul(g, wasm_f32x4_sub(one, g)));
+        }
+        break;
+#else
     case TANH:
         SIMD for (int k = 0; k < VS; k++) { float t = tanh_approx(z[k]); z[k] = t; d[k] = 1.0f - t * t; }
         break;
     case SIGMOID:
         SIMD for (int k = 0; k < VS; k++) { float g = 0.5f + 0.5f * tanh_approx(0.5f * z[k]); z[k] = g; d[k] = g * (1.0f - g); }
         break;
+#endif
     default:
         SIMD for (int k = 0; k < VS; k++) d[k] = 1.0f;
     }
@@ -126,6 +171,22 @@ typedef int vi __attribute__((vector_size(VS * sizeof(int))));
    constants where it is inlined (the layer loops are instantiated per optimizer and
    regularisation), so a tile's 8 updates are straight-line vector code: with them read
    from the settings, gcc kept one update in a loop over the tile, its accumulators on the stack. */
+/* √x, lane by lane, correctly rounded as sqrtf (WebAssembly: one f32x4.sqrt, which clang does not
+   find in the loop — it extracted and reinserted each lane, and Adam ran at a third of SGD's speed) */
+INLINE vf vsqrt(vf x) {
+#if defined(__wasm_simd128__)
+    vf r;
+    float *rs = (float *)&r;
+    const float *xs = (const float *)&x;
+    for (int k = 0; k < VS; k += 4) wasm_v128_store(rs + k, wasm_f32x4_sqrt(wasm_v128_load(xs + k)));
+    return r;
+#else
+    vf r;
+    SIMD for (int k = 0; k < VS; k++) r[k] = sqrtf(x[k]);
+    return r;
+#endif
+}
+
 /* 1 / (√v · c + ε), v ≥ 0, to ~2 ulps: AVX-512's 14-bit reciprocal square root and reciprocal,
    each refined by one Newton step — multiply-adds, where a divide and a square root hold the
    divider ~20 cycles a vector (the wide kernel's Adam update: +20 %); v = 0 gives 1 / ε, as exactly */
@@ -137,9 +198,7 @@ INLINE vf inv_denominator(vf v, float c) {
     vf d = root * c + 1e-8f, q = (vf)_mm512_rcp14_ps((__m512)d);
     return q * (2.0f - d * q);
 #else
-    vf root;
-    SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(v[k]);
-    return 1.0f / (root * c + 1e-8f);
+    return 1.0f / (vsqrt(v) * c + 1e-8f);
 #endif
 }
 
@@ -151,17 +210,15 @@ INLINE void update(int OPT, int REG, int FAST, const Update *u, float *p, float 
     else if (REG == L1)
         g += u->reg_rate * SIGN(before);
     if (OPT == ADAM) {
-        vf mk = AT(m), vk = AT(v), root;
+        vf mk = AT(m), vk = AT(v);
         mk += (g - mk) * 0.1f;  /* torch's lerp: m + (1 − β₁)(g − m) */
         vk = vk * 0.999f + 0.001f * g * g;
         AT(m) = mk;
         AT(v) = vk;
         if (FAST)
             after = before - u->step_size * mk * inv_denominator(vk, u->inv_bc2_sqrt);
-        else {
-            SIMD for (int k = 0; k < VS; k++) root[k] = sqrtf(vk[k]);
-            after = before - u->step_size * mk / (root * u->inv_bc2_sqrt + 1e-8f);
-        }
+        else
+            after = before - u->step_size * mk / (vsqrt(vk) * u->inv_bc2_sqrt + 1e-8f);
     } else
         after = before - u->lr * g;
     if (REG == L1) {  /* TensorFlow Playground's L1: a weight that crosses 0 stops there */
@@ -392,6 +449,8 @@ static int step_row(const Job *j, int k) { return rows_at(j->N, j->B, j->start, 
 
 /* step k's update settings (Adam's bias corrections for its step count) */
 static Update update_at(int opt, int reg, float reg_rate, float lr, long step) {
+    if (opt != ADAM)  /* no bias corrections: two pow() a block and step saved */
+        return (Update){opt, reg, reg_rate, lr, 0.0f, 0.0f};
     return (Update){opt, reg, reg_rate, lr, (float)(lr / (1.0 - pow(0.9, (double)step))),
                     (float)(1.0 / sqrt(1.0 - pow(0.999, (double)step)))};
 }
@@ -495,6 +554,46 @@ int predict_blocks(const float *params, float *scratch, int L, const int *rows, 
                 }
             }
         }
+    }
+    return 0;
+}
+
+/*
+ * One seed's forward pass on n rows X (n, n_in), VS rows at a time in the vector lanes (the block
+ * layout's lanes are seeds: one seed's maps there computed VS seeds' to keep one). flat: the seed's
+ * parameters, per layer W (rows, cols) then b (rows,), as actlab's flat order. The sums run in the
+ * same order as predict_blocks' and the step's. units = 0: out (n,), the output; units = 1: out
+ * (n, T), every unit (T = Σ rows), hidden units after the activation. scratch: 2 · U · VS floats.
+ * Returns 0, or −1 for arguments it cannot use.
+ */
+int predict_one(const float *flat, float *scratch, int L, const int *rows, const int *cols, int U, int act, float slope,
+                const float *X, int n, float *out, int units) {
+    if (L > 64 || L < 1 || n < 0) return -1;
+    int T = 0;
+    for (int l = 0; l < L; l++) T += rows[l];
+    float *H = scratch, *Z = scratch + (size_t)U * VS, d[VS];
+    for (int r0 = 0; r0 < n; r0 += VS) {
+        int nr = n - r0 < VS ? n - r0 : VS;
+        for (int i = 0; i < cols[0]; i++)
+            for (int k = 0; k < VS; k++) H[i * VS + k] = X[(size_t)(r0 + (k < nr ? k : 0)) * cols[0] + i];
+        const float *p = flat;
+        for (int l = 0, at = 0; l < L; at += rows[l], l++) {
+            const float *W = p, *b = p + (size_t)rows[l] * cols[l];
+            for (int j = 0; j < rows[l]; j++) {
+                vf acc = (vf){0} + b[j];
+                for (int i = 0; i < cols[l]; i++) acc += W[(size_t)j * cols[l] + i] * AT(H + i * VS);
+                AT(Z + j * VS) = acc;
+                if (l < L - 1) activate(act, slope, Z + j * VS, d);
+            }
+            for (int j = 0; j < rows[l]; j++) {
+                AT(H + j * VS) = AT(Z + j * VS);
+                if (units)
+                    for (int k = 0; k < nr; k++) out[(size_t)(r0 + k) * T + at + j] = Z[j * VS + k];
+            }
+            p = b + rows[l];
+        }
+        if (!units)
+            for (int k = 0; k < nr; k++) out[r0 + k] = H[k];
     }
     return 0;
 }

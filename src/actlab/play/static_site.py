@@ -11,6 +11,7 @@ module imports, workers and fetches of other files).
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -96,7 +97,8 @@ def page(wasm: bytes | None = None) -> str:
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     css = (STATIC / "play.css").read_text(encoding="utf-8")
     wasm = wasm_bytes() if wasm is None else wasm
-    data = {"config": _config(), "wasm": base64.b64encode(wasm).decode(), "worker": _worker(), "modules": _modules()}
+    packed = gzip.compress(wasm, compresslevel=9, mtime=0)  # the worker unpacks it (DecompressionStream)
+    data = {"config": _config(), "wasm": base64.b64encode(packed).decode(), "worker": _worker(), "modules": _modules()}
     link = '<link rel="stylesheet" href="/static/play.css">'
     script = '<script type="module" src="/static/js/main.js"></script>'
     if link not in html or script not in html:

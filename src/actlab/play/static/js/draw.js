@@ -37,6 +37,7 @@ export function draw() {
   S.fpsTimes.push(now); while (S.fpsTimes.length && now - S.fpsTimes[0] > 1000) S.fpsTimes.shift();
   S.drawMs.push(now - t0); if (S.drawMs.length > 60) S.drawMs.shift();
   S.framesDrawn++;
+  if (S.firstFrameMs == null) S.firstFrameMs = now;  // since the navigation started (performance.now()'s origin)
   $("fps").textContent = fpsNow().toFixed(0);
 }
 export function fpsNow() { const t = S.fpsTimes; return t.length < 2 ? 0 : (t.length - 1) / ((t[t.length - 1] - t[0]) / 1000); }

@@ -1,5 +1,5 @@
 // The fused training step (kernel.c) compiled to WebAssembly: the static page's engine.
-// The same C source as the served page's native build, one thread, 4 seeds a vector (one v128).
+// The same C source as the served page's native build, one thread, 8 seeds a vector (two v128).
 // No DOM here: the Web Worker and Node's tests load this module alike.
 
 export const ACTIVATIONS = { linear: 0, relu: 1, tanh: 2, sigmoid: 3, leaky_relu: 4 };  // kernel.c's enum
@@ -97,15 +97,19 @@ export class Nets {
     return done;
   }
   /** (S, n) every seed's output on the rows X (n, n_in); with units, (S, n, T) every unit's value;
-      with seed, that seed's alone (its block's forward pass only). */
+      with seed, that seed's alone (predict_one: the rows in the vector lanes). */
   predict(X, n, units = false, seed = null) {
-    const k = this.k, VS = k.VS, per = units ? this.T : 1, px = this._input(X);
-    const one = seed != null, blocks = one ? 1 : this.blocks, block = one ? Math.floor(seed / VS) : 0;
-    const out = k.alloc(blocks * VS * n * per);
-    const rc = k.x.predict_blocks(this.params + 4 * block * this.P * VS, this.scratch, this.L, this.rows, this.cols, this.U,
-      ACTIVATIONS[this.opts.activation], LEAKY_SLOPE, this.batch, px, n, out, blocks, units ? 1 : 0);
-    const first = one ? (seed % VS) * n * per : 0, res = k.f32(out + 4 * first, (one ? 1 : this.S) * n * per).slice();
-    k.free(out);
+    const k = this.k, per = units ? this.T : 1, px = this._input(X), args = [this.L, this.rows, this.cols, this.U,
+      ACTIVATIONS[this.opts.activation], LEAKY_SLOPE];
+    const S = seed != null ? 1 : this.S, out = k.alloc(Math.max(S, this.blocks * k.VS) * n * per);
+    let rc, flat = 0;
+    if (seed != null) {
+      flat = k.alloc(this.P);
+      k.f32(flat, this.P).set(this.read(seed, 1));
+      rc = k.x.predict_one(flat, this.scratch, ...args, px, n, out, units ? 1 : 0);
+    } else rc = k.x.predict_blocks(this.params, this.scratch, ...args, this.batch, px, n, out, this.blocks, units ? 1 : 0);
+    const res = k.f32(out, S * n * per).slice();
+    k.free(out, flat);
     if (rc < 0) throw new Error("the WebAssembly engine refused its arguments");
     return res;
   }

@@ -23,6 +23,8 @@ const api = {
       compare_stats: h && h.compare ? h.compare : null, settings: Object.assign({}, s),
       view: Object.assign({}, S.view), regions: h && h.regions ? h.regions : null,
       regions_all: S.analysis ? S.analysis.regions_all || null : null,
+      first_frame_ms: S.firstFrameMs == null ? null : S.firstFrameMs,
+      load_ms: (() => { const n = performance.getEntriesByType("navigation")[0]; return n && n.loadEventEnd ? n.loadEventEnd : null; })(),
       network: networkGeometry(), page_keys: Object.assign({}, S.pageKeys), static: S.static,
       hidden_controls: Array.from(document.querySelectorAll("[data-hidden-by-link]"), (e) => e.getAttribute("data-hidden-by-link")),
       strip: (() => { const geo = stripGeometry(); return geo ? { n: geo.n, cols: geo.cols, rows: geo.rows, tile: geo.tile } : null; })(),

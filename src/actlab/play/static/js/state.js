@@ -28,7 +28,7 @@ export const S = {  // what the page knows
   ws: null, token: null, version: 0, settings: {}, state: null, frame: null, sections: null,
   net: null,  // the selected seed's thumbnails and weights, from the last frame that carried them
   playing: false, curve: [], analysis: null, notices: [], errors: [], fpsTimes: [], drawMs: [],
-  framesDrawn: 0, framesReceived: 0, pending: null, hover: null, consoleErrors: 0,
+  framesDrawn: 0, framesReceived: 0, firstFrameMs: null, pending: null, hover: null, consoleErrors: 0,
   view: { regions: false, hidden: false, signal: false },  // views that change no run (not in the URL)
   embedded: false,  // in a notebook widget: no URL hash, no export links (the kernel has them)
   pageKeys: {},  // TensorFlow Playground's page keys of the link (KEY_hide, hideText), kept in the URL

@@ -10,8 +10,9 @@ const NEEDS = "this page trains in WebAssembly with 128-bit SIMD, which this bro
 
 export function staticSocket() {
   const A = window.actlabStatic;
-  if (!simdSupported()) { setError(NEEDS); return null; }
-  const worker = new Worker(URL.createObjectURL(new Blob([A.worker], { type: "text/javascript" })));
+  if (!simdSupported() || typeof DecompressionStream !== "function") { setError(NEEDS); return null; }
+  const url = URL.createObjectURL(new Blob([A.worker], { type: "text/javascript" }));
+  const worker = new Worker(url), helper = new Worker(url), link = new MessageChannel();  // the helper: a compared run's core
   const sock = { readyState: 0, binaryType: "arraybuffer", onopen: null, onmessage: null, onclose: null,
     send(text) { worker.postMessage(text); } };
   worker.onmessage = (ev) => {
@@ -22,8 +23,10 @@ export function staticSocket() {
     if (d.type === "hello") { sock.readyState = 1; if (sock.onopen) sock.onopen(); }
   };
   worker.onerror = (e) => { e.preventDefault(); setError(`the page's engine stopped (${e.message}): reload the page`); };
-  const wasm = Uint8Array.from(atob(A.wasm), (c) => c.charCodeAt(0));
-  worker.postMessage({ type: "init", config: A.config, wasm }, [wasm.buffer]);
+  const wasm = () => Uint8Array.from(atob(A.wasm), (c) => c.charCodeAt(0));
+  helper.onerror = (e) => { e.preventDefault(); setError(`the compared run's engine stopped (${e.message}): reload the page`); };
+  helper.postMessage({ type: "init", role: "helper", config: A.config, wasm: wasm(), gzip: true, port: link.port2 }, [link.port2]);
+  worker.postMessage({ type: "init", config: A.config, wasm: wasm(), gzip: true, port: link.port1 }, [link.port1]);
   return sock;
 }
 

@@ -363,6 +363,7 @@ class Run {
     this.epoch = 0; this.pos = 0; this.order = null; this.ahead = [];
     this.stepMs = 0.05;
   }
+  dispose() { this.nets.dispose(); }
   inputs(g) { return this.gridIn[g] || (this.gridIn[g] = featureRows(gridPoints(g, this.data.domain), this.feats)); }
   get position() { return this.epoch + (this.N ? this.pos / this.N : 0); }
   shuffle() {  // an epoch's rows and targets in a fresh order
@@ -479,6 +480,65 @@ function concat(arrays) {
   return out;
 }
 
+// ------------------------------------------------------------------ the compared run on the other core
+
+// The compared run, trained by a second Worker (the helper) on the other core: the page joins the two
+// with a MessageChannel. This side keeps the run's latest position, statistics and selected map; the
+// helper trains on towards the main run's position and answers each request when it can.
+const LEAD = 2;  // epochs the main run may be ahead before it waits
+let helper = null;
+
+class RemoteRun {
+  constructor(port, s, data, activation, version) {
+    Object.assign(this, { port, activation, version, remote: true, epoch: 0, position: 0, last: null, asked: false, target: -1 });
+    port.postMessage({ cmd: "build", version, s, data, activation });
+  }
+  reply(m) {
+    if (m.version !== this.version) return;  // a previous run's
+    this.epoch = m.epoch; this.position = m.position;
+    if (m.stats) { this.last = m.stats; this.asked = false; }
+  }
+  trainUntil(position) { if (position > this.target) { this.target = position; this.port.postMessage({ cmd: "train", version: this.version, until: position }); } }
+  // the latest statistics and selected map (null until the first arrive); the next asked for
+  latest(seed) {
+    if (!this.asked) { this.asked = true; this.port.postMessage({ cmd: "stats", version: this.version, seed }); }
+    return this.last;
+  }
+  dispose() { this.port.postMessage({ cmd: "drop", version: this.version }); }
+}
+
+// the helper's side: one run, trained towards the main run's position in chunks, answering between them
+const H = { run: null, version: -1, until: 0, port: null, timer: null, stats: null, at: 0 };
+function helperMessage(m) {
+  if (m.cmd === "build") {
+    if (H.run) H.run.dispose();
+    Object.assign(H, { run: new Run(m.s, m.data, m.activation), version: m.version, until: 0, stats: null });
+    return;
+  }
+  if (m.version !== H.version || !H.run) return;
+  if (m.cmd === "drop") { H.run.dispose(); H.run = null; H.version = -1; return; }
+  if (m.cmd === "train") H.until = Math.max(H.until, m.until);
+  if (m.cmd === "stats") {  // every seed's statistics at most every STATS_EVERY_MS (as the main run's), the map each time
+    const now = performance.now(), r = H.run;
+    if (!H.stats || H.stats.epoch !== r.epoch && now - H.at >= STATS_EVERY_MS) { H.stats = r.stats(0); H.stats.epoch = r.epoch; H.at = now; }
+    const st = Object.assign({}, H.stats, { output: r.heatmap(m.seed, false).output });
+    H.port.postMessage({ version: H.version, epoch: r.epoch, position: r.position, stats: st });
+  }
+  helperSchedule();
+}
+const helperChannel = new MessageChannel();  // (a chain of setTimeout(0) is held back 4 ms a link)
+helperChannel.port1.onmessage = helperTrain;
+function helperSchedule() { if (!H.timer) { H.timer = true; helperChannel.port2.postMessage(null); } }
+function helperTrain() {
+  H.timer = null;
+  const r = H.run;
+  if (!r || r.position >= H.until - 1e-9) return;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 15 && r.position < H.until - 1e-9) if (!r.trainFor(15, null, H.until)) break;
+  H.port.postMessage({ version: H.version, epoch: r.epoch, position: r.position });
+  helperSchedule();  // messages first (a new target, a request: they are queued before this), then on
+}
+
 // ------------------------------------------------------------------ statistics over seeds
 
 function quantiles(v) {  // [q25, median, q75], linear interpolation (numpy's and torch's default)
@@ -530,9 +590,10 @@ class Session {
   build(data) {
     const s = this.s;
     this.data = data || makeData(s, this.custom);
-    if (this.runs) for (const r of this.runs) r.nets.dispose();
+    if (this.runs) for (const r of this.runs) r.dispose();
     this.runs = [new Run(s, this.data, s.activation)];
-    if (s.compare !== "none") this.runs.push(new Run(s, this.data, s.compare));
+    if (s.compare !== "none")  // on the other core when the page started a helper, else here
+      this.runs.push(helper ? new RemoteRun(helper, s, this.data, s.compare, this.version + 1) : new Run(s, this.data, s.compare));
     this.version++; this.selected = Math.min(this.selected, s.seeds - 1); this.rate = []; this.cache = {}; this.netSent = false;
   }
   stateMessage() {
@@ -601,9 +662,15 @@ class Session {
     return { format: "actlab.play/1", seed, epoch: r.epoch, activation: r.activation, features: r.feats,
       output: "linear (a logit for cross-entropy)", loss: this.s.loss, settings: toHash(this.s), layers };
   }
-  advance(budgetMs) {  // null: one epoch
+  advance(budgetMs) {  // null: one epoch. Returns false when the main run waited for the compared one
     const [main, other] = this.runs;
-    if (budgetMs == null) for (const r of this.runs) r.trainFor(Infinity, r.epoch + 1);
+    let trained = true;
+    if (other && other.remote) {  // on the helper's core, in parallel: at most LEAD epochs behind the main run
+      if (budgetMs == null) main.trainFor(Infinity, main.epoch + 1);
+      else if (main.position - other.position < LEAD) main.trainFor(budgetMs);
+      else trained = false;
+      other.trainUntil(main.position);
+    } else if (budgetMs == null) for (const r of this.runs) r.trainFor(Infinity, r.epoch + 1);
     else if (!other) main.trainFor(budgetMs);
     else {  // a comparison in lockstep: the compared run catches up with the main one
       const t0 = performance.now();
@@ -613,6 +680,7 @@ class Session {
     const now = performance.now();
     this.rate.push([now, main.position]);
     while (this.rate.length > 2 && now - this.rate[0][0] > 1000) this.rate.shift();
+    return trained;
   }
   epochsPerS() {
     const w = this.rate;
@@ -648,11 +716,12 @@ class Session {
       Object.assign(sections, { neurons: hm.neurons, weights });
     }
     if (this.view.regions) header.regions = main.patterns(sel);
-    if (this.runs.length > 1) {
-      const other = this.runs[1], st2 = this.stats(1, 0), a = st.solved, c = st2.solved, count = (f) => a.filter((x, i) => f(x, c[i])).length;
-      header.compare = { activation: other.activation, stats: summary(st2), epoch: other.epoch,
+    const other = this.runs[1], st2 = other && (other.remote ? other.latest(sel) : this.stats(1, 0));
+    if (st2) {
+      const a = st.solved, c = st2.solved, count = (f) => a.filter((x, i) => f(x, c[i])).length;
+      header.compare = { activation: other.activation, stats: summary(st2), epoch: st2.epoch,
         paired: { both: count((x, y) => x && y), only_main: count((x, y) => x && !y), only_compare: count((x, y) => !x && y), neither: count((x, y) => !x && !y) } };
-      sections.output_compare = other.heatmap(sel, false).output;
+      sections.output_compare = other.remote ? st2.output : other.heatmap(sel, false).output;
     }
     return encodeFrame(header, sections);
   }
@@ -717,10 +786,11 @@ const post = (m) => self.postMessage(m);
 function tick() {
   timer = null;
   const s = session, period = 1000 / FPS;
+  let waited = false;
   try {
     const train = s.playing || s.pending > 0;
     if (s.pending > 0) { s.pending--; s.advance(null); dirty = true; }
-    else if (s.playing) { s.advance(Math.min(period, Math.max(2, nextAt - frameCost - performance.now()))); dirty = true; }
+    else if (s.playing) { waited = !s.advance(Math.min(period, Math.max(2, nextAt - frameCost - performance.now()))); dirty = true; }
     const now = performance.now();
     if (unacked && now - sentAt > 2000) unacked = 0;
     if (dirty && unacked < 2 && now >= nextAt - frameCost - 2) {
@@ -734,19 +804,44 @@ function tick() {
     if (key !== analysisKey && (!s.playing || now - analysisAt > 1000 || key.split(",").slice(0, 5).join() !== analysisKey.split(",").slice(0, 5).join())) {
       analysisKey = key; analysisAt = now; post(s.analysis());
     }
-    if (train || dirty) schedule(train ? 0 : 4);
+    if (train || dirty) schedule(train && !waited ? 0 : waited ? 1 : 4);
   } catch (e) {
     s.playing = false;
     post({ type: "error", message: `training stopped: ${e.message}` });
   }
 }
-function schedule(ms) { if (!timer) timer = setTimeout(tick, ms); }
+// the next tick: at once through a MessageChannel (a browser holds a chain of setTimeout(0) calls back
+// 4 ms each, which left the engine idle a third of the time), or after ms milliseconds
+const channel = typeof MessageChannel === "function" ? new MessageChannel() : null;
+if (channel) channel.port1.onmessage = tick;
+function schedule(ms) {
+  if (timer) return;
+  if (ms === 0 && channel) { timer = true; channel.port2.postMessage(null); } else timer = setTimeout(tick, ms);
+}
+
+async function gunzip(bytes) {  // the page carries the module gzipped (a third of its size)
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+}
 
 self.onmessage = async (ev) => {
   const m = ev.data;
-  if (m && m.type === "init") {  // the build's config and the WebAssembly module's bytes
+  if (m && m.type === "init") {  // the build's config, the WebAssembly module's bytes, and the helper's port
     try {
-      C = m.config; K = await Kernel.load(m.wasm); session = new Session();
+      C = m.config; K = await Kernel.load(m.gzip ? await gunzip(m.wasm) : m.wasm);
+      if (m.role === "helper") {  // the compared run's engine: it answers on its port only
+        H.port = m.port; H.port.onmessage = (ev) => helperMessage(ev.data);
+        return;
+      }
+      if (m.port) {
+        helper = m.port;
+        helper.onmessage = (ev) => {  // the compared run's progress, or its statistics: a frame to show them
+          const r = session && session.runs[1];
+          if (!r || !r.remote) return;
+          r.reply(ev.data);
+          if (ev.data.stats) { dirty = true; schedule(0); }
+        };
+      }
+      session = new Session();
       self.actlab = { session };  // for scripts and tests that drive the session directly
       post({ type: "hello", token: "static", fps_cap: FPS });
       post(session.stateMessage());
