@@ -385,6 +385,10 @@ def static_report(args, served_url: str) -> None:
             size = path.stat().st_size
         finally:
             httpd.shutdown()
+    if args.json:
+        print(json.dumps({"setups": rows, "size": size, "first_frame": ff, "machine": machine(), "threads": torch.get_num_threads(),
+                          "repeats": args.repeats, "seconds": args.seconds, "targets": STATIC_TARGETS}))
+        return
     print(f"\nthe static page (WebAssembly, in the browser) beside the served page (Python server); headless Chromium, "
           f"{torch.get_num_threads()} cores shared with the server; {machine()}; medians of {args.repeats} runs of {args.seconds:g} s")
     print(f"{'set-up':<34} {'served: epochs/s':>17} {'frames/s':>9} {'static: epochs/s':>17} {'frames/s':>9} {'ratio':>6}  target")

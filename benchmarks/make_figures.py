@@ -627,10 +627,38 @@ def play_block() -> str:
     return "\n".join(lines)
 
 
+def play_static_block() -> str:
+    """benchmarks/bench_play.py --static: the static page beside the served one, in the same run."""
+    d = _bench("bench_play.py", "--static")
+    lines = [f"`python benchmarks/bench_play.py --static` ({d['machine']}; {d['threads']} cores shared by headless Chromium and, "
+             f"for the served page, its server; medians of {d['repeats']} runs of {d['seconds']:g} s, the two pages alternately):", "",
+             "| set-up | served page: epochs/s (each run) | frames/s | static page: epochs/s (each run) | frames/s | static ÷ served | target |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    names = {"default": "2-4-2-1 tanh, circle, SGD, 100 seeds (TensorFlow Playground's default)",
+             "spiral": "3 × 8 ReLU vs tanh, spiral, Adam, 100 seeds", "wide": "8 × 64 ReLU, spiral, Adam, 64 seeds"}
+    each = lambda p: min(x for x in (p["epochs_per_s"], p["compare_epochs_per_s"]) if x is not None)  # noqa: E731
+    num = lambda r: f"{r:,.0f}" if r >= 10 else f"{r:.1f}"  # noqa: E731
+    for key, row in d["setups"].items():
+        sv, st = row["served"], row["static"]
+        if key in d["targets"]:
+            eps, fps = d["targets"][key]
+            target = f"≥ {eps:,} at ≥ {fps} f/s: {'met' if each(st) >= eps and st['fps'] >= fps else 'NOT met'}"
+        else:
+            target = f"≥ half the served page's: {'met' if each(st) >= 0.5 * each(sv) else 'NOT met'}"
+        lines.append(f"| {names[key]} | {num(each(sv))} | {sv['fps']:.1f} | {num(each(st))} | {st['fps']:.1f} | "
+                     f"{each(st) / each(sv):.2f} | {target} |")
+    ff = d["first_frame"]
+    lines += ["", f"The static page is one file of {d['size'] / 1024:.0f} KB, its WebAssembly included (target ≤ 250 KB). Its first frame "
+              f"is drawn {ff['first_frame_ms']:.0f} ms after the navigation starts, {ff['first_frame_ms'] - ff['load_ms']:.0f} ms after "
+              "the load event (target ≤ 1 s; medians of 5 loads from the static server on loopback)."]
+    return "\n".join(lines)
+
+
 BLOCKS = {"article": article_block, "xor": xor_block, "regions": regions_block, "dynamics": dynamics_block, "demo": demo_block, "collapse": collapse_block, "xor-command": xor_command_block,
           "train": train_block, "audit": audit_block, "fold": fold_block,
           "play": play_block, "kernels": kernels_block, "kernels-speed": kernels_speed_block, "signal": signal_block,
-          "signal-speed": signal_speed_block, "sweep": sweep_block, "kernel-layout": kernel_layout_block}
+          "signal-speed": signal_speed_block, "sweep": sweep_block, "kernel-layout": kernel_layout_block,
+          "play-static": play_static_block}
 
 
 def main() -> int:

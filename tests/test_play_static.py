@@ -72,10 +72,11 @@ def test_static_settings_follow_the_served_rules(wasm, tmp_path):
 
 
 def test_static_says_what_needs_python(wasm, tmp_path):
-    """What only the served page does falls back with a notice naming `actlab play`."""
+    """What only the served page does falls back with a notice naming `actlab play`: another
+    activation, actlab's own datasets, the edge of chaos off the build's table of σ_b²."""
     runs = [{"values": {"activation": "gelu"}, "parse_only": True}, {"values": {"dataset": "moons"}, "parse_only": True},
-            {"values": {"init": "critical"}, "parse_only": True}]
-    for res, (key, fallback) in zip(_static(wasm, runs, tmp_path), [("activation", "tanh"), ("dataset", "circle"), ("init", "glorot")]):
+            {"values": {"init": "critical", "sigmaB2": "0.4"}, "parse_only": True}]
+    for res, (key, fallback) in zip(_static(wasm, runs, tmp_path), [("activation", "tanh"), ("dataset", "circle"), ("sigmaB2", "0.5")]):
         assert res["settings"][key] == fallback
         assert len(res["notices"]) == 1 and "actlab play" in res["notices"][0]
 
@@ -212,3 +213,39 @@ def test_the_wheel_carries_the_engine_and_writes_the_page_without_a_compiler(tmp
     html = (tmp_path / "out" / "index.html").read_text()
     assert base64.b64encode(gzip.compress(shipped, compresslevel=9, mtime=0)).decode() in html
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").glob("*.wasm"))
+
+
+def test_static_gaussian_and_critical_initialisations_are_actlabs(wasm, tmp_path):
+    """init=gaussian and init=critical: actlab's draws (normals by the inverse CDF of the same
+    uniforms) at the same σ_w² (the edge of chaos from actlab.theory's table), to float32 rounding."""
+    from actlab.theory import critical_sigma_w2
+
+    runs = [{"values": {"networkShape": "5,3", "seeds": "3", "init": "gaussian", "sigmaW2": "2", "sigmaB2": "0.1"}, "epochs": 0},
+            {"values": {"networkShape": "5,3", "seeds": "3", "init": "critical", "sigmaB2": "0.05"}, "epochs": 0}]
+    got = _static(wasm, runs, tmp_path)
+    sizes = [(5, 2), (3, 5), (1, 3)]
+    for res, (w2, b2) in zip(got, [(2.0, 0.1), (critical_sigma_w2("tanh", 0.05), 0.05)]):
+        want = init_weights(sizes, torch.arange(3), init="gaussian", sigma_w2=w2, sigma_b2=b2).numpy().ravel()
+        np.testing.assert_array_max_ulp(np.array(res["init"], np.float32), want, maxulp=1)
+
+
+MEAN_FIELD_LINKS = [{}, {"init": "gaussian", "sigmaW2": "2", "sigmaB2": "0.1", "activation": "relu"},
+                    {"init": "critical", "sigmaB2": "0.05", "activation": "tanh", "compare": "sigmoid"},
+                    {"init": "critical", "sigmaB2": "0.05", "sigmaW2": "1.5", "activation": "relu"}]
+
+
+def test_static_mean_field_equals_the_served_pages(wasm, tmp_path):
+    """The header's mean field (phase, χ₁, ξ_c, q*, the σ used, the note) and the notices, from
+    the tables the build writes, against the served page's actlab.theory; elsewhere it says where
+    it has them."""
+    got = _static(wasm, [{"values": v, "parse_only": True} for v in MEAN_FIELD_LINKS]
+                  + [{"values": {"init": "gaussian", "sigmaW2": "2.7"}, "parse_only": True}], tmp_path)
+    for values, res in zip(MEAN_FIELD_LINKS, got):
+        state = Session(values=values).state_message()
+        assert res["notices"] == state["notices"], values
+        for a, b in zip(res["mean_field"], state["mean_field"], strict=True):
+            assert a.keys() == b.keys() and a["phase"] == b["phase"] and a["note"] == b["note"], values
+            for k in ("sigma_w2", "sigma_b2", "chi1", "xi_c", "q_star"):
+                assert a[k] == (None if b[k] is None else pytest.approx(b[k], rel=1e-6)), (values, k)
+    off = got[-1]["mean_field"][0]
+    assert off["phase"] is None and "σ_w² = 0.5, 1, 1.5, 2, 3, 4" in off["note"] and off["sigma_w2"] == 2.7

@@ -22,7 +22,7 @@ for (const run of spec.runs) {
     try { session.handle({ type: "csv", text: run.csv }); out.push({ rows: session.custom }); } catch (e) { out.push({ error: e.message }); }
     continue;
   }
-  if (run.parse_only) { out.push({ settings: state.settings, notices: state.notices }); continue; }
+  if (run.parse_only) { out.push({ settings: state.settings, notices: state.notices, mean_field: state.mean_field }); continue; }
   for (let e = 0; e < run.epochs; e++) session.advance(null);
   const h = header(session.frame());
   out.push({ settings: state.settings, notices: state.notices, epoch: h.epoch, stats: h.stats, compare: h.compare || null,

@@ -11,6 +11,7 @@ module imports, workers and fetches of other files).
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import json
@@ -71,11 +72,45 @@ def _worker() -> str:
     return "\n".join(parts)
 
 
-def _config() -> dict:
-    defaults = Settings()
+# the (σ_w², σ_b²) at which the static page has the mean field's numbers (actlab.theory's, written at
+# build time): the page's initialisations at these are exact, its header elsewhere says where it has them
+SIGMA_W2 = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+SIGMA_B2 = (0.0, 0.01, 0.05, 0.1, 0.5)
+
+
+def _mean_field() -> dict:
+    """actlab.theory's numbers for the static page: glorot per activation; gaussian at every
+    (σ_w², σ_b²) of the grids; the edge of chaos (critical σ_w², or why there is none) per σ_b²."""
+    from ..theory import critical_sigma_w2
+
+    def numbers(m: dict) -> list:  # [phase, χ₁, ξ_c, q*] (None: infinite), 7 digits
+        return [m["phase"], *(None if m[k] is None else float(f"{m[k]:.7g}") for k in ("chi1", "xi_c", "q_star"))]
+
+    out: dict = {"sigma_w2": list(SIGMA_W2), "sigma_b2": list(SIGMA_B2), "glorot": {}, "gaussian": {}, "critical": {}}
+    for a in _kernel.ACTIVATIONS:
+        out["glorot"][a] = theory(Settings(), a)
+        for b in SIGMA_B2:
+            for w in SIGMA_W2:
+                out["gaussian"][f"{a}|{w!r}|{b!r}"] = numbers(theory(Settings(init="gaussian", sigmaW2=w, sigmaB2=b), a))
+            try:
+                w = critical_sigma_w2(a, b)
+            except ValueError as e:  # no edge (an unbounded activation with σ_b² > 0): the served page's note
+                out["critical"][f"{a}|{b!r}"] = {"error": str(e)}
+            else:
+                out["critical"][f"{a}|{b!r}"] = {"w": w, "m": numbers(theory(Settings(init="critical", sigmaB2=b), a))}
+    return out
+
+
+@functools.cache
+def _config_json() -> str:
     limits = {"max_csv_bytes": data.MAX_CSV_BYTES, "max_points": data.MAX_POINTS, "max_coord": data.MAX_COORD,
               "n_classify": data.N_CLASSIFY, "n_regress": data.N_REGRESS}
-    return {"schema": schema(), "data": limits, "theory": {a: theory(defaults, a) for a in _kernel.ACTIVATIONS}}
+    return json.dumps({"schema": schema(), "data": limits, "theory": _mean_field()}, allow_nan=False)
+
+
+def _config() -> dict:
+    """What the static page needs from Python, as data: the URL keys' rules, the data's limits, the mean field."""
+    return json.loads(_config_json())
 
 
 _LOADER = """(function () {  // the page's modules from blob URLs, each import pointed at its module's URL

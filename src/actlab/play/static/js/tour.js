@@ -43,7 +43,8 @@ const STEPS = [
   { link: "activation=tanh&dataset=circle&networkShape=8,8,8,8,8,8,8,8&seeds=100",
     title: "Depth, and the edge of chaos.",
     text: "Through eight tanh layers a signal shrinks, keeps its size or explodes, by how the weights are drawn; mean-field " +
-          "theory names the border, χ₁ = 1. Glorot's draws sit on it for tanh; try σ_w² = 4 (chaotic) or 0.3 (ordered).",
+          "theory names the border, χ₁ = 1. Glorot's draws sit on it for tanh; set the initialisation to gaussian with " +
+          "σ_w² = 4 (chaotic) or 0.5 (ordered), and watch the header and the success rate.",
     live: (h) => `mean field: ${$("meanField").textContent}; ${pct(h.stats.success_rate)} of seeds solve it at epoch ${h.epoch}.` },
 ];
 

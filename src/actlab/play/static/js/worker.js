@@ -101,9 +101,12 @@ function parse(values, base) {
     notices.push(`dataset=${s.dataset} is made by actlab.datasets in Python (${PYTHON}); using circle`);
     s.dataset = "circle";
   }
-  if (s.init !== "glorot") {
-    notices.push(`init=${s.init} draws Gaussian weights in Python (${PYTHON}); this page starts from glorot`);
-    s.init = "glorot";
+  const grid = C.theory.sigma_b2;
+  if (s.init === "critical" && !grid.includes(s.sigmaB2)) {  // the edge of chaos is tabulated at these σ_b²
+    const near = grid.reduce((a, b) => (Math.abs(b - s.sigmaB2) < Math.abs(a - s.sigmaB2) ? b : a));
+    notices.push(`init=critical at sigmaB2=${pyG(s.sigmaB2)}: this page has actlab.theory's edge of chaos at σ_b² = ` +
+                 `${grid.map(pyG).join(", ")} (${PYTHON} for any); using ${pyG(near)}`);
+    s.sigmaB2 = near;
   }
   if (!C.schema.features.some((f) => s[f])) { notices.push("no input feature selected: using x₁ and x₂"); s.x = s.y = true; }
   if (s.problem === "regression" && s.loss === "bce") { notices.push("cross-entropy needs two classes: regression uses mse"); s.loss = "mse"; }
@@ -314,26 +317,82 @@ function parseCsv(text, problem) {
 // ------------------------------------------------------------------ initial weights: actlab's own
 
 const M64 = (1n << 64n) - 1n;
-// actlab's trainer's glorot draws (actlab.train.init_weights): splitmix64 of (seed, index), so seed s
-// starts here as in `actlab play`, `actlab xor` and actlab.train
-function initGlorot(sizes, S) {
+// actlab's trainer's draws (actlab.train.init_weights): uniforms from splitmix64 of (seed, index), so
+// seed s starts here as in `actlab play`, `actlab xor` and actlab.train. glorot: weights
+// U(±√(6/(fan_in + fan_out))), zero biases; gaussian: weights N(0, σ_w²/fan_in), biases N(0, σ_b²)
+function initWeights(sizes, S, init = "glorot", w2 = 1, b2 = 0) {
   const P = sizes.reduce((a, [r, c]) => a + r * c + r, 0), out = new Float32Array(S * P);
+  const u01 = (base, pos) => {
+    let z = (base + BigInt(pos) * 0x9E3779B97F4A7C15n) & M64;
+    z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & M64;
+    z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & M64;
+    z ^= z >> 31n;
+    return Number(z >> 11n) * 2 ** -53;
+  };
+  const normal = (u) => ndtri(Math.min(Math.max(u, 2 ** -53), 1 - 2 ** -53));
   for (let s = 0; s < S; s++) {
     const base = (BigInt(s) * 0xD1B54A32D192ED03n) & M64;
     let pos = 0;
     for (const [rows, cols] of sizes) {
-      const a = Math.sqrt(6 / (rows + cols));
-      for (let i = 0; i < rows * cols; i++, pos++) {
-        let z = (base + BigInt(pos) * 0x9E3779B97F4A7C15n) & M64;
-        z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & M64;
-        z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & M64;
-        z ^= z >> 31n;
-        out[s * P + pos] = (2 * (Number(z >> 11n) * 2 ** -53) - 1) * a;
-      }
-      pos += rows;  // glorot's biases stay zero
+      const a = Math.sqrt(6 / (rows + cols)), sw = Math.sqrt(w2 / cols), sb = Math.sqrt(b2);
+      for (let i = 0; i < rows * cols; i++, pos++)
+        out[s * P + pos] = init === "gaussian" ? normal(u01(base, pos)) * sw : (2 * u01(base, pos) - 1) * a;
+      for (let j = 0; j < rows; j++, pos++) if (init === "gaussian") out[s * P + pos] = normal(u01(base, pos)) * sb;
     }
   }
   return out;
+}
+
+// ------------------------------------------------------------------ the initialisation and its mean field
+
+// (init, σ_w², σ_b², note) as actlab.play.mean_field.resolve_init, the edge of chaos from the build's table
+function resolveInit(s, activation) {
+  if (s.init === "glorot") return ["glorot", 1.0, 0.0, null];
+  if (s.init === "gaussian") return ["gaussian", s.sigmaW2, s.sigmaB2, null];
+  const c = C.theory.critical[`${activation}|${pyFloat(s.sigmaB2)}`];
+  if (c.error) return ["gaussian", s.sigmaW2, s.sigmaB2, `init=critical: ${c.error}; using σ_w² = ${pyG(s.sigmaW2)}`];
+  return ["gaussian", c.w, s.sigmaB2, null];
+}
+
+// the header's mean field (actlab.play.mean_field.theory), from the tables actlab.theory wrote at build time
+function meanField(s, activation) {
+  if (s.init === "glorot") return C.theory.glorot[activation];
+  const [, w2, b2, note] = resolveInit(s, activation), T = C.theory;
+  const out = { init: s.init, activation, sigma_w2: w2, sigma_b2: b2, note };
+  const c = s.init === "critical" ? T.critical[`${activation}|${pyFloat(s.sigmaB2)}`] : null;
+  const m = c && !c.error ? c.m : T.gaussian[`${activation}|${pyFloat(w2)}|${pyFloat(b2)}`];
+  if (!m) return Object.assign(out, { phase: null, note: `mean field: this page has actlab.theory's numbers at σ_w² = ` +
+    `${T.sigma_w2.map(pyG).join(", ")} and σ_b² = ${T.sigma_b2.map(pyG).join(", ")} (${PYTHON} for any)` });
+  const [phase, chi1, xi_c, q_star] = m;
+  return Object.assign(out, { phase, chi1, xi_c, q_star });
+}
+
+// Wichura's AS241: the standard normal quantile to double precision (torch.special.ndtri's values)
+function ndtri(p) {
+  const poly = (c, r) => c.reduceRight((a, k) => a * r + k, 0);
+  const q = p - 0.5;
+  if (Math.abs(q) <= 0.425) {
+    const r = 0.180625 - q * q;
+    return q * poly([3.387132872796366608, 133.14166789178437745, 1971.5909503065514427, 13731.693765509461125,
+      45921.953931549871457, 67265.770927008700853, 33430.575583588128105, 2509.0809287301226727], r)
+      / poly([1, 42.313330701600911252, 687.1870074920579083, 5394.1960214247511077, 21213.794301586595867,
+        39307.89580009271061, 28729.085735721942674, 5226.495278852545925], r);
+  }
+  let r = Math.sqrt(-Math.log(q < 0 ? p : 1 - p)), v;
+  if (r <= 5) {
+    r -= 1.6;
+    v = poly([1.42343711074968357734, 4.6303378461565452959, 5.7694972214606914055, 3.64784832476320460504,
+      1.27045825245236838258, 0.24178072517745061177, 0.0227238449892691845833, 7.7454501427834140764e-4], r)
+      / poly([1, 2.05319162663775882187, 1.6763848301838038494, 0.68976733498510000455, 0.14810397642748007459,
+        0.0151986665636164571966, 5.475938084995344946e-4, 1.05075007164441684324e-9], r);
+  } else {
+    r -= 5;
+    v = poly([6.6579046435011037772, 5.4637849111641143699, 1.7848265399172913358, 0.29656057182850489123,
+      0.026532189526576123093, 0.0012426609473880784386, 2.71155556874348757815e-5, 2.01033439929228813265e-7], r)
+      / poly([1, 0.59983220655588793769, 0.13692988092273580531, 0.0148753612908506148525, 7.868691311456132591e-4,
+        1.8463183175100546818e-5, 1.4215117583164458887e-7, 2.04426310338993978564e-15], r);
+  }
+  return q < 0 ? -v : v;
 }
 
 // ------------------------------------------------------------------ one activation's seeds
@@ -354,7 +413,8 @@ class Run {
     this.N = tr.length;
     this.batch = Math.max(1, Math.min(s.batchSize, this.N));
     const P = this.sizes.reduce((a, [r, c]) => a + r * c + r, 0);  // initZero: TensorFlow Playground's all-zero start
-    const flat = s.initZero ? new Float32Array(s.seeds * P) : initGlorot(this.sizes, s.seeds);
+    const [init, w2, b2, note] = resolveInit(s, activation);
+    const flat = s.initZero ? new Float32Array(s.seeds * P) : initWeights(this.sizes, s.seeds, init, w2, b2);
     this.nets = new Nets(K, this.sizes, flat, Object.assign({}, s, { activation, batchSize: this.batch }));
     this.macs = this.sizes.reduce((a, [r, c]) => a + r * c, 0);
     this.grid = Math.floor(Math.min(GRID, Math.max(MIN_GRID, Math.sqrt(FRAME_MACS / this.macs))));
@@ -485,7 +545,7 @@ function concat(arrays) {
 // The compared run, trained by a second Worker (the helper) on the other core: the page joins the two
 // with a MessageChannel. This side keeps the run's latest position, statistics and selected map; the
 // helper trains on towards the main run's position and answers each request when it can.
-const LEAD = 2;  // epochs the main run may be ahead before it waits
+const LEAD = 4;  // epochs the main run may be ahead of the compared one (both train meanwhile)
 let helper = null;
 
 class RemoteRun {
@@ -594,6 +654,10 @@ class Session {
     this.runs = [new Run(s, this.data, s.activation)];
     if (s.compare !== "none")  // on the other core when the page started a helper, else here
       this.runs.push(helper ? new RemoteRun(helper, s, this.data, s.compare, this.version + 1) : new Run(s, this.data, s.compare));
+    for (const a of [s.activation, ...(s.compare !== "none" ? [s.compare] : [])]) {  // no edge of chaos: which σ_w² instead
+      const note = resolveInit(s, a)[3];
+      if (note && !this.notices.includes(note)) this.notices.push(note);
+    }
     this.version++; this.selected = Math.min(this.selected, s.seeds - 1); this.rate = []; this.cache = {}; this.netSent = false;
   }
   stateMessage() {
@@ -605,7 +669,7 @@ class Session {
       activations: Object.keys(ACTIVATIONS), datasets: C.schema.keys.dataset.choices.filter((x) => !["moons", "checkerboard"].includes(x)),
       reg_datasets: C.schema.keys.regDataset.choices, limits: C.schema.limits, selected: this.selected,
       device: "this browser (WebAssembly)", playing: this.playing, static: true,
-      mean_field: this.runs.map((x) => C.theory[x.activation]),
+      mean_field: this.runs.map((x) => meanField(this.s, x.activation)),
     };
   }
   handle(m) {
@@ -665,11 +729,12 @@ class Session {
   advance(budgetMs) {  // null: one epoch. Returns false when the main run waited for the compared one
     const [main, other] = this.runs;
     let trained = true;
-    if (other && other.remote) {  // on the helper's core, in parallel: at most LEAD epochs behind the main run
+    if (other && other.remote) {  // on the helper's core, in parallel: each at most LEAD epochs ahead of the other
+      const limit = other.position + LEAD;
       if (budgetMs == null) main.trainFor(Infinity, main.epoch + 1);
-      else if (main.position - other.position < LEAD) main.trainFor(budgetMs);
+      else if (main.position < limit) main.trainFor(budgetMs, null, limit);
       else trained = false;
-      other.trainUntil(main.position);
+      other.trainUntil(budgetMs == null ? main.position : main.position + LEAD);
     } else if (budgetMs == null) for (const r of this.runs) r.trainFor(Infinity, r.epoch + 1);
     else if (!other) main.trainFor(budgetMs);
     else {  // a comparison in lockstep: the compared run catches up with the main one
@@ -730,7 +795,7 @@ class Session {
     const out = { type: "analysis", version: this.version, seed: sel, epoch: r.epoch, features: r.feats, collapse: null, audit: null };
     const views = [];
     if (this.view.hidden) out.hidden = { note: `the hidden space is projected by actlab in Python (${PYTHON})` };
-    if (this.view.signal) out.signal = { note: `the signal's statistics are measured by actlab in Python (${PYTHON})` };
+    if (this.view.signal) out.signal = { note: `the signal through depth is measured by actlab in Python (${PYTHON}); the mean field at this initialisation is in the header` };
     if (this.view.regions) views.push(`the exact linear regions are counted by actlab in Python (${PYTHON})`);
     if (!flat.every(Number.isFinite)) { out.note = `seed ${sel} has diverged (non-finite weights): no map to show; try a smaller learning rate or Adam`; return out; }
     if (r.activation === "linear") {
