@@ -56,11 +56,23 @@ def test_the_site_builds_strictly_with_the_api_reference(built):
         assert (built / page / "index.html").exists(), page
 
 
+def test_the_site_carries_the_static_playground(built):
+    """site/play/index.html (the mkdocs hook), where the WebAssembly toolchain or a wheel's build is at hand."""
+    from actlab.play import _kernel, static_site
+
+    if _kernel.wasm_compiler() is None and not static_site.WASM_PREBUILT.exists():
+        pytest.skip(f"no WebAssembly build: {_kernel.WASM_TOOLCHAIN}")
+    html = (built / "play" / "index.html").read_text(encoding="utf-8")
+    assert "window.actlabStatic" in html and len(html) < 250 * 1024
+    assert 'href="play/"' in (built / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_broken_link_fails_the_build(tmp_path):
     pytest.importorskip("mkdocs")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(ROOT / "src", tmp_path / "src")
+    shutil.copytree(ROOT / "hooks", tmp_path / "hooks")
     page = tmp_path / "docs" / "xor.md"
     page.write_text(page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md)\n", encoding="utf-8")
     out = _build(tmp_path, tmp_path / "site")

@@ -1,8 +1,8 @@
 """The static playground's session (worker.js on kernel.c's WebAssembly build), driven under Node,
 against the served page's Session on the same links: the same settings and notices, the same
-initial weights (actlab's), the same statistics over seeds where the data are the same (the
-article's 4-point XOR), the same collapsed map and least-squares fit; and the static build
-(``actlab play --static``)."""
+initial weights (actlab's), the same per-seed values where the data are the same (the article's
+4-point XOR), the same collapsed map and least-squares fit, the same CSV rows; the page's
+statistics over seeds against actlab's; and the static build (``actlab play --static``)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ def _static(wasm: Path, runs: list[dict], tmp_path: Path) -> list[dict]:
     return json.loads(done.stdout)
 
 
-def _served(values: dict, epochs: int) -> tuple[Session, dict]:
+def _served(values: dict, epochs: int) -> tuple[Session, tuple[dict, dict]]:
     s = Session(values=values)
     for _ in range(epochs):
         s.advance(None)
-    return s, decode_frame(s.frame())[0]
+    return s, decode_frame(s.frame())
 
 
 LINKS = [
@@ -96,21 +96,53 @@ XOR = {"dataset": "xor4", "networkShape": "3", "seeds": "60", "learningRate": "0
 @pytest.mark.parametrize("extra", [{"activation": "tanh"}, {"activation": "relu", "optimizer": "adam", "learningRate": "0.03"},
                                    {"activation": "sigmoid", "loss": "bce", "learningRate": "3"},
                                    {"activation": "linear", "compare": "relu"}])
-def test_static_statistics_equal_the_served_pages(wasm, tmp_path, extra):
+def test_static_engine_hands_the_page_the_served_pages_values(wasm, tmp_path, extra):
     """The article's 4-point XOR (the same data in both pages, a whole batch a step): after 150
-    epochs the same seeds are solved, and the loss quartiles agree to float32 rounding."""
+    epochs every seed is in the same state (solved, failed, diverged) and has the same training
+    loss, to float32 rounding, in both pages' frames — the values the page's statistics come from."""
     values = {**XOR, **extra}
     res = _static(wasm, [{"values": values, "epochs": 150}], tmp_path)[0]
     _, frame = _served(values, 150)
-    a, b = res["stats"], frame["stats"]
-    assert res["epoch"] == frame["epoch"] == 150
-    assert a["status"] == b["status"] and a["n_solved"] == b["n_solved"]
-    assert a["success_ci"] == pytest.approx(b["success_ci"], abs=1e-12)
-    for k in ("loss_q1", "loss_median", "loss_q3"):
-        assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-6), k
-    if "compare" in extra:
-        assert res["compare"]["paired"] == frame["compare"]["paired"]
-        assert res["compare"]["stats"]["status"] == frame["compare"]["stats"]["status"]
+    got, want = res["sections"], frame[1]
+    assert res["epoch"] == frame[0]["epoch"] == 150
+    runs = ["seed", "compare"] if "compare" in extra else ["seed"]
+    for run in runs:
+        np.testing.assert_array_equal(got[f"{run}_state"], want[f"{run}_state"])
+        assert 0 < (want[f"{run}_state"] == 1).sum() < 60 or run == "compare" or extra["activation"] == "linear"
+        np.testing.assert_allclose(np.array(got[f"{run}_loss"], float), want[f"{run}_loss"], rtol=1e-3, atol=1e-6)
+
+
+def test_page_statistics_agree_with_actlabs(tmp_path):
+    """static/js/stats.js — the statistics both pages show — against actlab.stats.wilson, numpy's
+    quantiles and the paired counts, on seeds with ties, NaN losses and diverged ones."""
+    from actlab.stats import wilson
+
+    rng = np.random.default_rng(5)
+    cases = []
+    for n in (1, 2, 7, 100, 1000):
+        loss = rng.gamma(1.0, 0.1, n).round(3)
+        loss[rng.random(n) < 0.1] = np.nan
+        state = rng.choice([0, 1, 2], n, p=[0.4, 0.5, 0.1]).astype(int)
+        other = rng.choice([0, 1, 2], n).astype(int)
+        cases.append({"loss": [None if np.isnan(v) else v for v in loss], "test_loss": (loss * 2).tolist(), "state": state.tolist(),
+                      "other": other.tolist()})
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases).replace("NaN", "null"))
+    done = subprocess.run([NODE, str(ROOT / "tests" / "js" / "stats.mjs"), str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for case, got in zip(cases, json.loads(done.stdout)):
+        state = np.array(case["state"])
+        loss = np.array([np.nan if v is None else v for v in case["loss"]])
+        k, n = int((state == 1).sum()), len(state)
+        assert (got["n_seeds"], got["n_solved"], got["n_diverged"]) == (n, k, int((state == 2).sum()))
+        assert got["success_ci"] == pytest.approx(list(wilson(k, n)), abs=1e-12)
+        kept = loss[(state != 2) & np.isfinite(loss)]
+        want = np.quantile(kept, [0.25, 0.5, 0.75]) if len(kept) else [None] * 3
+        assert [got["loss_q1"], got["loss_median"], got["loss_q3"]] == (pytest.approx(list(want), abs=1e-12) if len(kept) else want)
+        assert got["status"] == "".join("dsf"[[2, 1, 0].index(s)] for s in state)
+        a, b = state == 1, np.array(case["other"]) == 1
+        assert got["paired"] == {"both": int((a & b).sum()), "only_main": int((a & ~b).sum()),
+                                 "only_compare": int((~a & b).sum()), "neither": int((~a & ~b).sum())}
 
 
 def test_static_collapsed_map_and_fit_equal_the_served_pages(wasm, tmp_path):
@@ -144,6 +176,43 @@ def test_static_build_refuses_a_file(tmp_path, capsys):
         main(["play", "--static", str(f)])
     assert e.value.code == 2 and "expected a folder" in capsys.readouterr().err
     assert f.read_text() == "x"
+
+
+CSVS = [
+    ("x1,x2,label\n0,0,0\n1,1,1\n0.5,2,1\n", "classification"),
+    ("0,0,1\n1,1,0\n1,2\n", "classification"),
+    ("0,0,1\nfoo,1,0\n", "classification"),
+    ("0,0,1\n1,1,2\n2,2,3\n", "classification"),
+    ("0,0,1\n1,nan,0\n", "classification"),
+    ("0,0,0.3\n1,1,-2\n", "regression"),
+    ("0,0,1\r\n1,1,0\r2,2,1", "classification"),
+    ('0,0,"1\n1,1,0', "classification"),
+    ('"0","0","1"\n"1",1,"0"\n', "classification"),
+    ('0,0,"1"x\n1,1,0\n', "classification"),
+    (" 1_0 , +2.5e1 ,1\n\n\n-.5,3.,0\n", "classification"),
+    ("1,2,3\n", "regression"),
+    ("a,b,c\nd,e,f\n", "regression"),
+    ("0,0,1\n2000000,1,0\n", "classification"),
+    ("0,0,inf\n1,1,0\n", "regression"),
+    ("0,0,1\n" * 5001, "classification"),
+    ("0,0,1\n" * 200_000, "classification"),
+    ("", "classification"),
+]
+
+
+def test_static_csv_reader_agrees_with_the_served_one(wasm, tmp_path):
+    """Your own CSV: the static page reads it as the served page's parse_csv does, rows or error."""
+    from actlab.play.data import parse_csv
+
+    runs = [{"values": {"problem": problem}, "csv": text} for text, problem in CSVS]
+    for (text, problem), got in zip(CSVS, _static(wasm, runs, tmp_path)):
+        try:
+            want = parse_csv(text, problem)
+        except ValueError as e:
+            assert got == {"error": str(e)}, text[:40]
+        else:
+            assert "rows" in got, (text[:40], got)
+            np.testing.assert_array_equal(np.array(got["rows"]), want)
 
 
 CSVS = [

@@ -94,6 +94,30 @@ def test_the_wheel_runs_outside_the_repository(wheel, tmp_path):
     assert out.strip().endswith("same step"), out
 
 
+def test_the_wheel_carries_the_webassembly_engine_and_writes_the_static_page_without_a_compiler(wheel, tmp_path):
+    """play_kernel.wasm in the wheel (built where clang, wasm-ld and wasi-libc are); actlab from the
+    wheel writes the static page with no compiler on PATH and an empty cache, embedding that build."""
+    import base64
+    import gzip
+
+    from actlab.play import _kernel
+
+    if _kernel.wasm_compiler() is None:
+        pytest.skip(f"no WebAssembly toolchain here to build the wheel's engine: {_kernel.WASM_TOOLCHAIN}")
+    with zipfile.ZipFile(wheel) as z:
+        shipped = z.read(f"actlab/play/_prebuilt/{_kernel.WASM_NAME}")
+        z.extractall(tmp_path / "unpacked")
+    assert shipped[:4] == b"\0asm"
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}, "PATH": str(tmp_path / "no-bin"),
+           "CC": "no-such-compiler", "WASM_CC": "", "ACTLAB_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path / "unpacked")}
+    code = ("import sys, actlab; assert 'unpacked' in actlab.__file__, actlab.__file__; from actlab.cli import main; "
+            f"sys.exit(main(['play', '--static', {str(tmp_path / 'out')!r}]))")
+    _run([sys.executable, "-c", code], cwd=tmp_path, env=env)
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert base64.b64encode(gzip.compress(shipped, compresslevel=9, mtime=0)).decode() in html
+    assert not list(tmp_path.glob("cache/*.wasm"))
+
+
 # run in the installed wheel's environment with CC=/bin/false: the kernel comes from _prebuilt/
 PREBUILT_CHECK = """
 import torch

@@ -11,9 +11,14 @@ await import("../../src/actlab/play/static/js/worker.js");
 await self.onmessage({ data: { type: "init", config: spec.config, wasm: readFileSync(spec.wasm) } });
 const session = self.actlab.session;
 
-function header(buf) {  // a frame's JSON header
-  const n = new DataView(buf).getUint32(0, true);
-  return JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+function decode(buf) {  // a frame's JSON header and its per-seed sections
+  const n = new DataView(buf).getUint32(0, true), h = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  const sec = {};
+  for (const s of h.sections) {
+    const count = s.shape.reduce((a, b) => a * b, 1), T = s.dtype === "uint8" ? Uint8Array : Float32Array;
+    if (/_(loss|test_loss|state)$/.test(s.name)) sec[s.name] = Array.from(new T(buf, 4 + n + s.offset, count), (v) => (Number.isFinite(v) ? v : null));
+  }
+  return [h, sec];
 }
 const out = [];
 for (const run of spec.runs) {
@@ -24,8 +29,8 @@ for (const run of spec.runs) {
   }
   if (run.parse_only) { out.push({ settings: state.settings, notices: state.notices, mean_field: state.mean_field }); continue; }
   for (let e = 0; e < run.epochs; e++) session.advance(null);
-  const h = header(session.frame());
-  out.push({ settings: state.settings, notices: state.notices, epoch: h.epoch, stats: h.stats, compare: h.compare || null,
+  const [h, sec] = decode(session.frame());
+  out.push({ settings: state.settings, notices: state.notices, epoch: h.epoch, sections: sec, compare: h.compare || null,
              init: Array.from(session.runs[0].nets.read(0, Math.min(3, session.s.seeds))), sizes: session.runs[0].sizes,
              analysis: session.analysis() });
 }

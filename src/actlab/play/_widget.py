@@ -33,13 +33,12 @@ __all__ = ["widget", "PlaygroundWidget", "bundle", "MISSING_EXTRA"]
 
 MISSING_EXTRA = "the notebook widget needs the optional extra: pip install 'actlab[notebook]' (anywidget)"
 STATIC = Path(__file__).with_name("static")
-MODULES = ("state", "panels", "draw", "controls", "connection", "main")  # each after what it imports
 _BUDGET = Budget()  # one budget for every playground of this kernel, as for the server's pages
 
 
 # ---------------------------------------------------------------------------- the page, bundled
 
-_IMPORT = re.compile(r'^import \{[^}]*\} from "\./[a-z]+\.js";\n', re.M)
+_IMPORT = re.compile(r'^import \{[^}]*\} from "\./[a-z_]+\.js";\n', re.M)
 _EXPORT = re.compile(r"^export (function|const|let|class) ", re.M)
 _ENTRY = re.compile(r"^if \(!window\.actlabEmbedded\) start\(\);.*\n?", re.M)
 
@@ -47,11 +46,12 @@ _ENTRY = re.compile(r"^if \(!window\.actlabEmbedded\) start\(\);.*\n?", re.M)
 def _page_module() -> str:
     """The page's ES modules as one function body: imports dropped (everything shares one
     scope), ``export`` dropped, the page's own entry point left out."""
+    from .static_site import page_modules
+
     parts = []
-    for name in MODULES:
-        src = (STATIC / "js" / f"{name}.js").read_text(encoding="utf-8")
+    for name, src in page_modules().items():
         src = _ENTRY.sub("", _EXPORT.sub(r"\1 ", _IMPORT.sub("", src)))
-        parts.append(f"// ---- {name}.js\n{src}")
+        parts.append(f"// ---- {name}\n{src}")
     return "\n".join(parts)
 
 

@@ -6,7 +6,8 @@ send (JSON-able dicts and binary frames), so tests can drive it directly. The se
 
 Binary frame layout: uint32 little-endian header length, the header (UTF-8 JSON), zero padding
 to a multiple of 4, then the sections the header lists (name, dtype, shape, offset from the
-start of the payload), each aligned to 4 bytes.
+start of the payload), each aligned to 4 bytes. The statistics over seeds are not in a frame:
+it carries each seed's values (``per_seed``), and the page computes them.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def decode_frame(buf: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 def _num(v: float) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def per_seed(st: dict[str, torch.Tensor], prefix: str) -> dict[str, np.ndarray]:
+    """A frame's per-seed sections: each seed's training and test loss (float32) and state (uint8:
+    0 failed, 1 solved, 2 diverged). The page computes the statistics over seeds from them
+    (static/js/stats.js), the same code for the served and the static page."""
+    state = np.where(st["diverged"].numpy(), 2, st["solved"].numpy().astype(np.uint8)).astype(np.uint8)
+    return {f"{prefix}_loss": st["loss"].float().numpy(), f"{prefix}_test_loss": st["test_loss"].float().numpy(),
+            f"{prefix}_state": state}
 
 
 def _summary(st: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -354,11 +364,11 @@ class Session:
         sel = self.selected
         net = self._net_due(sel)
         hm = main.heatmap(sel, compute_neurons=net)
-        sections = {"output": hm["output"], "strip": st["strip"]}
+        sections = {"output": hm["output"], "strip": st["strip"], **per_seed(st, "seed")}
         header: dict[str, Any] = {
             "type": "frame", "version": self.version, "frame": self.frame_no, "epoch": main.epoch,
             "epochs_per_s": self.epochs_per_s(), "selected": sel, "strip_grid": g, "grid": main.grid, "thumb": THUMB,
-            "stats": _summary(st), "stats_epoch": st["epoch"], "playing": self.playing,
+            "stats_epoch": st["epoch"], "playing": self.playing,
         }
         if net:
             W, b = main.weights(sel)
@@ -374,13 +384,8 @@ class Session:
         if len(self.engines) > 1:
             other = self.engines[1]
             st2 = self._stats(0, which=1)
-            a, c = st["solved"], st2["solved"]
-            header["compare"] = {
-                "activation": other.activation, "stats": _summary(st2), "epoch": other.epoch,
-                "paired": {"both": int((a & c).sum()), "only_main": int((a & ~c).sum()),
-                           "only_compare": int((~a & c).sum()), "neither": int((~a & ~c).sum())},
-            }
-            sections["output_compare"] = other.heatmap(sel, compute_neurons=False)["output"]
+            header["compare"] = {"activation": other.activation, "epoch": other.epoch}
+            sections.update(per_seed(st2, "compare"), output_compare=other.heatmap(sel, compute_neurons=False)["output"])
         return encode_frame(header, sections)
 
     def _net_due(self, seed: int) -> bool:

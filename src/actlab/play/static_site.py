@@ -24,7 +24,7 @@ from . import _kernel, data
 from .mean_field import theory
 from .settings import Settings, schema
 
-__all__ = ["write", "page", "wasm_bytes", "WASM_PREBUILT"]
+__all__ = ["write", "page", "page_modules", "wasm_bytes", "WASM_PREBUILT"]
 
 STATIC = Path(__file__).with_name("static")
 WASM_PREBUILT = _kernel.PREBUILT / _kernel.WASM_NAME  # what a wheel carries (setup.py builds it)
@@ -44,7 +44,7 @@ def wasm_bytes() -> bytes:
     return out.read_bytes()
 
 
-def _modules() -> dict[str, str]:
+def page_modules() -> dict[str, str]:
     """The page's modules in an order where each comes after those it imports."""
     sources = {p.name: p.read_text(encoding="utf-8") for p in sorted((STATIC / "js").glob("*.js")) if p.name != "worker.js"}
     order: list[str] = []
@@ -133,7 +133,7 @@ def page(wasm: bytes | None = None) -> str:
     css = (STATIC / "play.css").read_text(encoding="utf-8")
     wasm = wasm_bytes() if wasm is None else wasm
     packed = gzip.compress(wasm, compresslevel=9, mtime=0)  # the worker unpacks it (DecompressionStream)
-    data = {"config": _config(), "wasm": base64.b64encode(packed).decode(), "worker": _worker(), "modules": _modules()}
+    data = {"config": _config(), "wasm": base64.b64encode(packed).decode(), "worker": _worker(), "modules": page_modules()}
     link = '<link rel="stylesheet" href="/static/play.css">'
     script = '<script type="module" src="/static/js/main.js"></script>'
     if link not in html or script not in html:

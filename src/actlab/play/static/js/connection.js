@@ -3,6 +3,7 @@ import { $, S, renderNotices, send, setError } from "./state.js";
 import { buildControls, hashValues, writeHash } from "./controls.js";
 import { draw } from "./draw.js";
 import { drawAnalysis } from "./panels.js";
+import { frameStats } from "./stats.js";
 
 export function connect() {
   attach(new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws"));
@@ -51,6 +52,7 @@ function decode(buf) {
 function onFrame(buf) {
   const [h, sec] = decode(buf);
   if (h.version !== S.version) return;  // a stale run's frame
+  frameStats(h, sec);  // the statistics over seeds, from each seed's values
   S.framesReceived++;
   S.frame = h; S.sections = sec;
   if (sec.neurons) S.net = { neurons: sec.neurons, weights: sec.weights };  // a large network's come once a second: kept till then

@@ -1,6 +1,6 @@
 // The article's lesson under the toy, in six steps: each a link that sets the page, two or three
 // sentences, and a line of what the page measures while that step's run trains (never typed in).
-import { $, FEATURE_LABELS, S, el } from "./state.js";
+import { $, FEATURE_LABELS, S, el, send } from "./state.js";
 
 const pct = (v) => (v == null ? "–" : `${(100 * v).toFixed(0)}%`);
 const ci = (st) => `95% CI ${pct(st.success_ci[0])}–${pct(st.success_ci[1])}`;
@@ -54,8 +54,13 @@ export function buildTour() {
   const ol = $("tourSteps");
   ol.replaceChildren(...STEPS.map((s, i) => {
     const a = el("a", { href: "#" + s.link }, s.title);
-    if (s.view) a.onclick = () => {  // the step's view on, through its checkbox (the controls send it)
-      const box = $("showRegions");
+    a.onclick = (ev) => {
+      if (S.embedded) {  // in a notebook the URL is the notebook's: the link's settings are sent instead
+        ev.preventDefault();
+        send({ type: "set", values: keysOf(s.link), base: "defaults" });
+      }
+      if (!s.view) return;
+      const box = $("showRegions");  // the step's view on, through its checkbox (the controls send it)
       if (!box.checked) { box.checked = true; box.dispatchEvent(new Event("change")); }
     };
     return el("li", { id: `tour${i + 1}` }, a, el("p", {}, s.text), el("p", { class: "live", id: `tourLive${i + 1}` }, ""));

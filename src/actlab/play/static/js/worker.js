@@ -599,27 +599,12 @@ function helperTrain() {
   helperSchedule();  // messages first (a new target, a request: they are queued before this), then on
 }
 
-// ------------------------------------------------------------------ statistics over seeds
+// ------------------------------------------------------------------ frames
 
-function quantiles(v) {  // [q25, median, q75], linear interpolation (numpy's and torch's default)
-  if (!v.length) return [null, null, null];
-  const a = v.slice().sort((x, y) => x - y);
-  return [0.25, 0.5, 0.75].map((q) => { const h = (a.length - 1) * q, lo = Math.floor(h); return a[lo] + (h - lo) * ((a[Math.min(lo + 1, a.length - 1)]) - a[lo]); });
-}
-function wilson(k, n) {  // the 95 % Wilson score interval of k successes in n
-  const z = 1.959963984540054, p = k / n, z2 = z * z, c = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const h = (z * Math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return [Math.max(0, c - h), Math.min(1, c + h)];
-}
-function summary(st) {
-  const S = st.solved.length, k = st.solved.filter(Boolean).length, out = {
-    n_seeds: S, n_solved: k, n_diverged: st.diverged.filter(Boolean).length, success_rate: k / S, success_ci: wilson(k, S) };
-  for (const key of ["loss", "test_loss"]) {
-    const [q1, med, q3] = quantiles(st[key].filter((v, i) => !st.diverged[i] && Number.isFinite(v)));
-    Object.assign(out, { [key + "_q1"]: q1, [key + "_median"]: med, [key + "_q3"]: q3 });
-  }
-  out.status = st.solved.map((s, i) => (st.diverged[i] ? "d" : s ? "s" : "f")).join("");
-  return out;
+// a run's per-seed sections (session.per_seed's): losses (float32), states (0 failed, 1 solved, 2 diverged)
+function perSeed(st, prefix) {
+  return { [`${prefix}_loss`]: Float32Array.from(st.loss), [`${prefix}_test_loss`]: Float32Array.from(st.test_loss),
+           [`${prefix}_state`]: Uint8Array.from(st.solved, (x, i) => (st.diverged[i] ? 2 : x ? 1 : 0)) };
 }
 
 // the server's binary frame: uint32 header length, the JSON header (padded), 4-byte aligned sections
@@ -769,9 +754,9 @@ class Session {
     const links = main.sizes.reduce((a, [r, c]) => a + r * c, 0), now = performance.now();
     const net = links <= 2000 || !this.playing || !this.netSent || now - this.netSent >= 1000;
     if (net) this.netSent = now;
-    const hm = main.heatmap(sel, net), sections = { output: hm.output, strip: st.strip || new Uint8Array(0) };
+    const hm = main.heatmap(sel, net), sections = { output: hm.output, strip: st.strip || new Uint8Array(0), ...perSeed(st, "seed") };
     const header = { type: "frame", version: this.version, epoch: main.epoch, epochs_per_s: this.epochsPerS(), selected: sel,
-      strip_grid: g, grid: main.grid, thumb: THUMB, stats: summary(st), stats_epoch: st.epoch, playing: this.playing };
+      strip_grid: g, grid: main.grid, thumb: THUMB, stats_epoch: st.epoch, playing: this.playing };
     if (net) {
       const flat = main.nets.read(sel, 1), W = [], b = [];
       let at = 0;
@@ -783,10 +768,8 @@ class Session {
     if (this.view.regions) header.regions = main.patterns(sel);
     const other = this.runs[1], st2 = other && (other.remote ? other.latest(sel) : this.stats(1, 0));
     if (st2) {
-      const a = st.solved, c = st2.solved, count = (f) => a.filter((x, i) => f(x, c[i])).length;
-      header.compare = { activation: other.activation, stats: summary(st2), epoch: st2.epoch,
-        paired: { both: count((x, y) => x && y), only_main: count((x, y) => x && !y), only_compare: count((x, y) => !x && y), neither: count((x, y) => !x && !y) } };
-      sections.output_compare = other.remote ? st2.output : other.heatmap(sel, false).output;
+      header.compare = { activation: other.activation, epoch: st2.epoch };
+      Object.assign(sections, perSeed(st2, "compare"), { output_compare: other.remote ? st2.output : other.heatmap(sel, false).output });
     }
     return encodeFrame(header, sections);
   }
