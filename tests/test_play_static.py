@@ -252,38 +252,6 @@ def test_static_csv_reader_agrees_with_the_served_one(wasm, tmp_path):
             np.testing.assert_array_equal(np.array(got["rows"]), want)
 
 
-@pytest.mark.slow
-def test_the_wheel_carries_the_engine_and_writes_the_page_without_a_compiler(tmp_path):
-    """A wheel built here carries play_kernel.wasm; actlab from it writes the static page on a
-    machine with no compiler and no cache (PATH empty, CC and WASM_CC naming nothing)."""
-    import os
-    import sys
-    import zipfile
-
-    if _kernel.wasm_compiler() is None:
-        pytest.skip(f"no WebAssembly toolchain to build the wheel's engine: {_kernel.WASM_TOOLCHAIN}")
-    dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-                   check=True, capture_output=True, timeout=600)
-    (wheel,) = dist.glob("actlab-*.whl")
-    with zipfile.ZipFile(wheel) as z:
-        z.extractall(tmp_path / "unpacked")
-    shipped = (tmp_path / "unpacked" / "actlab" / "play" / "_prebuilt" / _kernel.WASM_NAME).read_bytes()
-    assert shipped[:4] == b"\0asm"
-    env = {**os.environ, "PATH": str(tmp_path / "empty-bin"), "CC": "no-such-compiler", "WASM_CC": "",
-           "ACTLAB_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path / "unpacked")}
-    code = ("import actlab, sys; assert 'unpacked' in actlab.__file__, actlab.__file__; from actlab.cli import main; "
-            f"sys.exit(main(['play', '--static', {str(tmp_path / 'out')!r}]))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    import base64
-    import gzip
-
-    html = (tmp_path / "out" / "index.html").read_text()
-    assert base64.b64encode(gzip.compress(shipped, compresslevel=9, mtime=0)).decode() in html
-    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").glob("*.wasm"))
-
-
 def test_static_gaussian_and_critical_initialisations_are_actlabs(wasm, tmp_path):
     """init=gaussian and init=critical: actlab's draws (normals by the inverse CDF of the same
     uniforms) at the same σ_w² (the edge of chaos from actlab.theory's table), to float32 rounding."""
