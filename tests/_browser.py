@@ -38,3 +38,21 @@ def wait_state(drv, cond, timeout=30.0, what=""):
             return st
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; last state: {st}")
+
+
+def served_playground():
+    """A generator fixture's body: `actlab play`'s server on a free loopback port, its URL yielded."""
+    import threading
+
+    from actlab.play.server import make_server
+
+    server, sock, url = make_server("127.0.0.1", 0)
+    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    t.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    t.join(10)
+    sock.close()

@@ -15,3 +15,14 @@ def _same_random_state_for_every_test():
     torch.manual_seed(0)
     np.random.seed(0)
     random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def wasm(tmp_path_factory):
+    """kernel.c compiled to WebAssembly once a session (the static playground's engine); skipped
+    with the reason where clang, wasm-ld or wasi-libc is missing (.ci/run installs them)."""
+    from actlab.play import _kernel
+
+    if _kernel.wasm_compiler() is None:
+        pytest.skip(f"no WebAssembly toolchain: {_kernel.WASM_TOOLCHAIN}")
+    return _kernel.compile_wasm(tmp_path_factory.mktemp("wasm") / _kernel.WASM_NAME)

@@ -3,27 +3,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from _browser import chrome, wait_state
-
-from actlab.play.server import make_server
+from _browser import chrome, served_playground, wait_state
 
 
 @pytest.fixture(scope="module")
 def url():
-    server, sock, url = make_server("127.0.0.1", 0)
-    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    t.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    t.join(10)
-    sock.close()
+    yield from served_playground()
 
 
 

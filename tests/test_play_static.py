@@ -28,13 +28,6 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (it runs the static page's session)")
 
 
-@pytest.fixture(scope="module")
-def wasm(tmp_path_factory) -> Path:
-    if _kernel.wasm_compiler() is None:
-        pytest.skip(f"no WebAssembly toolchain: {_kernel.WASM_TOOLCHAIN}")
-    return _kernel.compile_wasm(tmp_path_factory.mktemp("wasm") / _kernel.WASM_NAME)
-
-
 def _static(wasm: Path, runs: list[dict], tmp_path: Path) -> list[dict]:
     path = tmp_path / "spec.json"
     path.write_text(json.dumps({"wasm": str(wasm), "config": static_site._config(), "runs": runs}))
@@ -176,43 +169,6 @@ def test_static_build_refuses_a_file(tmp_path, capsys):
         main(["play", "--static", str(f)])
     assert e.value.code == 2 and "expected a folder" in capsys.readouterr().err
     assert f.read_text() == "x"
-
-
-CSVS = [
-    ("x1,x2,label\n0,0,0\n1,1,1\n0.5,2,1\n", "classification"),
-    ("0,0,1\n1,1,0\n1,2\n", "classification"),
-    ("0,0,1\nfoo,1,0\n", "classification"),
-    ("0,0,1\n1,1,2\n2,2,3\n", "classification"),
-    ("0,0,1\n1,nan,0\n", "classification"),
-    ("0,0,0.3\n1,1,-2\n", "regression"),
-    ("0,0,1\r\n1,1,0\r2,2,1", "classification"),
-    ('0,0,"1\n1,1,0', "classification"),
-    ('"0","0","1"\n"1",1,"0"\n', "classification"),
-    ('0,0,"1"x\n1,1,0\n', "classification"),
-    (" 1_0 , +2.5e1 ,1\n\n\n-.5,3.,0\n", "classification"),
-    ("1,2,3\n", "regression"),
-    ("a,b,c\nd,e,f\n", "regression"),
-    ("0,0,1\n2000000,1,0\n", "classification"),
-    ("0,0,inf\n1,1,0\n", "regression"),
-    ("0,0,1\n" * 5001, "classification"),
-    ("0,0,1\n" * 200_000, "classification"),
-    ("", "classification"),
-]
-
-
-def test_static_csv_reader_agrees_with_the_served_one(wasm, tmp_path):
-    """Your own CSV: the static page reads it as the served page's parse_csv does, rows or error."""
-    from actlab.play.data import parse_csv
-
-    runs = [{"values": {"problem": problem}, "csv": text} for text, problem in CSVS]
-    for (text, problem), got in zip(CSVS, _static(wasm, runs, tmp_path)):
-        try:
-            want = parse_csv(text, problem)
-        except ValueError as e:
-            assert got == {"error": str(e)}, text[:40]
-        else:
-            assert "rows" in got, (text[:40], got)
-            np.testing.assert_array_equal(np.array(got["rows"]), want)
 
 
 CSVS = [

@@ -8,15 +8,13 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-import time
 
 import numpy as np
 import pytest
 import torch
-from _browser import chrome, wait_state
+from _browser import chrome, served_playground, wait_state
 
 from actlab.play import _kernel, static_site
-from actlab.play.server import make_server
 from actlab.play.settings import Settings
 from actlab.train import init_weights
 
@@ -42,16 +40,7 @@ def static_url(site):
 
 @pytest.fixture(scope="module")
 def served_url():
-    server, sock, url = make_server("127.0.0.1", 0)
-    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    t.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    t.join(10)
-    sock.close()
+    yield from served_playground()
 
 
 def _severe(drv):

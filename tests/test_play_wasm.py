@@ -27,13 +27,6 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (
 
 
 @pytest.fixture(scope="module")
-def wasm(tmp_path_factory) -> Path:
-    if _kernel.wasm_compiler() is None:
-        pytest.skip(f"no WebAssembly toolchain: {_kernel.WASM_TOOLCHAIN}")
-    return _kernel.compile_wasm(tmp_path_factory.mktemp("wasm") / _kernel.WASM_NAME)
-
-
-@pytest.fixture(scope="module")
 def native():
     lib = _kernel.load()
     if lib is None:
