@@ -159,3 +159,18 @@ def test_wasm_step_equals_native_step_in_chromium(static_url):
     for c, w, g in zip(cases, want, got):
         rel = np.abs(np.array(g, np.float32).reshape(w.shape) - w).max() / np.abs(w).max()
         assert rel <= 1e-5, f"{c['opts']}: {rel:.2e}"
+
+
+def test_a_browser_without_webassembly_simd_gets_a_notice(static_url):
+    """No 128-bit SIMD (Safari before 16.4): the page loads, says why it cannot train and what to
+    use instead, and throws nothing."""
+    drv = chrome()
+    try:
+        drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "WebAssembly.validate = () => false;"})
+        drv.get(static_url)
+        st = wait_state(drv, lambda s: s["errors"], what="the notice")
+        assert "WebAssembly with 128-bit SIMD" in st["errors"][0] and "actlab play" in st["errors"][0]
+        assert "128-bit SIMD" in drv.find_element("id", "notices").text
+        assert _severe(drv) == []
+    finally:
+        drv.quit()
