@@ -1,7 +1,7 @@
 """The static playground: the served page as one self-contained HTML file that trains in the browser.
 
 The page's own modules (static/js) are embedded and loaded from blob URLs, the engine is kernel.c
-compiled to WebAssembly (``_kernel_build.compile_wasm``) running in a Web Worker (worker.js with
+compiled to WebAssembly (``_kernel_build.compile_wasm``) running in a Web Worker (worker*.js with
 kernel.js), and the rules it needs from Python are written in at build time: the URL keys'
 (``settings.schema``) and the mean-field numbers of each activation (``mean_field.theory``). One
 file, so that it opens from any static host and from disk (file://, where a browser refuses
@@ -29,7 +29,8 @@ __all__ = ["write", "page", "page_modules", "wasm_bytes", "WASM_PREBUILT"]
 STATIC = Path(__file__).with_name("static")
 WASM_PREBUILT = _kernel.PREBUILT / _kernel.WASM_NAME  # what a wheel carries (setup.py builds it)
 _IMPORT = re.compile(r'^import \{[^}]*\} from "\./([\w]+\.js)";\n', re.M)
-_WORKER_PARTS = ("kernel.js", "worker.js")  # the worker's one classic script, in this order
+# the Worker's one classic script, each part after what it imports; the page's modules are the others
+_WORKER_PARTS = ("kernel.js", "worker_rules.js", "worker_data.js", "worker_run.js", "worker.js")
 
 
 def wasm_bytes() -> bytes:
@@ -46,7 +47,8 @@ def wasm_bytes() -> bytes:
 
 def page_modules() -> dict[str, str]:
     """The page's modules in an order where each comes after those it imports."""
-    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted((STATIC / "js").glob("*.js")) if p.name != "worker.js"}
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted((STATIC / "js").glob("*.js"))
+               if not p.name.startswith("worker")}
     order: list[str] = []
 
     def visit(name: str, path: tuple[str, ...] = ()) -> None:
@@ -64,7 +66,7 @@ def page_modules() -> dict[str, str]:
 
 
 def _worker() -> str:
-    """kernel.js and worker.js as one classic script (their imports and exports taken out)."""
+    """The Worker's parts as one classic script (their imports and exports taken out)."""
     parts = []
     for name in _WORKER_PARTS:
         text = _IMPORT.sub("", (STATIC / "js" / name).read_text(encoding="utf-8"))

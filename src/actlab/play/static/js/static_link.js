@@ -1,4 +1,4 @@
-// The static page's link to its engine: a Web Worker (worker.js with kernel.c's WebAssembly build)
+// The static page's link to its engine: a Web Worker (worker*.js with kernel.c's WebAssembly build)
 // behind the WebSocket interface the page uses for the server (send, onopen, onmessage, onclose,
 // readyState). The build puts the worker's source, the module's bytes (base64) and its config in
 // window.actlabStatic.
