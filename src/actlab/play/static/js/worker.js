@@ -19,7 +19,7 @@ let K = null, session = null;
 // The compared run, trained by a second Worker (the helper) on the other core: the page joins the two
 // with a MessageChannel. This side keeps the run's latest position, statistics and selected map; the
 // helper trains on towards the main run's position and answers each request when it can.
-const LEAD = 4;  // epochs the main run may be ahead of the compared one (both train meanwhile)
+const LEAD = 8;  // epochs the main run may be ahead of the compared one (both train meanwhile)
 let helper = null;
 
 class RemoteRun {
@@ -42,11 +42,11 @@ class RemoteRun {
 }
 
 // the helper's side: one run, trained towards the main run's position in chunks, answering between them
-const H = { run: null, version: -1, until: 0, port: null, timer: null, stats: null, at: 0 };
+const H = { run: null, version: -1, until: 0, port: null, timer: null, stats: null, at: 0, map: null };
 function helperMessage(m) {
   if (m.cmd === "build") {
     if (H.run) H.run.dispose();
-    Object.assign(H, { run: new Run(K, m.s, m.data, m.activation), version: m.version, until: 0, stats: null });
+    Object.assign(H, { run: new Run(K, m.s, m.data, m.activation), version: m.version, until: 0, stats: null, map: null });
     return;
   }
   if (m.version !== H.version || !H.run) return;
@@ -55,7 +55,9 @@ function helperMessage(m) {
   if (m.cmd === "stats") {  // every seed's statistics at most every STATS_EVERY_MS (as the main run's), the map each time
     const now = performance.now(), r = H.run;
     if (!H.stats || H.stats.epoch !== r.epoch && now - H.at >= STATS_EVERY_MS) { H.stats = r.stats(0); H.stats.epoch = r.epoch; H.at = now; }
-    const st = Object.assign({}, H.stats, { output: r.heatmap(m.seed, false).output });
+    if (!H.map || H.map.seed !== m.seed || now - H.map.at >= 2 * 1000 / FPS)  // the small compared map: every other frame
+      H.map = { seed: m.seed, at: now, output: r.heatmap(m.seed, false).output };
+    const st = Object.assign({}, H.stats, { output: H.map.output });
     H.port.postMessage({ version: H.version, epoch: r.epoch, position: r.position, stats: st });
   }
   helperSchedule();
