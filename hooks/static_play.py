@@ -1,7 +1,7 @@
 """MkDocs hook: the static playground into the site, as site/play/index.html (``make docs``).
 
 The page carries kernel.c compiled to WebAssembly. Without the toolchain (clang, lld's wasm-ld,
-wasi-libc) the rest of the site is built and the log says what to install; the docs' links to
+wasi-libc, clang's wasm32 builtins) the rest of the site is built and the log says what to install; the docs' links to
 play/ then lead nowhere until it is.
 """
 

@@ -434,7 +434,7 @@ def _add_play(sub) -> None:
             "  actlab play --static site/play      # the static page: one index.html that trains in any browser\n\n"
             "The static page needs no server and no Python once written: open DIR/index.html from disk or put DIR on any\n"
             "static host. It trains the same seeds with the same C step, compiled to WebAssembly (a wheel carries it;\n"
-            "a source checkout compiles it with clang, lld and wasi-libc); what needs Python (the audit, the regions,\n"
+            "a source checkout compiles it with clang, lld, wasi-libc and clang's wasm32 builtins); what needs Python (the audit, the regions,\n"
             "the hidden space and Signal views, .pt2 export, other activations) says so on the page."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -7,6 +7,7 @@ time: one list of flags, one table of levels, one compile step.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -59,7 +60,7 @@ def prebuilt_name(target: str, width: int, system: str = sys.platform) -> str:
 
 
 # The WebAssembly build (the static playground, in a browser's Web Worker): wasm32 with 128-bit SIMD,
-# one thread; Debian's clang, lld's wasm-ld and wasi-libc (its libm). 8 seeds a vector (two v128) in
+# one thread; Debian's clang, lld's wasm-ld, wasi-libc (its libm) and compiler-rt's wasm32 builtins. 8 seeds a vector (two v128) in
 # register tiles of 2 × 2 (a browser's engine keeps 16 vector registers): measured in Node against
 # 4 seeds a vector, tiles of 4 and 16 seeds a vector, the spiral pair trained ~25 % faster, the
 # default ~10 % (docs/playground.md).
@@ -69,15 +70,31 @@ WASM_FLAGS = ["--target=wasm32-wasi", "-O3", "-fno-math-errno", "-fopenmp-simd",
               "-Wno-pass-failed", "-Wl,--strip-all", *(f"-Wl,--export={name}" for name in WASM_EXPORTS), f"-DVS={WASM_VS}",
               "-DTILE=2"]
 WASM_NAME = "play_kernel.wasm"
-WASM_TOOLCHAIN = "clang, lld (wasm-ld) and wasi-libc (Debian: apt-get install clang lld wasi-libc)"
+WASM_TOOLCHAIN = ("clang, lld (wasm-ld), wasi-libc and clang's WebAssembly builtins (Debian: apt-get install clang lld "
+                  "wasi-libc libclang-rt-N-dev-wasm32, N clang's major version)")
 
 
 def wasm_compiler() -> str | None:
-    """``$WASM_CC``, else clang on PATH when wasm-ld is there too (None: no WebAssembly toolchain)."""
+    """``$WASM_CC``, else clang on PATH when it can link for wasm32-wasi: wasm-ld, wasi-libc's
+    libc.a and its compiler-rt builtins all found (None: the toolchain is incomplete)."""
     if os.environ.get("WASM_CC"):
         return os.environ["WASM_CC"]
     clang = shutil.which("clang")
-    return clang if clang and shutil.which("wasm-ld") else None
+    if not clang or not shutil.which("wasm-ld"):
+        return None
+    return clang if _wasm_libraries(clang) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _wasm_libraries(clang: str) -> bool:
+    """Whether clang finds wasi-libc and its builtins for wasm32-wasi (it prints a bare name when not)."""
+    target = ["--target=wasm32-wasi"]
+    try:
+        paths = [subprocess.run([clang, *target, *args], capture_output=True, text=True, timeout=30).stdout.strip()
+                 for args in (["-print-file-name=libc.a"], ["-rtlib=compiler-rt", "-print-libgcc-file-name"])]
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return all(os.path.isabs(p) and os.path.exists(p) for p in paths)
 
 
 def compile_wasm(out: Path, cc: str | None = None, source: Path = SOURCE) -> Path:
