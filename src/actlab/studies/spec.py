@@ -20,6 +20,7 @@ grid's lists, in the spec's key order; each is one ``train_many`` call over seed
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import math
@@ -112,15 +113,13 @@ def _toml():
     """The TOML parser: the standard library's from Python 3.11 on, else tomli, the same parser
     published before it joined it (a dependency on Python 3.10). Imported here, so that
     ``import actlab`` needs neither."""
-    if sys.version_info < (3, 11):
-        import tomli
-
-        return tomli
-    try:
-        import tomllib  # novermin: Python ≥ 3.11 only, checked above
-    except ImportError:  # an interpreter built without it (the test hides it): tomli, where installed
-        import tomli as tomllib
-    return tomllib
+    names = ("tomli",) if sys.version_info < (3, 11) else ("tomllib", "tomli")
+    for name in names:  # tomllib by name: Python 3.10 never reaches it (an interpreter built without it: tomli)
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            if name == names[-1]:
+                raise
 
 
 def parse_spec(text: str, source: str = "the spec") -> Spec:
