@@ -96,19 +96,25 @@ def _forward(flat: np.ndarray, x: np.ndarray, act: str) -> tuple[np.ndarray, np.
     return h[..., 0], np.concatenate(units, axis=2)
 
 
+def _predicted(wasm, tmp_path, act: str, rng_seed: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Parameters of SEEDS seeds (×3, so that units saturate), 13 rows (not a whole number of
+    minibatches or vectors), and what the WebAssembly build predicts on them (with ``seed``, also
+    that seed alone)."""
+    flat = init_weights(SIZES, torch.arange(SEEDS)).numpy() * 3
+    x = np.random.default_rng(rng_seed).uniform(-6, 6, (13, 2)).astype(np.float32)
+    opts = {"activation": act, "loss": "mse", "optimizer": "sgd", "regularization": "none", "regularizationRate": 0,
+            "learningRate": 0.0, "batchSize": BATCH}
+    case = {"sizes": SIZES, "flat": flat.ravel().tolist(), "opts": opts, "X": x[:BATCH].ravel().tolist(),
+            "t": [0.0] * BATCH, "N": BATCH, "steps": 0, "predict": x.ravel().tolist(), "seed": seed}
+    return flat, x, _node({"wasm": str(wasm), "cases": [case]}, tmp_path)["results"][0]
+
+
 @pytest.mark.parametrize("act", list(_kernel.ACTIVATIONS))
 def test_wasm_forward_pass(wasm, tmp_path, act):
     """predict_blocks (the heatmaps, the strip and the statistics of the static page) against
     numpy's forward pass of the same parameters: outputs and every unit, 13 rows (not a whole
     number of minibatches) and 6 seeds (not a whole block)."""
-    rng = np.random.default_rng(3)
-    flat = init_weights(SIZES, torch.arange(SEEDS)).numpy() * 3
-    x = rng.uniform(-6, 6, (13, 2)).astype(np.float32)
-    opts = {"activation": act, "loss": "mse", "optimizer": "sgd", "regularization": "none", "regularizationRate": 0,
-            "learningRate": 0.0, "batchSize": BATCH}
-    case = {"sizes": SIZES, "flat": flat.ravel().tolist(), "opts": opts, "X": x[:BATCH].ravel().tolist(),
-            "t": [0.0] * BATCH, "N": BATCH, "steps": 0, "predict": x.ravel().tolist()}
-    got = _node({"wasm": str(wasm), "cases": [case]}, tmp_path)["results"][0]
+    flat, x, got = _predicted(wasm, tmp_path, act, 3)
     out, units = _forward(flat, x, act)
     np.testing.assert_allclose(np.array(got["outputs"]).reshape(out.shape), out, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.array(got["units"]).reshape(units.shape), units, rtol=1e-5, atol=1e-5)
@@ -118,14 +124,7 @@ def test_wasm_forward_pass(wasm, tmp_path, act):
 def test_wasm_forward_pass_of_one_seed(wasm, tmp_path, act):
     """predict_one (the selected seed's maps: its rows in the vector lanes) equals predict_blocks'
     lane of that seed exactly — the same sums in the same order — on 13 rows (not whole vectors)."""
-    rng = np.random.default_rng(4)
-    flat = init_weights(SIZES, torch.arange(SEEDS)).numpy() * 3
-    x = rng.uniform(-6, 6, (13, 2)).astype(np.float32)
-    opts = {"activation": act, "loss": "mse", "optimizer": "sgd", "regularization": "none", "regularizationRate": 0,
-            "learningRate": 0.0, "batchSize": BATCH}
-    case = {"sizes": SIZES, "flat": flat.ravel().tolist(), "opts": opts, "X": x[:BATCH].ravel().tolist(),
-            "t": [0.0] * BATCH, "N": BATCH, "steps": 0, "predict": x.ravel().tolist(), "seed": 5}
-    got = _node({"wasm": str(wasm), "cases": [case]}, tmp_path)["results"][0]
+    _, _, got = _predicted(wasm, tmp_path, act, 4, seed=5)
     T = sum(r for r, _ in SIZES)
     assert got["one"] == np.array(got["outputs"]).reshape(SEEDS, 13)[5].tolist()
     assert got["one_units"] == np.array(got["units"]).reshape(SEEDS, 13, T)[5].ravel().tolist()

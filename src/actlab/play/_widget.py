@@ -38,21 +38,15 @@ _BUDGET = Budget()  # one budget for every playground of this kernel, as for the
 
 # ---------------------------------------------------------------------------- the page, bundled
 
-_IMPORT = re.compile(r'^import \{[^}]*\} from "\./[a-z_]+\.js";\n', re.M)
-_EXPORT = re.compile(r"^export (function|const|let|class) ", re.M)
 _ENTRY = re.compile(r"^if \(!window\.actlabEmbedded\) start\(\);.*\n?", re.M)
 
 
 def _page_module() -> str:
     """The page's ES modules as one function body: imports dropped (everything shares one
     scope), ``export`` dropped, the page's own entry point left out."""
-    from .static_site import page_modules
+    from .static_site import page_modules, unmodule
 
-    parts = []
-    for name, src in page_modules().items():
-        src = _ENTRY.sub("", _EXPORT.sub(r"\1 ", _IMPORT.sub("", src)))
-        parts.append(f"// ---- {name}\n{src}")
-    return "\n".join(parts)
+    return "\n".join(f"// ---- {name}\n{_ENTRY.sub('', unmodule(src))}" for name, src in page_modules().items())
 
 
 def _scoped_css() -> str:

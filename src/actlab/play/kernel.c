@@ -78,44 +78,45 @@ typedef struct {
     size_t US, BUS;
 } Strides;
 
+/* the rational approximation's constants, shared by the scalar and the 4-lane forms below */
+#define TANH_CLAMP 7.90531110763549805f  /* tanh rounds to ±1 in float32 beyond this */
+#define TANH_SMALL 0.0004f               /* below this, tanh(x) = x in float32 */
+static const float TANH_P[7] = {-2.76076847742355e-16f, 2.00018790482477e-13f, -8.60467152213735e-11f, 5.12229709037114e-08f,
+                                1.48572235717979e-05f, 6.37261928875436e-04f, 4.89352455891786e-03f};
+static const float TANH_Q[4] = {1.19825839466702e-06f, 1.18534705686654e-04f, 2.26843463243900e-03f, 4.89352518554385e-03f};
+
 static inline float tanh_approx(float x) {
-    const float clamp = 7.90531110763549805f;  /* tanh rounds to ±1 in float32 beyond this */
-    float c = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+    float c = x > TANH_CLAMP ? TANH_CLAMP : (x < -TANH_CLAMP ? -TANH_CLAMP : x);
     float x2 = c * c;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 - 8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
+    float p = TANH_P[0];
+    p = p * x2 + TANH_P[1];
+    p = p * x2 + TANH_P[2];
+    p = p * x2 + TANH_P[3];
+    p = p * x2 + TANH_P[4];
+    p = p * x2 + TANH_P[5];
+    p = p * x2 + TANH_P[6];
     p = p * c;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    float q = TANH_Q[0];
+    q = q * x2 + TANH_Q[1];
+    q = q * x2 + TANH_Q[2];
+    q = q * x2 + TANH_Q[3];
     float t = p / q;
-    return (x > -0.0004f && x < 0.0004f) ? x : t;
+    return (x > -TANH_SMALL && x < TANH_SMALL) ? x : t;
 }
 
 #if defined(__wasm_simd128__)
 /* tanh_approx on 4 lanes at once, the same operations in the same order (clang left the loop of
    tanh_approx scalar in WebAssembly: tanh trained at half ReLU's speed) */
 static inline v128_t tanh_approx4(v128_t x) {
-    const v128_t hi = wasm_f32x4_splat(7.90531110763549805f), lo = wasm_f32x4_splat(-7.90531110763549805f);
+    const v128_t hi = wasm_f32x4_splat(TANH_CLAMP), lo = wasm_f32x4_splat(-TANH_CLAMP);
     v128_t c = wasm_v128_bitselect(hi, x, wasm_f32x4_gt(x, hi));
     c = wasm_v128_bitselect(lo, c, wasm_f32x4_lt(x, lo));
-    v128_t x2 = wasm_f32x4_mul(c, c);
-#define MA(acc, k) acc = wasm_f32x4_add(wasm_f32x4_mul(acc, x2), wasm_f32x4_splat(k))
-    v128_t p = wasm_f32x4_splat(-2.76076847742355e-16f);
-    MA(p, 2.00018790482477e-13f); MA(p, -8.60467152213735e-11f); MA(p, 5.12229709037114e-08f);
-    MA(p, 1.48572235717979e-05f); MA(p, 6.37261928875436e-04f); MA(p, 4.89352455891786e-03f);
+    v128_t x2 = wasm_f32x4_mul(c, c), p = wasm_f32x4_splat(TANH_P[0]), q = wasm_f32x4_splat(TANH_Q[0]);
+    for (int i = 1; i < 7; i++) p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(TANH_P[i]));
     p = wasm_f32x4_mul(p, c);
-    v128_t q = wasm_f32x4_splat(1.19825839466702e-06f);
-    MA(q, 1.18534705686654e-04f); MA(q, 2.26843463243900e-03f); MA(q, 4.89352518554385e-03f);
-#undef MA
+    for (int i = 1; i < 4; i++) q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(TANH_Q[i]));
     v128_t t = wasm_f32x4_div(p, q);
-    v128_t small = wasm_v128_and(wasm_f32x4_gt(x, wasm_f32x4_splat(-0.0004f)), wasm_f32x4_lt(x, wasm_f32x4_splat(0.0004f)));
+    v128_t small = wasm_v128_and(wasm_f32x4_gt(x, wasm_f32x4_splat(-TANH_SMALL)), wasm_f32x4_lt(x, wasm_f32x4_splat(TANH_SMALL)));
     return wasm_v128_bitselect(x, t, small);
 }
 #endif

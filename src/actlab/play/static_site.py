@@ -24,7 +24,7 @@ from . import _kernel, data
 from .mean_field import theory
 from .settings import Settings, schema
 
-__all__ = ["write", "page", "page_modules", "wasm_bytes", "WASM_PREBUILT"]
+__all__ = ["write", "page", "page_modules", "unmodule", "wasm_bytes", "WASM_PREBUILT"]
 
 STATIC = Path(__file__).with_name("static")
 WASM_PREBUILT = _kernel.PREBUILT / _kernel.WASM_NAME  # what a wheel carries (setup.py builds it)
@@ -65,13 +65,14 @@ def page_modules() -> dict[str, str]:
     return {name: sources[name] for name in order}
 
 
+def unmodule(src: str) -> str:
+    """A module's source for one shared scope: its imports and its ``export`` keywords taken out."""
+    return re.sub(r"^export ", "", _IMPORT.sub("", src), flags=re.M)
+
+
 def _worker() -> str:
-    """The Worker's parts as one classic script (their imports and exports taken out)."""
-    parts = []
-    for name in _WORKER_PARTS:
-        text = _IMPORT.sub("", (STATIC / "js" / name).read_text(encoding="utf-8"))
-        parts.append(re.sub(r"^export ", "", text, flags=re.M))
-    return "\n".join(parts)
+    """The Worker's parts as one classic script."""
+    return "\n".join(unmodule((STATIC / "js" / name).read_text(encoding="utf-8")) for name in _WORKER_PARTS)
 
 
 # the (σ_w², σ_b²) at which the static page has the mean field's numbers (actlab.theory's, written at
