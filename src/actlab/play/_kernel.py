@@ -134,11 +134,17 @@ def cache_dir(system: str = sys.platform, env=os.environ) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "actlab"
 
 
+def cached_build(flags: list[str], suffix: str, build, salt: str = "") -> Path:
+    """kernel.c built with ``flags`` by ``build(out)``, kept in the cache folder under a key of the
+    source, the flags and ``salt``: built once, then found."""
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode() + salt.encode()).hexdigest()[:16]
+    out = cache_dir() / f"play_kernel_{key}{suffix}"
+    return out if out.exists() else build(out)
+
+
 def _compile() -> Path:
-    src, flags = SOURCE.read_bytes(), _flags()
-    key = hashlib.sha256(src + " ".join(flags).encode() + _cpu_key().encode()).hexdigest()[:16]
-    out = cache_dir() / f"play_kernel_{key}{library_suffix()}"
-    return out if out.exists() else compile_kernel(out, flags)
+    flags = _flags()
+    return cached_build(flags, library_suffix(), lambda out: compile_kernel(out, flags), _cpu_key())
 
 
 def _prebuilt() -> tuple[Path, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -37,12 +36,7 @@ def wasm_bytes() -> bytes:
     """The WebAssembly engine: the wheel's build, else one compiled here (kept in the cache)."""
     if WASM_PREBUILT.exists():
         return WASM_PREBUILT.read_bytes()
-    src = _kernel.SOURCE.read_bytes()
-    key = hashlib.sha256(src + " ".join(_kernel.WASM_FLAGS).encode()).hexdigest()[:16]
-    out = _kernel.cache_dir() / f"play_kernel_{key}.wasm"
-    if not out.exists():
-        _kernel.compile_wasm(out)
-    return out.read_bytes()
+    return _kernel.cached_build(_kernel.WASM_FLAGS, ".wasm", _kernel.compile_wasm).read_bytes()
 
 
 def page_modules() -> dict[str, str]:
