@@ -83,6 +83,51 @@ def test_wasm_step_equals_native_step(wasm, native, tmp_path):
         assert rel <= 1e-5, f"{act} {opt} {loss}: the WebAssembly step differs from the native one by {rel:.2e} (relative)"
 
 
+def _seedwise(blocks: np.ndarray, seeds: int) -> np.ndarray:
+    """(blocks, P, VS) in the native block layout → (S, P)."""
+    return blocks.transpose(0, 2, 1).reshape(-1, blocks.shape[1])[:seeds]
+
+
+def test_wasm_adam_moments_never_subnormal(wasm, native, tmp_path):
+    """WebAssembly has no flush-to-zero mode: the kernel flushes Adam's moments itself. A ReLU unit
+    alive on the first rows (x₁ > 0) and dead on the next (x₁ < 0) gets gradient 0 there, and its
+    moments decay by 0.9 and 0.999 a step: 1,200 steps take m past the smallest normal float. The
+    native build (MXCSR's flush to zero) ends with those m exactly 0; the WebAssembly build must too
+    — no subnormal anywhere in m or v — with the parameters within 1e-5 of the native ones."""
+    rng = np.random.default_rng(11)
+    a = rng.uniform(0.5, 1.0, (N, 2)).astype(np.float32)
+    b = np.stack([-a[:, 0], a[:, 1]], 1).astype(np.float32)
+    ta, tb = np.sin(3 * a[:, 0]).astype(np.float32), np.cos(3 * a[:, 1]).astype(np.float32)
+    flat = init_weights(SIZES, torch.arange(SEEDS)).numpy()
+    W1 = flat[:, :8].reshape(SEEDS, 4, 2)
+    W1[:, 0] = [1.0, 0.0]  # unit 0 sees x₁: alive on a, dead on b
+    flat[:, 8:12] = 0.0
+    flat[:, 8] = -0.1
+    s = Settings(activation="relu", optimizer="adam", learningRate=0.001, batchSize=BATCH)
+    first, then = 40, 1200
+    fused = _kernel.FusedStep(native, torch.from_numpy(flat.copy()), SIZES, "relu", s, BATCH)
+    assert not fused.wide
+    Xa, Xb = np.tile(a, (first * BATCH // N + 1, 1)), np.tile(b, (then * BATCH // N + 1, 1))
+    tA, tB = np.tile(ta, first * BATCH // N + 1), np.tile(tb, then * BATCH // N + 1)
+    assert fused.run(Xa, tA, N, 0, first) == first and fused.run(Xb, tB, N, 0, then) == then
+    want = {"params": fused.read().numpy(), "m": _seedwise(fused.m, SEEDS), "v": _seedwise(fused.v, SEEDS)}
+    dead = want["m"][:, :2] == 0  # unit 0's two weights: their m flushed to 0 natively
+    assert dead.all(), "the set-up did not kill unit 0 (its weights' m is not 0 in the native build)"
+    opts = {"activation": "relu", "loss": "mse", "optimizer": "adam", "regularization": "none", "regularizationRate": 0,
+            "learningRate": s.learningRate, "batchSize": BATCH}
+    case = {"sizes": SIZES, "flat": flat.ravel().tolist(), "opts": opts, "X": Xa.ravel().tolist(), "t": tA.tolist(),
+            "N": N, "steps": first, "then": {"X": Xb.ravel().tolist(), "t": tB.tolist(), "N": N, "steps": then},
+            "moments": True}
+    got = {k: np.array(v, np.float32).reshape(want[k].shape) for k, v in _node({"wasm": str(wasm), "cases": [case]}, tmp_path)["results"][0].items()
+           if k in want}
+    for k in ("m", "v"):
+        tiny = (got[k] != 0) & (np.abs(got[k]) < np.finfo(np.float32).tiny)
+        assert not tiny.any(), f"{tiny.sum()} subnormal values in Adam's {k} of the WebAssembly build"
+    assert (got["m"][:, :2] == 0).all()
+    rel = np.abs(got["params"] - want["params"]).max() / np.abs(want["params"]).max()
+    assert rel <= 1e-5, f"the WebAssembly step differs from the native one by {rel:.2e} (relative)"
+
+
 def _forward(flat: np.ndarray, x: np.ndarray, act: str) -> tuple[np.ndarray, np.ndarray]:
     """numpy's forward pass of each seed: outputs (S, n) and every unit (S, n, T)."""
     fn = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
