@@ -105,6 +105,31 @@ def test_static_engine_hands_the_page_the_served_pages_values(wasm, tmp_path, ex
         np.testing.assert_allclose(np.array(got[f"{run}_loss"], float), want[f"{run}_loss"], rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.parametrize("values", [{"networkShape": "5,3", "seeds": "20", "activation": "relu", "optimizer": "adam",
+                                     "dataset": "spiral", "batchSize": "7"},
+                                    {"networkShape": "4", "seeds": "9", "activation": "tanh", "dataset": "circle"}])
+def test_static_run_shared_by_two_engines_equals_one(wasm, tmp_path, values):
+    """A run whose step is worth two cores trains its later blocks of seeds in the helper Worker
+    (here the two in one Node process, joined by a MessageChannel as the page joins them): after 3
+    epochs a step at a time, every seed's parameters and per-seed values equal those of the same run
+    on one engine, bit for bit — seeds are independent — and the frame's epoch is where all are."""
+    config = static_site._config()
+    config["engine"]["share_step_macs"] = 0  # share these small nets too
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"wasm": str(wasm), "config": config, "values": values, "epochs": 3}))
+    done = subprocess.run([NODE, str(ROOT / "tests" / "js" / "static_split.mjs"), str(path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared, alone = json.loads(done.stdout)
+    assert shared["shared"] and not alone["shared"]
+    assert 0 < shared["first"] < int(values["seeds"]) and shared["first"] % _kernel.WASM_VS == 0
+    assert shared["epoch"] == alone["epoch"] == 3
+    assert shared["params"] == alone["params"]
+    assert shared["sections"] == alone["sections"]
+    init = init_weights([(int(values["networkShape"].split(",")[0]), 2)], torch.arange(1))  # (trained: they moved)
+    assert np.abs(np.array(shared["params"][:init.shape[1]]) - init.numpy()[0]).max() > 0
+
+
 def test_page_statistics_agree_with_actlabs(tmp_path):
     """static/js/stats.js — the statistics both pages show — against actlab.stats.wilson, numpy's
     quantiles and the paired counts, on seeds with ties, NaN losses and diverged ones."""

@@ -102,7 +102,8 @@ def _mean_field() -> dict:
 def _config_json() -> str:
     limits = {"max_csv_bytes": data.MAX_CSV_BYTES, "max_points": data.MAX_POINTS, "max_coord": data.MAX_COORD,
               "n_classify": data.N_CLASSIFY, "n_regress": data.N_REGRESS}
-    return json.dumps({"schema": schema(), "data": limits, "theory": _mean_field()}, allow_nan=False)
+    engine = {"share_step_macs": _kernel.SHARE_STEP_MACS}  # a step worth two cores (the Worker and its helper)
+    return json.dumps({"schema": schema(), "data": limits, "theory": _mean_field(), "engine": engine}, allow_nan=False)
 
 
 def _config() -> dict:

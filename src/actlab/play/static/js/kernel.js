@@ -59,6 +59,7 @@ export class Nets {
     this.scratch = k.alloc(this.scratchN);
     this.write(flat);
     this.adamStep = 0; this.calls = 0; this.inputs = { ptr: 0, n: 0 };
+    this.trainBlocks = this.blocks;  // train() steps blocks 0 … trainBlocks − 1; the rest are another Worker's to train
   }
   /** (S, P) parameters into the block layout (padding seeds stay zero). */
   write(flat) {
@@ -77,6 +78,17 @@ export class Nets {
     }
     return out;
   }
+  /** The floats of blocks first … (all of them: their parameters in the block layout), a copy. */
+  readBlocks(first = 0) {
+    const n = this.P * this.k.VS;
+    return this.k.f32(this.params + 4 * first * n, (this.blocks - first) * n).slice();
+  }
+  /** Blocks first … written from floats readBlocks gave (another Worker's training of those seeds). */
+  writeBlocks(first, floats) {
+    const n = this.P * this.k.VS;
+    if (floats.length !== (this.blocks - first) * n) throw new Error(`expected ${(this.blocks - first) * n} floats for blocks ${first}…, got ${floats.length}`);
+    this.k.f32(this.params + 4 * first * n, floats.length).set(floats);
+  }
   _input(X) {  // X copied into the module's memory (a buffer kept and grown)
     if (this.inputs.n < X.length) { this.k.free(this.inputs.ptr); this.inputs = { ptr: this.k.alloc(X.length), n: X.length }; }
     this.k.f32(this.inputs.ptr, X.length).set(X);
@@ -90,7 +102,7 @@ export class Nets {
     const done = k.x.train_steps(this.params, this.m, this.v, this.scratch, this.L, this.rows, this.cols, this.U,
       ACTIVATIONS[o.activation], LEAKY_SLOPE, LOSS[o.loss], OPT[o.optimizer], REG[o.regularization],
       o.regularization === "none" ? 0 : o.regularizationRate, o.learningRate,
-      px, pt, N, t.length / N, this.batch, start, nSteps, this.adamStep, this.blocks, 1, this.calls % 2);
+      px, pt, N, t.length / N, this.batch, start, nSteps, this.adamStep, this.trainBlocks, 1, this.calls % 2);
     if (done < 0) throw new Error("the WebAssembly engine refused its arguments");
     if (o.optimizer === "adam") this.adamStep += done;
     this.calls++;

@@ -41,17 +41,50 @@ class RemoteRun {
   dispose() { this.port.postMessage({ cmd: "drop", version: this.version }); }
 }
 
+// A large run's seeds shared by the two cores: the helper trains the seeds from `first` on in a Run of
+// its own and sends their parameters when asked; the main run holds every seed — its statistics, maps
+// and export read them all there — and trains the blocks before `first`. Seeds are independent, so a
+// seed's training is the same on either core. `synced`: where the helper's seeds were when last sent.
+class RemotePart {
+  constructor(port, s, data, activation, version, first) {
+    Object.assign(this, { port, version, first, position: 0, epoch: 0, asked: false, target: -1, floats: null,
+                          synced: { epoch: 0, position: 0 } });
+    port.postMessage({ cmd: "build", version, s, data, activation, first });
+  }
+  reply(m) {  // progress, or the seeds' parameters; true when a frame has something new to show
+    if (m.version !== this.version) return false;
+    this.epoch = m.epoch; this.position = m.position;
+    if (!m.floats) return this.position > this.synced.position;
+    Object.assign(this, { floats: m.floats, asked: false, synced: { epoch: m.epoch, position: m.position } });
+    return true;
+  }
+  trainUntil(position) { if (position > this.target) { this.target = position; this.port.postMessage({ cmd: "train", version: this.version, until: position }); } }
+  // the parameters received since the last call (null: none), and the next asked for when the helper has trained on
+  take() {
+    if (!this.asked && this.position > this.synced.position) {
+      this.asked = true; this.port.postMessage({ cmd: "pull", version: this.version });
+    }
+    const f = this.floats; this.floats = null;
+    return f;
+  }
+  dispose() { this.port.postMessage({ cmd: "drop", version: this.version }); }
+}
+
 // the helper's side: one run, trained towards the main run's position in chunks, answering between them
 const H = { run: null, version: -1, until: 0, port: null, timer: null, stats: null, at: 0, map: null };
 function helperMessage(m) {
   if (m.cmd === "build") {
     if (H.run) H.run.dispose();
-    Object.assign(H, { run: new Run(K, m.s, m.data, m.activation), version: m.version, until: 0, stats: null, map: null });
+    Object.assign(H, { run: new Run(K, m.s, m.data, m.activation, m.first || 0), version: m.version, until: 0, stats: null, map: null });
     return;
   }
   if (m.version !== H.version || !H.run) return;
   if (m.cmd === "drop") { H.run.dispose(); H.run = null; H.version = -1; return; }
   if (m.cmd === "train") H.until = Math.max(H.until, m.until);
+  if (m.cmd === "pull") {  // a part's parameters (its blocks), handed over
+    const r = H.run, floats = r.nets.readBlocks();
+    H.port.postMessage({ version: H.version, epoch: r.epoch, position: r.position, floats }, [floats.buffer]);
+  }
   if (m.cmd === "stats") {  // every seed's statistics at most every STATS_EVERY_MS (as the main run's), the map each time
     const now = performance.now(), r = H.run;
     if (!H.stats || H.stats.epoch !== r.epoch && now - H.at >= STATS_EVERY_MS) { H.stats = r.stats(0); H.stats.epoch = r.epoch; H.at = now; }
@@ -112,15 +145,29 @@ class Session {
     const s = this.s;
     this.data = data || makeData(s, this.custom);
     if (this.runs) for (const r of this.runs) r.dispose();
-    this.runs = [new Run(K, s, this.data, s.activation)];
+    if (this.part) this.part.dispose();
+    this.runs = [new Run(K, s, this.data, s.activation)]; this.part = null;
     if (s.compare !== "none")  // on the other core when the page started a helper, else here
       this.runs.push(helper ? new RemoteRun(helper, s, this.data, s.compare, this.version + 1) : new Run(K, s, this.data, s.compare));
+    else if (helper && this.shared(this.runs[0])) {  // the later half of the blocks on the other core
+      const main = this.runs[0], kb = Math.ceil(main.nets.blocks / 2);
+      main.nets.trainBlocks = kb;
+      this.part = new RemotePart(helper, s, this.data, s.activation, this.version + 1, kb * K.VS);
+    }
     for (const a of [s.activation, ...(s.compare !== "none" ? [s.compare] : [])]) {  // no edge of chaos: which σ_w² instead
       const note = resolveInit(s, a)[3];
       if (note && !this.notices.includes(note)) this.notices.push(note);
     }
     this.version++; this.selected = Math.min(this.selected, s.seeds - 1); this.rate = []; this.cache = {}; this.netSent = false;
   }
+  // whether a run's seeds are worth two cores: a step of at least the native engine's threshold for
+  // sharing one between threads (a smaller one leaves the other core to the browser drawing the page)
+  shared(run) {
+    const n = run.nets;
+    return n.blocks >= 2 && n.blocks * K.VS * run.batch * 3 * run.macs >= C.engine.share_step_macs;
+  }
+  epoch() { return this.part ? Math.min(this.runs[0].epoch, this.part.synced.epoch) : this.runs[0].epoch; }
+  seedEpoch(seed) { return this.part && seed >= this.part.first ? this.part.synced.epoch : this.runs[0].epoch; }
   stateMessage() {
     const d = this.data, r = this.runs[0], round = (v) => Math.round(v * 1e4) / 1e4;
     return {
@@ -184,18 +231,19 @@ class Session {
       const W = []; for (let j = 0; j < rows; j++) W.push(Array.from(flat.subarray(at + j * cols, at + (j + 1) * cols)));
       at += rows * cols; layers.push({ weight: W, bias: Array.from(flat.subarray(at, at + rows)) }); at += rows;
     }
-    return { format: "actlab.play/1", seed, epoch: r.epoch, activation: r.activation, features: r.feats,
+    return { format: "actlab.play/1", seed, epoch: this.seedEpoch(seed), activation: r.activation, features: r.feats,
       output: "linear (a logit for cross-entropy)", loss: this.s.loss, settings: toHash(this.s), layers };
   }
   advance(budgetMs) {  // null: one epoch. Returns false when the main run waited for the compared one
-    const [main, other] = this.runs;
+    const [main, other] = this.runs, remote = other && other.remote ? other : this.part;
     let trained = true;
-    if (other && other.remote) {  // on the helper's core, in parallel: each at most LEAD epochs ahead of the other
-      const limit = other.position + LEAD;
+    if (remote) {  // on the helper's core, in parallel: main at most LEAD epochs ahead of the other
+      const limit = remote.position + LEAD;
       if (budgetMs == null) main.trainFor(Infinity, main.epoch + 1);
       else if (main.position < limit) main.trainFor(budgetMs, null, limit);
       else trained = false;
-      other.trainUntil(budgetMs == null ? main.position : main.position + LEAD);
+      // a compared run may run LEAD epochs ahead too; a part of this run's seeds stops where the rest is
+      remote.trainUntil(budgetMs == null || remote === this.part ? main.position : main.position + LEAD);
     } else if (budgetMs == null) for (const r of this.runs) r.trainFor(Infinity, r.epoch + 1);
     else if (!other) main.trainFor(budgetMs);
     else {  // a comparison in lockstep: the compared run catches up with the main one
@@ -204,7 +252,7 @@ class Session {
       other.trainFor(Math.max(budgetMs - (performance.now() - t0), 0.1), null, main.position);
     }
     const now = performance.now();
-    this.rate.push([now, main.position]);
+    this.rate.push([now, this.part ? Math.min(main.position, this.part.position) : main.position]);
     while (this.rate.length > 2 && now - this.rate[0][0] > 1000) this.rate.shift();
     return trained;
   }
@@ -222,16 +270,21 @@ class Session {
     if (!fresh && now - c.at < Math.max(STATS_EVERY_MS, 30 * c.cost)) return c;
     const stripDue = g > 0 && (fresh || now - c.stripAt >= STRIP_EVERY_MS), st = r.stats(stripDue ? g : 0);
     if (g && !stripDue) st.strip = c.strip;
-    Object.assign(st, { epoch: r.epoch, at: now, cost: performance.now() - now, version: this.version, g, stripAt: stripDue || !g ? now : c.stripAt });
+    Object.assign(st, { epoch: which === 0 ? this.epoch() : r.epoch, at: now, cost: performance.now() - now, version: this.version, g, stripAt: stripDue || !g ? now : c.stripAt });
     return (this.cache[which] = st);
   }
   frame() {
-    const main = this.runs[0], g = this.stripGrid(), st = this.stats(0, g), sel = this.selected;
+    const main = this.runs[0];
+    if (this.part) {  // the helper's seeds as it last sent them
+      const f = this.part.take();
+      if (f) main.nets.writeBlocks(this.part.first / K.VS, f);
+    }
+    const g = this.stripGrid(), st = this.stats(0, g), sel = this.selected;
     const links = main.sizes.reduce((a, [r, c]) => a + r * c, 0), now = performance.now();
     const net = links <= 2000 || !this.playing || !this.netSent || now - this.netSent >= 1000;
     if (net) this.netSent = now;
     const hm = main.heatmap(sel, net), sections = { output: hm.output, strip: st.strip || new Uint8Array(0), ...perSeed(st, "seed") };
-    const header = { type: "frame", version: this.version, epoch: main.epoch, epochs_per_s: this.epochsPerS(), selected: sel,
+    const header = { type: "frame", version: this.version, epoch: this.epoch(), epochs_per_s: this.epochsPerS(), selected: sel,
       strip_grid: g, grid: main.grid, thumb: THUMB, stats_epoch: st.epoch, playing: this.playing };
     if (net) {
       const flat = main.nets.read(sel, 1), W = [], b = [];
@@ -251,7 +304,7 @@ class Session {
   }
   analysis() {
     const r = this.runs[0], sel = this.selected, flat = r.nets.read(sel, 1);
-    const out = { type: "analysis", version: this.version, seed: sel, epoch: r.epoch, features: r.feats, collapse: null, audit: null };
+    const out = { type: "analysis", version: this.version, seed: sel, epoch: this.seedEpoch(sel), features: r.feats, collapse: null, audit: null };
     const views = [];
     if (this.view.hidden) out.hidden = { note: `the hidden space is projected by actlab in Python (${PYTHON})` };
     if (this.view.signal) out.signal = { note: `the signal through depth is measured by actlab in Python (${PYTHON}); the mean field at this initialisation is in the header` };
@@ -358,7 +411,8 @@ self.onmessage = async (ev) => {
       }
       if (m.port) {
         helper = m.port;
-        helper.onmessage = (ev) => {  // the compared run's progress, or its statistics: a frame to show them
+        helper.onmessage = (ev) => {  // the compared run's or the part's progress, its statistics or seeds: a frame to show them
+          if (session && session.part) { if (session.part.reply(ev.data)) { dirty = true; schedule(0); } return; }
           const r = session && session.runs[1];
           if (!r || !r.remote) return;
           r.reply(ev.data);

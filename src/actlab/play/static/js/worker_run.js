@@ -13,8 +13,9 @@ const GRID = 100, MIN_GRID = 32, FRAME_MACS = 30e6;  // the output map: GRID² c
 const M64 = (1n << 64n) - 1n;
 // actlab's trainer's draws (actlab.train.init_weights): uniforms from splitmix64 of (seed, index), so
 // seed s starts here as in `actlab play`, `actlab xor` and actlab.train. glorot: weights
-// U(±√(6/(fan_in + fan_out))), zero biases; gaussian: weights N(0, σ_w²/fan_in), biases N(0, σ_b²)
-function initWeights(sizes, S, init = "glorot", w2 = 1, b2 = 0) {
+// U(±√(6/(fan_in + fan_out))), zero biases; gaussian: weights N(0, σ_w²/fan_in), biases N(0, σ_b²).
+// Seeds first … first + S − 1.
+function initWeights(sizes, S, init = "glorot", w2 = 1, b2 = 0, first = 0) {
   const P = sizes.reduce((a, [r, c]) => a + r * c + r, 0), out = new Float32Array(S * P);
   const u01 = (base, pos) => {
     let z = (base + BigInt(pos) * 0x9E3779B97F4A7C15n) & M64;
@@ -25,7 +26,7 @@ function initWeights(sizes, S, init = "glorot", w2 = 1, b2 = 0) {
   };
   const normal = (u) => ndtri(Math.min(Math.max(u, 2 ** -53), 1 - 2 ** -53));
   for (let s = 0; s < S; s++) {
-    const base = (BigInt(s) * 0xD1B54A32D192ED03n) & M64;
+    const base = (BigInt(first + s) * 0xD1B54A32D192ED03n) & M64;
     let pos = 0;
     for (const [rows, cols] of sizes) {
       const a = Math.sqrt(6 / (rows + cols)), sw = Math.sqrt(w2 / cols), sb = Math.sqrt(b2);
@@ -70,7 +71,8 @@ function ndtri(p) {
 const quantize = (v) => Math.round((Math.max(-1, Math.min(1, Number.isNaN(v) ? 0 : v)) + 1) * 127.5);
 
 export class Run {
-  constructor(K, s, data, activation) {  // K: the Kernel
+  // K: the Kernel; seeds first … s.seeds − 1 (a part of a run that the helper trains: first > 0)
+  constructor(K, s, data, activation, first = 0) {
     this.s = s; this.data = data; this.activation = activation;
     this.feats = features(s);
     const w = [this.feats.length, ...s.networkShape];
@@ -84,7 +86,8 @@ export class Run {
     this.batch = Math.max(1, Math.min(s.batchSize, this.N));
     const P = this.sizes.reduce((a, [r, c]) => a + r * c + r, 0);  // initZero: TensorFlow Playground's all-zero start
     const [init, w2, b2, note] = resolveInit(s, activation);
-    const flat = s.initZero ? new Float32Array(s.seeds * P) : initWeights(this.sizes, s.seeds, init, w2, b2);
+    const count = s.seeds - first;
+    const flat = s.initZero ? new Float32Array(count * P) : initWeights(this.sizes, count, init, w2, b2, first);
     this.nets = new Nets(K, this.sizes, flat, Object.assign({}, s, { activation, batchSize: this.batch }));
     this.macs = this.sizes.reduce((a, [r, c]) => a + r * c, 0);
     this.grid = Math.floor(Math.min(GRID, Math.max(MIN_GRID, Math.sqrt(FRAME_MACS / this.macs))));
@@ -95,7 +98,8 @@ export class Run {
   }
   dispose() { this.nets.dispose(); }
   inputs(g) { return this.gridIn[g] || (this.gridIn[g] = featureRows(gridPoints(g, this.data.domain), this.feats)); }
-  get position() { return this.epoch + (this.N ? this.pos / this.N : 0); }
+  // epochs trained, the current one's fraction included (pos = N: an epoch just ended, the next not begun)
+  get position() { return this.epoch + (this.N && this.pos < this.N ? this.pos / this.N : 0); }
   shuffle() {  // an epoch's rows and targets in a fresh order
     const n = this.N, k = this.feats.length, p = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) { const j = Math.floor(this.rng() * (i + 1)); [p[i], p[j]] = [p[j], p[i]]; }
@@ -159,7 +163,7 @@ export class Run {
   // every seed's loss, test loss, solved and diverged (and with g, its strip map), one forward pass
   stats(g) {
     const k = this.feats.length, ntr = this.ytr.length, nte = this.yte.length, grid = g ? this.inputs(g) : new Float32Array(0);
-    const X = concat([this.Xtr, this.Xte, grid]), n = X.length / k, out = this.nets.predict(X, n), S = this.s.seeds;
+    const X = concat([this.Xtr, this.Xte, grid]), n = X.length / k, out = this.nets.predict(X, n), S = this.nets.S;
     const params = this.nets.read(), P = this.nets.P, res = { loss: [], test_loss: [], solved: [], diverged: [] };
     if (g) res.strip = new Uint8Array(S * g * g);
     for (let s = 0; s < S; s++) {
