@@ -647,6 +647,14 @@ def play_static_block() -> str:
             target = f"≥ half the served page's: {'met' if each(st) >= 0.5 * each(sv) else 'NOT met'}"
         lines.append(f"| {names[key]} | {num(each(sv))} | {sv['fps']:.1f} | {num(each(st))} | {st['fps']:.1f} | "
                      f"{each(st) / each(sv):.2f} | {target} |")
+    alone = d["setups"].get("wide", {}).get("alone")
+    if alone:
+        n, native = alone["threads"], alone[f"native_{alone['threads']}"]
+        lines += ["", f"What bounds the wide row, the engines alone (no page drawing, the same run): the served page's native "
+                  f"step {alone['native_1']:.1f} epochs/s on 1 thread and {native:.1f} on {n}; the static page's WebAssembly step "
+                  f"{alone['wasm_1']:.1f} on one thread of Chromium — a core runs it {alone['native_1'] / alone['wasm_1']:.1f}× slower, "
+                  f"so the page's {n} Workers reach at most {n * alone['wasm_1'] / native:.2f}× the served engine, short of the "
+                  "target's half before either page draws a frame."]
     ff = d["first_frame"]
     lines += ["", f"The static page is one file of {d['size'] / 1024:.0f} KB, its WebAssembly included (target ≤ 250 KB). Its first frame "
               f"is drawn {ff['first_frame_ms']:.0f} ms after the navigation starts, {ff['first_frame_ms'] - ff['load_ms']:.0f} ms after "
