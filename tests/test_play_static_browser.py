@@ -1,7 +1,8 @@
 """The static playground in headless Chromium, from a static server and from disk (file://, as a
-user's browser opens it): it trains TensorFlow Playground's default set-up and the spiral pair with
-no console error; TensorFlow Playground's links as people paste them work in both pages; and the
-WebAssembly step equals the native one in the browser too."""
+user's browser opens it): it trains TensorFlow Playground's default set-up, the spiral pair and a
+run whose seeds the two Workers share, with no console error; TensorFlow Playground's links as
+people paste them work in both pages; and the WebAssembly step equals the native one in the
+browser too."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def test_static_page_trains_the_default_and_the_spiral_pair(where, site, static_
         st = wait_state(drv, lambda s: s["epoch"] >= 20 and s["compare_stats"] is not None, what="20 epochs of the pair")
         assert sum(st["compare_stats"]["paired"].values()) == 100
         assert st["network"] and st["strip"]["n"] == 100 and st["errors"] == []
+        # a step over the two-core threshold, nothing compared: the second Worker trains the later
+        # seeds (56 … 99) — most of the 100 are solved only if both halves train
+        drv.get(url + "#activation=tanh&dataset=circle&networkShape=64,64&seeds=100&learningRate=0.03")
+        drv.refresh()
+        st = wait_state(drv, lambda s: s["networkShape"] == "64,64" and s["frames_drawn"] > 0, what="the 64,64 link")
+        drv.execute_script("window.playground.play()")
+        st = wait_state(drv, lambda s: s["epoch"] >= 15 and (s["success_rate"] or 0) >= 0.9, what="both halves of the seeds trained")
+        assert st["strip"]["n"] == 100 and st["errors"] == []
         drv.save_screenshot(str(tmp_path / f"static-{where}.png"))
         assert _severe(drv) == []
     finally:
