@@ -160,8 +160,8 @@ class Session {
     }
     this.version++; this.selected = Math.min(this.selected, s.seeds - 1); this.rate = []; this.cache = {}; this.netSent = false;
   }
-  // whether a run's seeds are worth two cores: a step of at least the native engine's threshold for
-  // sharing one between threads (a smaller one leaves the other core to the browser drawing the page)
+  // whether a run's seeds are worth two cores: a step of at least the build's threshold
+  // (static_site.SHARE_STEP_MACS: below it, per-step overhead rules and a second Worker gains nothing)
   shared(run) {
     const n = run.nets;
     return n.blocks >= 2 && n.blocks * K.VS * run.batch * 3 * run.macs >= C.engine.share_step_macs;
