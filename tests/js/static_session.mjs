@@ -3,6 +3,7 @@
 // run applies the link's values (and uploads its csv), trains `epochs` epochs one at a time, and writes its state and its
 // frame's header (or, for parse_only, the settings and notices) as JSON to stdout.
 import { readFileSync } from "node:fs";
+import { decodeFrame as decode } from "./frame.mjs";
 
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const posted = [];
@@ -11,15 +12,6 @@ await import("../../src/actlab/play/static/js/worker.js");
 await self.onmessage({ data: { type: "init", config: spec.config, wasm: readFileSync(spec.wasm) } });
 const session = self.actlab.session;
 
-function decode(buf) {  // a frame's JSON header and its per-seed sections
-  const n = new DataView(buf).getUint32(0, true), h = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
-  const sec = {};
-  for (const s of h.sections) {
-    const count = s.shape.reduce((a, b) => a * b, 1), T = s.dtype === "uint8" ? Uint8Array : Float32Array;
-    if (/_(loss|test_loss|state)$/.test(s.name)) sec[s.name] = Array.from(new T(buf, 4 + n + s.offset, count), (v) => (Number.isFinite(v) ? v : null));
-  }
-  return [h, sec];
-}
 const out = [];
 for (const run of spec.runs) {
   const [state] = session.handle({ type: "set", values: run.values, base: "defaults" });

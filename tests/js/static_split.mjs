@@ -5,6 +5,7 @@
 // helper), then on one engine; writes each frame's epoch and per-seed sections, every seed's
 // parameters and whether the run was shared, as JSON to stdout.
 import { readFileSync } from "node:fs";
+import { decodeFrame } from "./frame.mjs";
 
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 globalThis.self = { postMessage: () => {} };
@@ -15,14 +16,6 @@ await self.onmessage({ data: { type: "init", config: spec.config, wasm, port: li
 const session = self.actlab.session;
 const until = async (ok) => { for (let i = 0; i < 6000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5)); if (!ok()) throw new Error("timed out"); };
 
-function sections(buf) {  // a frame's header and its per-seed sections
-  const n = new DataView(buf).getUint32(0, true), h = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
-  const sec = {};
-  for (const s of h.sections)
-    if (/^seed_/.test(s.name)) sec[s.name] = Array.from(new (s.dtype === "uint8" ? Uint8Array : Float32Array)(buf, 4 + n + s.offset, s.shape[0]));
-  return { epoch: h.epoch, sec };
-}
-
 const out = [];
 for (const shared of [true, false]) {
   if (!shared) spec.config.engine.share_step_macs = Infinity;  // the oracle: the same run on one engine (the worker reads this object)
@@ -32,8 +25,8 @@ for (const shared of [true, false]) {
   if (part) await until(() => part.position >= main.position);
   session.frame();  // asks for the helper's seeds
   if (part) await until(() => part.synced.position >= main.position);
-  const f = sections(session.frame());
-  out.push({ shared: !!part, first: part ? part.first : null, epoch: f.epoch, sections: f.sec, params: Array.from(main.nets.read()) });
+  const [h, sec] = decodeFrame(session.frame());
+  out.push({ shared: !!part, first: part ? part.first : null, epoch: h.epoch, sections: sec, params: Array.from(main.nets.read()) });
 }
 process.stdout.write(JSON.stringify(out));
 process.exit(0);

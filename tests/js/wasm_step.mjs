@@ -14,11 +14,7 @@ for (const c of spec.cases) {
   const done = nets.train(Float32Array.from(c.X), Float32Array.from(c.t), c.N, 0, c.steps);
   if (c.then) nets.train(Float32Array.from(c.then.X), Float32Array.from(c.then.t), c.then.N, 0, c.then.steps);
   const out = { done, params: Array.from(nets.read()) };
-  if (c.moments) {  // read() of the moments' buffers: the same block layout
-    const p = nets.params;
-    for (const k of ["m", "v"]) { nets.params = nets[k]; out[k] = Array.from(nets.read()); }
-    nets.params = p;
-  }
+  if (c.moments) for (const k of ["m", "v"]) out[k] = Array.from(nets.read(0, nets.S, nets[k]));
   if (c.predict) out.outputs = Array.from(nets.predict(Float32Array.from(c.predict), c.predict.length / c.sizes[0][1]));
   if (c.predict) out.units = Array.from(nets.predict(Float32Array.from(c.predict), c.predict.length / c.sizes[0][1], true));
   if (c.seed != null) {

@@ -69,9 +69,9 @@ export class Nets {
       for (let i = 0; i < P; i++) p[base + i * VS + lane] = flat[s * P + i];
     }
   }
-  /** (S, P) every seed's parameters now (a copy), or seeds [first, first + n). */
-  read(first = 0, n = this.S) {
-    const VS = this.k.VS, P = this.P, p = this.k.f32(this.params, this.blocks * P * VS), out = new Float32Array(n * P);
+  /** (S, P) every seed's parameters now (a copy), or seeds [first, first + n); of Adam's moments with buf this.m or this.v. */
+  read(first = 0, n = this.S, buf = this.params) {
+    const VS = this.k.VS, P = this.P, p = this.k.f32(buf, this.blocks * P * VS), out = new Float32Array(n * P);
     for (let s = 0; s < n; s++) {
       const g = first + s, base = Math.floor(g / VS) * P * VS, lane = g % VS;
       for (let i = 0; i < P; i++) out[s * P + i] = p[base + i * VS + lane];

@@ -22,52 +22,55 @@ let K = null, session = null;
 const LEAD = 8;  // epochs the main run may be ahead of the compared one (both train meanwhile)
 let helper = null;
 
-class RemoteRun {
-  constructor(port, s, data, activation, version) {
-    Object.assign(this, { port, activation, version, remote: true, epoch: 0, position: 0, last: null, asked: false, target: -1 });
-    port.postMessage({ cmd: "build", version, s, data, activation });
+// A run, or a part of one, that the helper trains: its progress as last reported, and requests to it
+class Remote {
+  constructor(port, version, build) {
+    Object.assign(this, { port, version, epoch: 0, position: 0, asked: false, target: -1 });
+    port.postMessage(Object.assign({ cmd: "build", version }, build));
   }
-  reply(m) {
-    if (m.version !== this.version) return;  // a previous run's
+  progress(m) {  // false for a previous run's message
+    if (m.version !== this.version) return false;
     this.epoch = m.epoch; this.position = m.position;
-    if (m.stats) { this.last = m.stats; this.asked = false; }
+    return true;
+  }
+  ask(cmd, extra = {}) {  // one request at a time: the next once its answer has come
+    if (!this.asked) { this.asked = true; this.port.postMessage(Object.assign({ cmd, version: this.version }, extra)); }
   }
   trainUntil(position) { if (position > this.target) { this.target = position; this.port.postMessage({ cmd: "train", version: this.version, until: position }); } }
-  // the latest statistics and selected map (null until the first arrive); the next asked for
-  latest(seed) {
-    if (!this.asked) { this.asked = true; this.port.postMessage({ cmd: "stats", version: this.version, seed }); }
-    return this.last;
-  }
   dispose() { this.port.postMessage({ cmd: "drop", version: this.version }); }
+}
+
+class RemoteRun extends Remote {
+  constructor(port, s, data, activation, version) {
+    super(port, version, { s, data, activation });
+    Object.assign(this, { activation, remote: true, last: null });
+  }
+  reply(m) { if (this.progress(m) && m.stats) { this.last = m.stats; this.asked = false; } }
+  // the latest statistics and selected map (null until the first arrive); the next asked for
+  latest(seed) { this.ask("stats", { seed }); return this.last; }
 }
 
 // A large run's seeds shared by the two cores: the helper trains the seeds from `first` on in a Run of
 // its own and sends their parameters when asked; the main run holds every seed — its statistics, maps
 // and export read them all there — and trains the blocks before `first`. Seeds are independent, so a
 // seed's training is the same on either core. `synced`: where the helper's seeds were when last sent.
-class RemotePart {
+class RemotePart extends Remote {
   constructor(port, s, data, activation, version, first) {
-    Object.assign(this, { port, version, first, position: 0, epoch: 0, asked: false, target: -1, floats: null,
-                          synced: { epoch: 0, position: 0 } });
-    port.postMessage({ cmd: "build", version, s, data, activation, first });
+    super(port, version, { s, data, activation, first });
+    Object.assign(this, { first, floats: null, synced: { epoch: 0, position: 0 } });
   }
   reply(m) {  // progress, or the seeds' parameters; true when a frame has something new to show
-    if (m.version !== this.version) return false;
-    this.epoch = m.epoch; this.position = m.position;
+    if (!this.progress(m)) return false;
     if (!m.floats) return this.position > this.synced.position;
     Object.assign(this, { floats: m.floats, asked: false, synced: { epoch: m.epoch, position: m.position } });
     return true;
   }
-  trainUntil(position) { if (position > this.target) { this.target = position; this.port.postMessage({ cmd: "train", version: this.version, until: position }); } }
   // the parameters received since the last call (null: none), and the next asked for when the helper has trained on
   take() {
-    if (!this.asked && this.position > this.synced.position) {
-      this.asked = true; this.port.postMessage({ cmd: "pull", version: this.version });
-    }
+    if (this.position > this.synced.position) this.ask("pull");
     const f = this.floats; this.floats = null;
     return f;
   }
-  dispose() { this.port.postMessage({ cmd: "drop", version: this.version }); }
 }
 
 // the helper's side: one run, trained towards the main run's position in chunks, answering between them
